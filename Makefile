@@ -1,0 +1,92 @@
+# GenScale: every target sets itself up first (Debian tools and .venv), idempotently.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR := demo
+
+.PHONY: setup demo test lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine \
+	bench-workload corpus models
+
+setup:
+	@bash scripts/setup.sh
+
+# A small synthetic DNA-Seq dataset, the dnaseq workflow under the monitor, plots, summary.
+demo: setup
+	@if [[ ! -f $(DEMO_DIR)/data/manifest.json ]]; then \
+	  rm -rf $(DEMO_DIR)/data; \
+	  $(BIN)/genscale data synth --kind dna --genome-bases 2000000 --pairs 200000 \
+	    --seed 7 --out $(DEMO_DIR)/data >/dev/null; fi
+	@run=$$($(BIN)/genscale run dnaseq --dataset $(DEMO_DIR)/data --runs-dir $(DEMO_DIR)/runs \
+	    --interval 0.5) && \
+	  echo && echo "Results: $$run" && \
+	  echo "  tasks.csv, samples.csv (and .parquet), run.json, logs/, plots/*.png" && \
+	  echo "  report: $$run/report.html"
+
+test: setup slurm-up
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+# Whole-run CPU totals against the kernel's accounting, on the demo dataset and an RNA one.
+bench-cpu: setup
+	@[[ -f $(DEMO_DIR)/data/manifest.json ]] || $(BIN)/genscale data synth --kind dna \
+	    --genome-bases 2000000 --pairs 200000 --seed 7 --out $(DEMO_DIR)/data >/dev/null
+	@[[ -f $(DEMO_DIR)/rna/manifest.json ]] || $(BIN)/genscale data synth --kind rna \
+	    --seed 7 --out $(DEMO_DIR)/rna >/dev/null
+	@$(BIN)/python benchmarks/cpu_accounting.py dnaseq=$(DEMO_DIR)/data rnaseq=$(DEMO_DIR)/rna
+
+# Read-pair generation throughput and peak memory, up to 10 million pairs.
+bench-synth: setup
+	@$(BIN)/python benchmarks/synth_throughput.py 100000 1000000 10000000
+
+# Monitor accuracy against pidstat and a psutil poller, and the monitor's own overhead.
+bench-monitor: setup
+	@$(BIN)/python benchmarks/monitor_accuracy.py
+
+# FASTQ feature throughput against FastQC and fastp on ~2 GB of paired FASTQ, one core each.
+QBENCH := $(DEMO_DIR)/qbench
+bench-quality: setup
+	@[[ -f $(QBENCH)/reads_2.fq ]] || { rm -rf $(QBENCH) && $(BIN)/genscale data synth \
+	    --preset typical --pairs 4000000 --genome-bases 2000000 --seed 11 \
+	    --out $(QBENCH)/data >/dev/null && for m in 1 2; do \
+	    zcat $(QBENCH)/data/reads_$$m.fq.gz > $(QBENCH)/reads_$$m.fq; done; }
+	@$(BIN)/python benchmarks/quality_throughput.py $(QBENCH)/reads_1.fq $(QBENCH)/reads_2.fq
+
+# Dispatch overhead: 1,000 no-op tasks through GenScale against the same DAG in Snakemake
+# (from PyPI, in a venv of its own so that it shares nothing with ours).
+SMK_VENV := benchmarks/.venv-snakemake
+bench-engine: setup
+	@[[ -x $(SMK_VENV)/bin/snakemake ]] || { python3 -m venv $(SMK_VENV) && \
+	    $(SMK_VENV)/bin/pip install -q "snakemake>=9,<10"; }
+	@$(BIN)/python benchmarks/engine_overhead.py --snakemake $(SMK_VENV)/bin/snakemake
+
+# 20 dnaseq workflows with Poisson arrivals under every scheduling policy, compared.
+bench-workload: setup
+	@$(BIN)/python benchmarks/workload_policies.py workloads/dnaseq-poisson.yaml \
+	    --runs-dir $(DEMO_DIR)/workload-runs
+
+# The corpus of datasets/corpus-v1: 260 monitored workflow runs (about 2 hours on 2 cores).
+# Resumable: stop it any time and run it again. Then the tables and the models from them.
+CAMPAIGN := runs/campaign-corpus-v1
+corpus: setup
+	@$(BIN)/genscale campaign campaigns/corpus-v1.yaml --out $(CAMPAIGN)
+	@$(BIN)/genscale campaign campaigns/corpus-v1.yaml --out $(CAMPAIGN) --export datasets/corpus-v1
+
+models: setup
+	@$(BIN)/genscale model dataset datasets/corpus-v1 --out runs/corpus-v1-table.parquet
+	@for target in wall_s peak_rss_bytes; do \
+	  $(BIN)/genscale model train --table runs/corpus-v1-table.parquet --target $$target \
+	    --where 'background_cores < 0.1' --out models/corpus-v1-$$target || exit 1; done
+
+# A real single-node SLURM on this machine, with accounting (sacct): idempotent.
+slurm-up:
+	@bash scripts/slurm-up.sh
+
+slurm-down:
+	@bash scripts/slurm-down.sh
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(DEMO_DIR) runs build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""Dispatch overhead: 1,000 no-op tasks through GenScale's local executor against the same
+DAG in Snakemake, measured in one run on the same cores.
+
+The DAG: N independent tasks that each touch one file, and one task that needs them all.
+Each engine's overhead per task is its wall time divided by N (a no-op does next to no
+work). GenScale runs as `genscale run` does: every task launched, in its own cgroup, and
+sampled.
+
+    .venv/bin/python benchmarks/engine_overhead.py [--tasks N] [--snakemake PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def genscale_spec(n: int) -> str:
+    lines = ["name: noop", "steps:"]
+    for i in range(n):
+        lines += [f"  - name: t{i}", "    app: touch", f"    outputs: {{o: out/{i}.txt}}",
+                  "    command: touch {outputs.o}"]
+    inputs = ", ".join(f"i{i}: out/{i}.txt" for i in range(n))
+    lines += ["  - name: gather", "    app: cat", f"    inputs: {{{inputs}}}",
+              "    outputs: {o: all.txt}", "    command: cat out/*.txt > {outputs.o}"]
+    return "\n".join(lines) + "\n"
+
+
+def snakefile(n: int) -> str:
+    return f"""rule all:
+    input: "all.txt"
+
+rule gather:
+    input: expand("out/{{i}}.txt", i=range({n}))
+    output: "all.txt"
+    shell: "cat out/*.txt > {{output}}"
+
+rule noop:
+    output: "out/{{i}}.txt"
+    shell: "touch {{output}}"
+"""
+
+
+def timed(argv: list[str], cwd: Path) -> float:
+    start = time.monotonic()
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--snakemake", default=shutil.which("snakemake") or "snakemake")
+    args = parser.parse_args()
+    n = args.tasks
+    genscale = str(Path(sys.executable).with_name("genscale"))
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "gs").mkdir()
+        (work / "gs" / "noop.yaml").write_text(genscale_spec(n))
+        (work / "smk").mkdir()
+        (work / "smk" / "Snakefile").write_text(snakefile(n))
+        results = {
+            "GenScale (local executor, cgroups, 1 s sampling)": timed(
+                [genscale, "run", "noop.yaml", "--runs-dir", "runs", "--cores", "2",
+                 "--no-plots"], work / "gs"),
+            "GenScale (--no-cgroups)": timed(
+                [genscale, "run", "noop.yaml", "--runs-dir", "runs2", "--cores", "2",
+                 "--no-plots", "--no-cgroups"], work / "gs"),
+            "Snakemake": timed([args.snakemake, "--cores", "2", "--quiet"], work / "smk"),
+        }
+        version = subprocess.run([args.snakemake, "--version"], capture_output=True,
+                                 text=True).stdout.strip()
+    snake = results["Snakemake"]
+    print(f"{n:,} no-op tasks and one gather, 2 cores (Snakemake {version}).\n")
+    print("| engine | wall (s) | per task (ms) | against Snakemake |")
+    print("|---|---:|---:|---:|")
+    for name, wall in results.items():
+        print(f"| {name} | {wall:.1f} | {1000 * wall / (n + 1):.2f} | "
+              f"{wall / snake:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`genscale campaign SPEC`: run a design of experiments, resumably; export its corpus."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from genscale.cli.display import progress, stderr
+from genscale.engine.campaign import PointOutcome, design, load_campaign, run_campaign
+from genscale.store.corpus import export_corpus
+
+
+def _point(outcome: PointOutcome) -> None:
+    progress(outcome.status, f"{outcome.point.point_id}  {outcome.wall_s:.0f} s")
+
+
+@click.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="campaign directory (default: runs/campaign-NAME)")
+@click.option("--limit", type=int, help="run at most this many of the points left")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path),
+              help="instead of running: write the corpus of the points done to this "
+                   "directory (tables and datasheet)")
+def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path | None) -> None:
+    """Run every point of campaign SPEC not yet done; run it again to resume."""
+    parsed = load_campaign(spec)
+    out = out or Path("runs") / f"campaign-{parsed.name}"
+    if export_dir is not None:
+        summary = export_corpus(out, export_dir)
+        stderr.print(summary)
+        click.echo(str(export_dir))
+        return
+    points = design(parsed)
+    stderr.print(f"{parsed.name}: {len(points)} points; directory {out}")
+    outcomes = run_campaign(spec, out, on_point=_point, limit=limit)
+    failed = sum(o.status == "failed" for o in outcomes)
+    stderr.print(f"{len(outcomes)} points run this time, {failed} failed")
+    click.echo(str(out))
+    if outcomes and outcomes[-1].status == "interrupted":
+        sys.exit(130)

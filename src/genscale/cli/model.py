@@ -1,0 +1,122 @@
+"""`genscale model`: the model dataset, and training, predicting and evaluating bundles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from genscale.cli.display import stderr
+from genscale.cli.options import build, dataclass_options
+from genscale.errors import UserError
+from genscale.model.options import FitOptions
+
+# scikit-learn is imported by the commands that need it, not by every genscale command (the
+# monitor on a SLURM node starts once per task)
+
+
+def _columns(text: str | None) -> list[str] | None:
+    """A comma-separated list; None when the flag was not given ('' is the empty list)."""
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+@click.group()
+def model() -> None:
+    """Execution-time models: build the table, train, predict, evaluate."""
+
+
+@model.command(name="dataset")
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="table to write (.csv or .parquet)")
+@click.option("--post-step", is_flag=True,
+              help="add the QC reports of upstream steps (each only on rows of tasks that "
+                   "started after it ended)")
+def dataset_(corpus: Path, out: Path, post_step: bool) -> None:
+    """The model table of a corpus: every task and every whole workflow, with the features
+    known before it ran."""
+    from genscale.model.bundle import write_table
+    from genscale.model.dataset import model_table
+
+    table = model_table(corpus, post_step)
+    write_table(table, out)
+    stderr.print(f"{len(table)} rows, {len(table.columns)} columns")
+    click.echo(str(out))
+
+
+@model.command()
+@click.option("--table", type=click.Path(path_type=Path), required=True,
+              help="training table, CSV or Parquet")
+@click.option("--target", required=True, help="column to predict, e.g. wall_s")
+@click.option("--features", help="comma-separated feature columns (default: the pre-run "
+                                 "features of our tables, else every numeric column)")
+@click.option("--by", help="fit one model per group of these columns (default: "
+                           "workflow,step when the table has them; '' for one model)")
+@click.option("--group", help="rows sharing this column's value are never split between "
+                              "train and test (default: run_id)")
+@click.option("--size", help="the size feature the scaling law uses (default: the first of "
+                             "read_bases, dataset_input_bytes, input_bytes)")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="bundle directory to write")
+@click.option("--pickle", "plain_pickle", is_flag=True,
+              help="also write model.pkl, a plain pickle (load only what you trust)")
+@click.option("--where", help="train on the rows matching this pandas query, e.g. "
+                              "'background_cores < 0.1'")
+@click.option("--no-evaluate", is_flag=True, help="skip cross-validation and extrapolation")
+@dataclass_options(FitOptions)
+def train(table: Path, target: str, features: str | None, by: str | None,
+          group: str | None, size: str | None, out: Path, plain_pickle: bool,
+          where: str | None, no_evaluate: bool, **options: object) -> None:
+    """Train a bundle on TABLE; its held-out metrics go to model.json and the screen."""
+    from genscale.model import bundle
+
+    frame = bundle.select(bundle.read_table(table), where)
+    spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size)
+    groups, meta = bundle.train(frame, spec, build(FitOptions, options),
+                                evaluate=not no_evaluate)
+    meta["where"] = where
+    bundle.save(out, groups, meta, plain_pickle)
+    for key, result in meta["metrics"].items():
+        cv = result.get("cross_validation")
+        if cv:
+            stderr.print(f"{key:<40} R² model {cv['model']['r2']:6.3f}  line "
+                         f"{cv['line']['r2']:6.3f}  median {cv['median']['r2']:6.3f}  "
+                         f"MdAPE {cv['model']['mdape']:5.1f}%", markup=False)
+    stderr.print(f"{len(groups)} models on {len(spec.features)} features; bundle:")
+    click.echo(str(out))
+
+
+@model.command()
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--table", type=click.Path(path_type=Path), help="rows to predict")
+@click.option("--dataset", type=click.Path(path_type=Path),
+              help="a dataset that has not run: every step and the whole workflow")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="table to write (.csv or .parquet)")
+def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Path) -> None:
+    """Write the rows plus predicted_<target>, its p50/p90/p99 and the tail call."""
+    from genscale.model import bundle
+
+    if (table is None) == (dataset is None):
+        raise UserError("give exactly one of --table FILE or --dataset DIR")
+    groups, meta = bundle.load(bundle_dir)
+    rows = (bundle.read_table(table) if table is not None
+            else bundle.dataset_rows(dataset, meta))  # type: ignore[arg-type]
+    predicted = bundle.predict(groups, meta, rows)
+    bundle.write_table(predicted, out)
+    column = f"predicted_{meta['target']}"
+    stderr.print(f"{int(predicted[column].notna().sum())} of {len(predicted)} rows predicted")
+    click.echo(str(out))
+
+
+@model.command()
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--table", type=click.Path(path_type=Path), required=True,
+              help="held-out rows with the target measured")
+def evaluate(bundle_dir: Path, table: Path) -> None:
+    """Print the bundle's metrics on TABLE as JSON (model and baselines, per group)."""
+    from genscale.model import bundle
+
+    groups, meta = bundle.load(bundle_dir)
+    click.echo(json.dumps(bundle.evaluate(groups, meta, bundle.read_table(table)), indent=2))

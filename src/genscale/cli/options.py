@@ -1,0 +1,59 @@
+"""Settings dataclasses become click options: one documented field, one flag."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _click_type(annotation: Any) -> tuple[Any, bool]:
+    """(click type, is_flag) for a field's annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _click_type(args[0])
+    if origin is typing.Literal:
+        return click.Choice([str(a) for a in typing.get_args(annotation)]), False
+    if annotation is bool:
+        return bool, True
+    if annotation is Path:
+        return click.Path(path_type=Path), False
+    return annotation, False
+
+
+def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Add one `--field-name` option per field of dataclass `cls`; a field's metadata gives
+    its help and may name its flag (`flag`), e.g. `--interval` for `interval_s`."""
+    hints = typing.get_type_hints(cls)
+
+    def decorate(func: F) -> F:
+        for f in reversed(dataclasses.fields(cls)):
+            if f.name in skip:
+                continue
+            kind, is_flag = _click_type(hints[f.name])
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            default = f.default if f.default is not dataclasses.MISSING else None
+            help_text = f.metadata.get("help", "")
+            if is_flag:
+                decl = f"{flag}/--no-{flag[2:]}"
+                func = click.option(decl, f.name, default=default, show_default=True,
+                                    help=help_text)(func)
+            else:
+                func = click.option(flag, f.name, type=kind, default=default,
+                                    show_default=default is not None, help=help_text)(func)
+        return func
+
+    return decorate
+
+
+def build(cls: type, values: dict[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

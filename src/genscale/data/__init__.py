@@ -1,0 +1,1 @@
+"""Datasets: synthetic references, reads and annotations, and their manifests."""

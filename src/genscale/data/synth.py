@@ -1,0 +1,328 @@
+"""Synthetic DNA-Seq and RNA-Seq datasets with chosen size and shape, deterministic by seed.
+
+The reference is random sequence of a chosen GC content with families of diverged repeats.
+A donor genome carries SNPs relative to it (most of them listed in a known-sites VCF, as
+dbSNP would); reads come from the donor through ART's Illumina error profiles. For RNA, a GTF
+of multi-exon genes on both strands, and reads drawn from the spliced transcripts with
+log-normal expression.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from genscale.data.knobs import PRESETS, QualityKnobs
+from genscale.data.manifest import Dataset
+from genscale.data.reads import apply_knobs, gc_oversampling
+from genscale.errors import UserError
+
+BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
+COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
+REPEAT_DIVERGENCE = 0.005
+
+
+@dataclass
+class SynthOptions:
+    """Knobs of `genscale data synth`; each field is a CLI flag of the same name."""
+
+    kind: Literal["dna", "rna"] = field(default="dna", metadata={
+        "help": "dna: reference and reads; rna: adds a GTF and spliced reads"})
+    genome_bases: int = field(default=1_000_000, metadata={"help": "reference length (bp)"})
+    chromosomes: int = field(default=2, metadata={"help": "number of contigs"})
+    gc: float = field(default=0.41, metadata={
+        "help": "mean GC fraction of the reference (it varies by 5-30 kb region)"})
+    repeat_fraction: float = field(default=0.05, metadata={
+        "help": "fraction of the reference made of diverged repeat copies"})
+    pairs: int = field(default=100_000, metadata={"help": "read pairs (about; ART rounds)"})
+    read_length: int = field(default=100, metadata={"help": "bases per read (at most 250)"})
+    insert_mean: int = field(default=300, metadata={"help": "mean fragment length (bp)"})
+    insert_sd: int = field(default=30, metadata={"help": "fragment length s.d. (bp)"})
+    snp_rate: float = field(default=0.001, metadata={"help": "donor SNPs per base"})
+    genes: int = field(default=0, metadata={
+        "help": "genes in the GTF (rna; 0: one per 10 kb of reference)"})
+    seed: int = field(default=1, metadata={"help": "random seed; same seed, same files"})
+    preset: Literal["clean", "typical", "degraded", "pathological"] = field(
+        default="clean", metadata={"help": "read quality preset; the knobs below override it"})
+    quality_shift: int | None = field(default=None, metadata={
+        "help": "shift of ART's base qualities; negative raises the error rate"})
+    adapter_fraction: float | None = field(default=None, metadata={
+        "help": "pairs with an insert shorter than the read (adapter read-through)"})
+    short_insert_mean: int | None = field(default=None, metadata={
+        "help": "mean insert (bp) of the adapter read-through pairs"})
+    duplicate_fraction: float | None = field(default=None, metadata={
+        "help": "pairs that are PCR copies of another pair"})
+    optical_duplicate_fraction: float | None = field(default=None, metadata={
+        "help": "of the copies, the share next to their original on the tile"})
+    contamination_fraction: float | None = field(default=None, metadata={
+        "help": "pairs from a foreign genome (they do not map)"})
+    low_complexity_fraction: float | None = field(default=None, metadata={
+        "help": "pairs that are short tandem repeats"})
+    polyg_fraction: float | None = field(default=None, metadata={
+        "help": "reads ending in a poly-G tail"})
+    n_rate: float | None = field(default=None, metadata={"help": "bases called N"})
+    gc_bias: float | None = field(default=None, metadata={
+        "help": "0 none to 5 strong: fragments far from 45% GC are under-sequenced"})
+
+    def knobs(self) -> QualityKnobs:
+        """The preset, with every knob given explicitly put over it."""
+        base = PRESETS[self.preset]
+        overrides = {f: getattr(self, f) for f in QualityKnobs.__dataclass_fields__
+                     if getattr(self, f) is not None}
+        return QualityKnobs(**{**asdict(base), **overrides})
+
+    def check(self) -> None:
+        if self.kind not in ("dna", "rna"):
+            raise UserError(f"--kind: expected dna or rna, got {self.kind!r}")
+        if not 0.2 <= self.gc <= 0.8:
+            raise UserError(f"--gc: expected a fraction between 0.2 and 0.8, got {self.gc}")
+        if not 0 <= self.repeat_fraction <= 0.5:
+            raise UserError("--repeat-fraction: expected 0 to 0.5")
+        if not 30 <= self.read_length <= 250:
+            raise UserError("--read-length: ART's Illumina profiles cover 30 to 250 bp")
+        if self.insert_mean < self.read_length:
+            raise UserError("--insert-mean: must be at least --read-length")
+        per_contig = self.genome_bases // max(1, self.chromosomes)
+        if per_contig < max(10_000, 4 * self.insert_mean):
+            raise UserError("--genome-bases: each contig needs at least 10 kb "
+                            f"(got {per_contig} bp per contig)")
+        if self.pairs < 1:
+            raise UserError("--pairs: expected a positive number")
+        if self.preset not in PRESETS:
+            raise UserError(f"--preset: expected one of {', '.join(PRESETS)}")
+        self.knobs().check()
+
+
+def synthesize(options: SynthOptions, out: Path) -> Dataset:
+    """Write a dataset to `out` (created; must be empty if it exists) and its manifest."""
+    options.check()
+    for exe in ("art_illumina", "bcftools"):
+        if shutil.which(exe) is None:
+            raise UserError(f"{exe} not found: run 'make setup' (Debian package "
+                            f"{'art-nextgen-simulation-tools' if exe == 'art_illumina' else exe})")
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise UserError(f"{out}: directory is not empty; choose a new --out")
+    rng = np.random.default_rng(options.seed)
+    contigs = _reference(options, rng)
+    _write_fasta(out / "reference.fa", contigs)
+    donor, snps = _donor(contigs, options.snp_rate, rng)
+    files = {"reference": "reference.fa"}
+    _write_known_sites(out, contigs, snps, rng)
+    files["known_sites"] = "known_sites.vcf.gz"
+    files["known_sites_index"] = "known_sites.vcf.gz.tbi"
+    with tempfile.TemporaryDirectory(dir=out) as tmp_name:
+        tmp = Path(tmp_name)
+        if options.kind == "rna":
+            genes = options.genes or max(4, options.genome_bases // 10_000)
+            transcripts = _write_annotation(out / "annotation.gtf", contigs, genes, rng)
+            files["annotation"] = "annotation.gtf"
+            source = _transcriptome(donor, transcripts, rng)
+        else:
+            source = donor
+        _write_fasta(tmp / "source.fa", source)
+        knobs = options.knobs()
+        oversample = gc_oversampling(knobs, source, options.insert_mean, options.seed)
+        _art(tmp / "source.fa", tmp / "reads", options, knobs.quality_shift, oversample)
+        foreign = {"foreign": _random_seq(200_000, 0.6, np.random.default_rng(
+            options.seed + 7919)).tobytes()}
+        counts = apply_knobs(tmp / "reads1.fq", tmp / "reads2.fq", out / "reads_1.fq.gz",
+                             out / "reads_2.fq.gz", knobs, donor, foreign,
+                             options.read_length, options.insert_mean, options.seed)
+        files["reads_1"], files["reads_2"] = "reads_1.fq.gz", "reads_2.fq.gz"
+    params: dict[str, str | int | float] = {
+        "read_length": options.read_length,
+        "sjdb_overhang": options.read_length - 1,
+        "star_sa_index_nbases": min(14, int(math.log2(options.genome_bases) / 2 - 1)),
+    }
+    info = {"generator": {"name": "genscale data synth", **asdict(options)},
+            "knobs": asdict(knobs),
+            "stats": {"pairs": counts.pairs, "read_length": options.read_length,
+                      "genome_bases": options.genome_bases, "snps": len(snps),
+                      "knob_counts": asdict(counts)}}
+    return Dataset.build(out.resolve(), options.kind, files, params, info)
+
+
+def _random_seq(n: int, gc: float, rng: np.random.Generator) -> np.ndarray:
+    p = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
+    return BASES[rng.choice(4, size=n, p=p)]
+
+
+def _isochores(n: int, gc: float, rng: np.random.Generator) -> np.ndarray:
+    """Blocks of 5-30 kb whose GC varies around `gc` (s.d. 0.06), as real genomes' does."""
+    blocks = []
+    made = 0
+    while made < n:
+        size = min(n - made, int(rng.integers(5_000, 30_000)))
+        blocks.append(_random_seq(size, float(np.clip(rng.normal(gc, 0.06), 0.2, 0.8)), rng))
+        made += size
+    return np.concatenate(blocks)
+
+
+def _mutate(seq: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    seq = seq.copy()
+    where = np.flatnonzero(rng.random(seq.size) < rate)
+    seq[where] = BASES[(np.searchsorted(BASES, seq[where]) + rng.integers(1, 4, where.size)) % 4]
+    return seq
+
+
+def _reference(o: SynthOptions, rng: np.random.Generator) -> dict[str, bytes]:
+    per_contig = o.genome_bases // o.chromosomes
+    families = [_random_seq(int(rng.integers(300, 2000)), o.gc, rng) for _ in range(8)]
+    contigs = {}
+    for c in range(o.chromosomes):
+        seq = _isochores(per_contig, o.gc, rng)
+        target = int(per_contig * o.repeat_fraction)
+        placed = 0
+        while placed < target:
+            family = families[int(rng.integers(len(families)))]
+            # 0.5% diverged copies: most 100 bp reads match several copies equally well
+            copy = _mutate(family, REPEAT_DIVERGENCE, rng)
+            at = int(rng.integers(0, per_contig - copy.size))
+            seq[at:at + copy.size] = copy
+            placed += copy.size
+        contigs[f"chr{c + 1}"] = seq.tobytes()
+    return contigs
+
+
+def _donor(contigs: dict[str, bytes], rate: float,
+           rng: np.random.Generator) -> tuple[dict[str, bytes], list[tuple[str, int, str, str]]]:
+    donor, snps = {}, []
+    for name, seq in contigs.items():
+        ref = np.frombuffer(seq, dtype=np.uint8)
+        alt = _mutate(ref, rate, rng)
+        for pos in np.flatnonzero(ref != alt):
+            snps.append((name, int(pos) + 1, chr(ref[pos]), chr(alt[pos])))
+        donor[name] = alt.tobytes()
+    return donor, snps
+
+
+def _write_fasta(path: Path, seqs: dict[str, bytes], width: int = 60) -> None:
+    with open(path, "wb") as f:
+        for name, seq in seqs.items():
+            f.write(b">" + name.encode() + b"\n")
+            for i in range(0, len(seq), width):
+                f.write(seq[i:i + width] + b"\n")
+
+
+def _write_known_sites(out: Path, contigs: dict[str, bytes],
+                       snps: list[tuple[str, int, str, str]], rng: np.random.Generator) -> None:
+    """About 80% of the donor's SNPs, as a bgzipped, indexed VCF (a dbSNP stand-in)."""
+    keep = rng.random(len(snps)) < 0.8
+    plain = out / "known_sites.vcf"
+    with open(plain, "w") as f:
+        f.write("##fileformat=VCFv4.2\n")
+        for name, seq in contigs.items():
+            f.write(f"##contig=<ID={name},length={len(seq)}>\n")
+        f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for i, (chrom, pos, ref, alt) in enumerate(snps):
+            if keep[i]:
+                f.write(f"{chrom}\t{pos}\trs{i + 1}\t{ref}\t{alt}\t.\tPASS\t.\n")
+    # --no-version: no command line or date in the header, so the same seed gives the same file
+    _check_call(["bcftools", "view", "--no-version", "-Oz",
+                 "-o", str(out / "known_sites.vcf.gz"), str(plain)])
+    _check_call(["bcftools", "index", "-t", str(out / "known_sites.vcf.gz")])
+    plain.unlink()
+
+
+@dataclass
+class _Transcript:
+    chrom: str
+    strand: str
+    exons: list[tuple[int, int]]  # 0-based half-open, ascending
+    weight: int
+
+
+def _write_annotation(path: Path, contigs: dict[str, bytes], genes: int,
+                      rng: np.random.Generator) -> list[_Transcript]:
+    """Multi-exon genes laid end to end with intergenic gaps; one or two isoforms each."""
+    transcripts: list[_Transcript] = []
+    lines = []
+    names = list(contigs)
+    per_contig = math.ceil(genes / len(names))
+    made = 0
+    for chrom in names:
+        length = len(contigs[chrom])
+        pos = int(rng.integers(1000, 3000))
+        for _ in range(per_contig):
+            if made >= genes:
+                break
+            n_exons = int(rng.integers(2, 9))
+            exons = []
+            at = pos
+            for _e in range(n_exons):
+                size = int(rng.integers(100, 400))
+                exons.append((at, at + size))
+                at += size + int(rng.integers(80, 3000))
+            end = exons[-1][1]
+            if end + 1000 > length:
+                break
+            if sum(b - a for a, b in exons) < 500:
+                pos = end + int(rng.integers(1000, 5000))
+                continue
+            made += 1
+            gene = f"G{made:05d}"
+            strand = "+" if rng.random() < 0.5 else "-"
+            isoforms = [exons]
+            if n_exons >= 4:  # skip one inner exon for a second isoform
+                skip = int(rng.integers(1, n_exons - 1))
+                isoforms.append(exons[:skip] + exons[skip + 1:])
+            attrs = f'gene_id "{gene}"; gene_name "{gene}";'
+            lines.append(f"{chrom}\tgenscale\tgene\t{exons[0][0] + 1}\t{end}\t.\t{strand}\t.\t"
+                         f"{attrs}\n")
+            for k, iso in enumerate(isoforms):
+                tid = f"{gene}.{k + 1}"
+                t_attrs = f'{attrs} transcript_id "{tid}";'
+                lines.append(f"{chrom}\tgenscale\ttranscript\t{iso[0][0] + 1}\t{iso[-1][1]}\t.\t"
+                             f"{strand}\t.\t{t_attrs}\n")
+                for a, b in iso:
+                    lines.append(f"{chrom}\tgenscale\texon\t{a + 1}\t{b}\t.\t{strand}\t.\t"
+                                 f"{t_attrs}\n")
+                weight = max(1, min(50, round(float(rng.lognormal(1.0, 1.0)))))
+                transcripts.append(_Transcript(chrom, strand, iso, weight))
+            pos = end + int(rng.integers(1000, 5000))
+    if not transcripts:
+        raise UserError("--genome-bases: too small to hold any gene")
+    path.write_text("".join(lines))
+    return transcripts
+
+
+def _transcriptome(genome: dict[str, bytes], transcripts: list[_Transcript],
+                   rng: np.random.Generator) -> dict[str, bytes]:
+    """Spliced transcript sequences, each repeated by its expression weight."""
+    out = {}
+    for i, t in enumerate(transcripts):
+        seq = b"".join(genome[t.chrom][a:b] for a, b in t.exons)
+        if t.strand == "-":
+            seq = seq.translate(COMPLEMENT)[::-1]
+        for copy in range(t.weight):
+            out[f"t{i}_{copy}"] = seq
+    return out
+
+
+def _art(source: Path, prefix: Path, o: SynthOptions, quality_shift: int,
+         oversample: float = 1.0) -> None:
+    """Paired reads from `source` with ART, as plain FASTQ at `prefix`1.fq and 2.fq;
+    `oversample` times the pairs asked for, for the knobs that drop some."""
+    with open(source, "rb") as f:
+        total = sum(len(line) - 1 for line in f if not line.startswith(b">"))
+    fold = oversample * o.pairs * 2 * o.read_length / total
+    profile = "HS25" if o.read_length <= 150 else "MSv3"
+    _check_call(["art_illumina", "-ss", profile, "-i", str(source), "-p", "-na",
+                 "-l", str(o.read_length), "-f", f"{fold:.6f}", "-m", str(o.insert_mean),
+                 "-s", str(o.insert_sd), "-rs", str(o.seed), "-qs", str(quality_shift),
+                 "-qs2", str(quality_shift), "-o", str(prefix)])
+
+
+def _check_call(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-3:]
+        raise RuntimeError(f"{argv[0]} failed ({result.returncode}): {' | '.join(tail)}")

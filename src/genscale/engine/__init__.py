@@ -1,0 +1,1 @@
+"""The dispatch loop that runs a plan through an executor."""

@@ -1,0 +1,220 @@
+"""Campaigns: a design of experiments run to completion, one monitored workflow per point.
+
+A campaign spec crosses, per workflow, dataset sizes x quality presets x seeds (each seed a
+different synthetic dataset, its knobs jittered around the preset so quality varies
+continuously) x repeats. Every point has a stable id, so the campaign can be stopped at any
+time and run again: points whose run succeeded are skipped, an interrupted run is resumed
+(`resume_workflow`), and the rest run in a fixed shuffled order, so that any prefix of the
+campaign already spans the whole design.
+
+Each finished point keeps its run directory's tables, run.json and `features.json` (the
+FASTQ and QC-report features of `quality.table.run_features`); its work directory and
+dataset are deleted unless the spec keeps them, so a campaign of hundreds of runs fits on a
+laptop's disk.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genscale.data.knobs import PRESETS, QualityKnobs
+from genscale.engine.engine import EventHook
+from genscale.engine.runner import RunSettings, resume_workflow, run_workflow
+from genscale.engine.workload import synth_dataset
+from genscale.errors import UserError
+from genscale.quality.table import run_features
+from genscale.store.rundir import RunDirectory, atomic_write_json
+from genscale.workflow.loader import load_model
+
+Preset = Literal["clean", "typical", "degraded", "pathological"]
+
+
+class Cell(BaseModel):
+    """One workflow and the axes crossed for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str
+    kind: Literal["dna", "rna"]
+    genome_bases: Annotated[int, Field(ge=10_000)] = 1_000_000
+    pairs: Annotated[list[Annotated[int, Field(ge=1000)]], Field(min_length=1)]
+    presets: Annotated[list[Preset], Field(min_length=1)] = ["clean"]
+    seeds: Annotated[int, Field(ge=1)] = 1  # datasets per (size, preset)
+    repeats: Annotated[int, Field(ge=1)] = 1  # runs per dataset
+    # each knob of a point is its preset's value times a factor in [1 - jitter, 1 + jitter]
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
+class CampaignSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
+    cells: Annotated[list[Cell], Field(min_length=1)]
+    seed: int = 1
+    interval_s: Annotated[float, Field(gt=0)] = 1.0
+    keep_work: bool = False  # keep each run's work/ directory and its dataset
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the design."""
+
+    point_id: str
+    workflow: str
+    kind: str
+    genome_bases: int
+    pairs: int
+    preset: str
+    seed: int
+    repeat: int
+    knobs: dict[str, Any]
+
+    def synth_knobs(self) -> dict[str, Any]:
+        """The arguments of `SynthOptions` for this point's dataset."""
+        return {"kind": self.kind, "genome_bases": self.genome_bases, "pairs": self.pairs,
+                "seed": self.seed, "preset": self.preset, **self.knobs}
+
+
+def load_campaign(path: Path) -> CampaignSpec:
+    if not path.is_file():
+        raise UserError(f"{path}: no such campaign spec")
+    spec, _ = load_model(str(path), path.read_text(encoding="utf-8"), CampaignSpec,
+                         "a campaign spec")
+    return spec
+
+
+def _jittered(preset: str, jitter: float, rng: random.Random) -> dict[str, Any]:
+    """The knobs the preset sets, each times a factor in [1 - jitter, 1 + jitter]; drawn
+    again (with the jitter halved each time) until they are valid together."""
+    base, default = PRESETS[preset], QualityKnobs()
+    for _ in range(20):
+        knobs: dict[str, Any] = {}
+        for f in fields(QualityKnobs):
+            value = getattr(base, f.name)
+            if jitter == 0 or value == getattr(default, f.name):  # only what the preset sets
+                continue
+            factor = rng.uniform(1 - jitter, 1 + jitter)
+            if isinstance(value, int) and not isinstance(value, bool):
+                knobs[f.name] = round(value * factor)
+            else:
+                knobs[f.name] = round(float(value) * factor, 6)
+        try:
+            replace(base, **knobs).check()
+            return knobs
+        except UserError:
+            jitter /= 2
+    return {}
+
+
+def design(spec: CampaignSpec) -> list[Point]:
+    """Every point of the campaign, in the order they run (a seeded shuffle)."""
+    rng = random.Random(spec.seed)
+    points = []
+    for cell in spec.cells:
+        name = Path(cell.workflow).stem  # a catalog name, or a spec's file name
+        for pairs in cell.pairs:
+            for preset in cell.presets:
+                for s in range(cell.seeds):
+                    seed = rng.randrange(1, 2**31)
+                    knobs = _jittered(preset, cell.jitter, random.Random(seed))
+                    for r in range(cell.repeats):
+                        pid = f"{name}-{cell.kind}{pairs}-{preset}-s{s + 1}-r{r + 1}"
+                        points.append(Point(pid, cell.workflow, cell.kind, cell.genome_bases,
+                                            pairs, preset, seed, r + 1, knobs))
+    random.Random(spec.seed + 1).shuffle(points)
+    return points
+
+
+@dataclass
+class PointOutcome:
+    point: Point
+    status: str  # succeeded, failed, interrupted, or done (an earlier invocation's run)
+    run_dir: Path
+    wall_s: float
+
+
+def point_status(run_dir: Path) -> str | None:
+    """The status of a point's run directory; None when it has none."""
+    if not (run_dir / "run.json").is_file():
+        return None
+    return str(RunDirectory(run_dir).read_run_info().get("status"))
+
+
+def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], None] | None
+                 = None, on_event: EventHook | None = None, limit: int | None = None
+                 ) -> list[PointOutcome]:
+    """Run every point not yet done (at most `limit` of them); return what happened."""
+    spec = load_campaign(spec_path)
+    points = design(spec)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = out / "runs"
+    datasets = out / ".datasets"
+    runs.mkdir(exist_ok=True)
+    atomic_write_json(out / "campaign.json", {
+        "spec": spec.model_dump(mode="json"), "source": str(spec_path),
+        "points": [asdict(p) for p in points]})
+    todo = _todo(points, runs, limit)
+    # a dataset is deleted after the last of its points that is still to run
+    uses = Counter(_dataset_key(p) for p in todo)
+    outcomes = []
+    for point in todo:
+        start = time.monotonic()
+        run_dir = runs / point.point_id
+        previous = point_status(run_dir)
+        if previous in ("succeeded", "failed"):  # finished, but stopped before its closing
+            result_status = previous
+        else:
+            if previous is not None:  # interrupted earlier: resume it, its samples kept
+                result = resume_workflow(run_dir, on_event=on_event)
+            else:
+                dataset = synth_dataset(point.synth_knobs(), datasets)
+                settings = RunSettings(runs_dir=runs, interval_s=spec.interval_s,
+                                       run_id=point.point_id, use_cache=False)
+                result = run_workflow(point.workflow, dataset.path, settings,
+                                      on_event=on_event)
+            result_status = ("interrupted" if result.outcome.interrupted
+                             else "failed" if result.outcome.failures else "succeeded")
+        if result_status != "interrupted":
+            uses[_dataset_key(point)] -= 1
+            _close_point(run_dir, point, spec.keep_work or uses[_dataset_key(point)] > 0)
+        outcome = PointOutcome(point, result_status, run_dir, time.monotonic() - start)
+        outcomes.append(outcome)
+        if on_point is not None:
+            on_point(outcome)
+        if result_status == "interrupted":
+            break
+    return outcomes
+
+
+def _dataset_key(point: Point) -> str:
+    return json.dumps(point.synth_knobs(), sort_keys=True)
+
+
+def _todo(points: list[Point], runs: Path, limit: int | None) -> list[Point]:
+    """The points without a closed run (run.json finished and features.json written)."""
+    todo = [p for p in points if not (runs / p.point_id / "features.json").is_file()]
+    return todo if limit is None else todo[:limit]
+
+
+def _close_point(run_dir: Path, point: Point, keep_data: bool) -> None:
+    """Record the point and its features beside the run, then free the disk it used
+    (unless `keep_data`)."""
+    features = run_features(run_dir)
+    info = RunDirectory(run_dir).read_run_info()
+    if not keep_data:
+        shutil.rmtree(run_dir / "work", ignore_errors=True)
+        dataset = (info.get("dataset") or {}).get("path")
+        if dataset and Path(dataset).is_dir():
+            shutil.rmtree(dataset, ignore_errors=True)
+    # written last: its presence marks the point as done
+    atomic_write_json(run_dir / "features.json", {"point": asdict(point), "features": features})

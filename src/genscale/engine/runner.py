@@ -1,0 +1,385 @@
+"""`run_workflow`: the whole of `genscale run` as one call on plain data.
+
+Load and plan (every spec problem is reported before a run directory exists), create the run
+directory, record run.json, run the plan under the monitor, then write the Parquet twins,
+the plots and the closing run.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genscale import __version__
+from genscale.data.manifest import Dataset
+from genscale.engine.cache import StepCache
+from genscale.engine.engine import Engine, EventHook, Outcome
+from genscale.engine.policies import make_policy
+from genscale.engine.workload import (
+    Predictor,
+    WorkloadSpec,
+    build_instances,
+    input_size_heuristic,
+    load_workload,
+)
+from genscale.errors import UserError
+from genscale.executors.base import Executor
+from genscale.executors.kubernetes import KubernetesSettings, write_manifests
+from genscale.executors.local import LocalExecutor
+from genscale.executors.slurm import SUBMITTED_REGISTRY, SlurmExecutor, SlurmSettings
+from genscale.monitor.cgroups import kill_stale_cgroups
+from genscale.monitor.host import host_facts, tool_versions
+from genscale.monitor.process import kill_recorded
+from genscale.monitor.prometheus import PrometheusExporter
+from genscale.monitor.session import MonitorSession
+from genscale.store.rundir import RunDirectory, repair_tail
+from genscale.workflow.loader import SourceMap, load_workflow, resolve
+from genscale.workflow.plan import Plan, focus, make_plan
+from genscale.workflow.spec import Workflow, parse_bytes
+
+RUNNING_REGISTRY = ".running.json"
+
+
+@dataclass
+class RunSettings:
+    """How to run; each field is a flag of `genscale run`."""
+
+    interval_s: float = field(default=1.0, metadata={"help": "sampling interval (s)",
+                                                     "flag": "--interval"})
+    runs_dir: Path = field(default=Path("runs"), metadata={"help": "where run directories go"})
+    executor: str = field(default="local", metadata={
+        "help": "local, slurm, or kubernetes with --dry-run"})
+    dry_run: bool = field(default=False, metadata={
+        "help": "kubernetes: write and validate the Jobs under manifests/, submit nothing"})
+    cores: int | None = field(default=None, metadata={"help": "core budget (default: all)"})
+    memory: str | None = field(default=None, metadata={
+        "help": "memory budget such as 16G (default: all)"})
+    run_id: str | None = field(default=None, metadata={"help": "name of the run directory"})
+    use_cache: bool = field(default=True, metadata={"help": "reuse cached index steps",
+                                                    "flag": "--cache"})
+    retries: int = field(default=0, metadata={
+        "help": "run a failed task again, up to this many more times"})
+    cgroups: bool = field(default=True, metadata={
+        "help": "a cgroup per task where the machine allows it"})
+    prometheus_port: int | None = field(default=None, metadata={
+        "help": "serve live metrics in Prometheus's format on this port"})
+    prometheus_host: str = field(default="127.0.0.1", metadata={
+        "help": "address for --prometheus-port (loopback unless you open it)"})
+    only: str | None = field(default=None, metadata={
+        "help": "benchmark this step alone: its inputs are made once and cached"})
+    repeat: int = field(default=1, metadata={"help": "with --only: runs of the step"})
+    slurm: SlurmSettings = field(default_factory=SlurmSettings, metadata={
+        "help": "with --executor slurm (its own --slurm-* flags)"})
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    plan: Plan
+    outcome: Outcome
+
+
+def new_run_id(workflow: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{workflow}-{stamp}-{secrets.token_hex(2)}"
+
+
+def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
+            params: Mapping[str, str] | None = None) -> tuple[Plan, Path, str]:
+    """Plan a run without touching the disk: (plan, run directory to be, run id)."""
+    if settings.interval_s <= 0:
+        raise UserError(f"--interval: expected a positive number of seconds, "
+                        f"got {settings.interval_s}")
+    if settings.executor == "kubernetes" and not settings.dry_run:
+        raise UserError("--executor kubernetes: only --dry-run is available in this version "
+                        "(it writes the Jobs without a cluster)")
+    if settings.executor not in ("local", "slurm", "kubernetes"):
+        raise UserError(f"--executor {settings.executor}: expected local, slurm, or "
+                        "kubernetes with --dry-run")
+    if settings.dry_run and settings.executor != "kubernetes":
+        raise UserError("--dry-run goes with --executor kubernetes")
+    workflow, source = load_workflow(workflow_ref)
+    if dataset_dir is None and workflow.inputs:
+        raise UserError(f"{workflow.name} needs --dataset DIR (it reads "
+                        f"{', '.join(workflow.inputs)}); make one with 'genscale data synth'")
+    dataset = Dataset.load(dataset_dir) if dataset_dir is not None else None
+    run_id = settings.run_id or new_run_id(workflow.name)
+    run_dir = (settings.runs_dir / run_id).resolve()
+    if run_dir.exists():
+        raise UserError(f"{run_dir}: a run directory of that name exists already")
+    plan = make_plan(workflow, source, dataset, run_dir / "work", params)
+    if settings.only is not None:
+        if not settings.use_cache:
+            raise UserError("--only needs the cache: its upstream steps are cached")
+        plan = focus(plan, settings.only, settings.repeat)
+    elif settings.repeat != 1:
+        raise UserError("--repeat goes with --only STEP")
+    return plan, run_dir, run_id
+
+
+def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
+              facts: dict[str, object]) -> tuple[RunDirectory, dict[str, str],
+                                                 PrometheusExporter | None, dict[str, object]]:
+    """Tool versions, the exporter (before anything is written, so a port in use fails
+    first), the new run directory and its run.json: the facts every run records, plus
+    `facts`."""
+    versions = tool_versions({t.step: t.version_command for t in plan.tasks
+                              if t.version_command and not t.skip_reason})
+    exporter = (PrometheusExporter(settings.prometheus_port, settings.prometheus_host)
+                if settings.prometheus_port is not None else None)
+    run = RunDirectory.create(run_dir)
+    plan.workdir.mkdir()
+    info: dict[str, object] = {
+        "run_id": run_id, "genscale_version": __version__, "status": "running",
+        "host": host_facts(),
+        "tool_versions": {t.app: versions[t.step] for t in plan.tasks if t.step in versions},
+        **facts,
+        "executor": settings.executor, "sample_interval_s": settings.interval_s,
+        "settings": settings_json(settings), "start_time": time.time(), "end_time": None,
+    }
+    run.write_run_info(info)
+    return run, versions, exporter, info
+
+
+def run_settings(values: dict[str, Any]) -> RunSettings:
+    """RunSettings from the flags of `genscale run` (RunSettings' and SlurmSettings')."""
+    return RunSettings(**{k: v for k, v in values.items() if k in _RUN_FIELDS},
+                       slurm=SlurmSettings(**{k: v for k, v in values.items()
+                                              if k in _SLURM_FIELDS}))
+
+
+_RUN_FIELDS = {f.name for f in fields(RunSettings)} - {"slurm"}
+_SLURM_FIELDS = {f.name for f in fields(SlurmSettings)}
+
+
+def settings_json(settings: RunSettings) -> dict[str, object]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()}
+
+
+def run_workflow(workflow_ref: str, dataset_dir: Path | None = None,
+                 settings: RunSettings | None = None, params: Mapping[str, str] | None = None,
+                 on_event: EventHook | None = None) -> RunResult:
+    settings = settings or RunSettings()
+    plan, run_dir, run_id = prepare(workflow_ref, dataset_dir, settings, params)
+    _, spec_text = resolve(workflow_ref)
+    run, versions, exporter, info = _open_run(plan, run_dir, run_id, settings, {
+        "workflow": {"name": plan.workflow.name, "source": plan.source.file,
+                     "sha256": hashlib.sha256(spec_text.encode()).hexdigest(),
+                     "spec": plan.workflow.model_dump(mode="json"), "params": plan.params},
+        "dataset": plan.dataset.to_json() if plan.dataset else None,
+        "skipped": plan.skipped})
+    if settings.executor == "kubernetes":
+        written = write_manifests(plan, run.path, run_id, KubernetesSettings(),
+                                  settings.retries, settings.interval_s,
+                                  f"{plan.workflow.name}-0")
+        info.update(status="dry-run", end_time=time.time(),
+                    manifests=[str(p.relative_to(run.path)) for p in written])
+        run.write_run_info(info)
+        return RunResult(run.path, plan, Outcome())
+    return _execute(plan, run, info, settings, versions, exporter, on_event)
+
+
+def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: RunSettings,
+             versions: dict[str, str], exporter: PrometheusExporter | None,
+             on_event: EventHook | None, done: dict[str, str] | None = None,
+             attempts: dict[str, int] | None = None,
+             workload: dict[str, Any] | None = None) -> RunResult:
+    """Run `plan` in `run` (new, or resumed with `done` tasks) and close the run directory.
+    `workload`: the engine's arguments for many workflows (policy, arrivals, ...)."""
+    run_id = str(info["run_id"])
+    identity = {"run_id": run_id, "workflow_id": f"{plan.workflow.name}-0",
+                "workflow": plan.workflow.name}
+    session = MonitorSession(run, run_id, settings.interval_s, settings.cgroups, exporter)
+    executor = make_executor(settings, run, run_id, session)
+    cache = StepCache(settings.runs_dir.resolve() / ".cache") if settings.use_cache else None
+    engine = Engine(plan, run, executor, identity, settings.interval_s, cache, versions,
+                    on_event, settings.retries, done, attempts, **(workload or {}))
+    try:
+        with session:
+            try:
+                outcome = engine.execute()
+            finally:
+                executor.shutdown()
+    finally:
+        skipped = dict(info.get("skipped") or {})  # type: ignore[call-overload]
+        info.update(
+            end_time=time.time(),
+            status=("interrupted" if engine.outcome.interrupted
+                    else "failed" if engine.outcome.failures else "succeeded"),
+            skipped={**skipped, **engine.outcome.skip_reasons},
+            failures=[asdict(f) for f in engine.outcome.failures],
+            retried=engine.outcome.retried,
+            monitor=session.summary(),
+        )
+        if isinstance(info.get("workload"), dict):
+            # seconds since the run's first start, also after a resume
+            offset = engine.started_at - float(info["start_time"])  # type: ignore[arg-type]
+            for wid, admitted in engine.admitted_at.items():
+                instance = info["workload"]["instances"][wid]  # type: ignore[index]
+                instance.setdefault("admitted_s", round(admitted + offset, 3))
+        run.finish_tasks([t.task_id for t in plan.tasks])
+        run.write_run_info(info)
+        run.write_parquet()
+        (run.path / RUNNING_REGISTRY).unlink(missing_ok=True)
+    return RunResult(run.path, plan, outcome)
+
+
+def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
+                  session: MonitorSession) -> Executor:
+    memory_bytes = parse_bytes(settings.memory) if settings.memory else None
+    if settings.executor == "slurm":
+        # the tasks are sampled on their nodes; the session samples this (submit) host
+        return SlurmExecutor(run, run_id, session.sampler.sink, settings.interval_s,
+                             settings.slurm, settings.cores, memory_bytes, settings.cgroups)
+    # with task cgroups a resume finds what a dead manager left running through them;
+    # without, through a registry of the running process ids
+    registry = run.path / RUNNING_REGISTRY if session.cgroups is None else None
+    return LocalExecutor(session.sampler, run_id, settings.cores, memory_bytes,
+                         session.task_cgroup, registry=registry)
+
+
+def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResult:
+    """Finish a run whose manager died (SIGKILL, a lost machine): stop what it left running,
+    keep every row and sample it wrote, and run only the tasks that have no row."""
+    run = RunDirectory(run_dir)
+    if not run.run_json.is_file():
+        raise UserError(f"{run_dir}: not a run directory (no run.json)")
+    info = run.read_run_info()
+    workload = info.get("workload")
+    if info.get("executor") not in ("local", "slurm") or (
+            "spec" not in info.get("workflow", {}) and not workload):
+        raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
+    stored = dict(info["settings"])
+    stored["runs_dir"] = Path(str(stored["runs_dir"]))
+    stored["slurm"] = SlurmSettings(**stored.get("slurm", {}))
+    settings = RunSettings(**stored)
+    engine_args = None
+    if workload:
+        plan, engine_args = _workload_plan(run, info, settings)
+    else:
+        workflow = Workflow.model_validate(info["workflow"]["spec"])
+        source = SourceMap(str(info["workflow"]["source"]))
+        dataset_info = info.get("dataset")
+        dataset = Dataset.load(Path(dataset_info["path"])) if dataset_info else None
+        plan = make_plan(workflow, source, dataset, run.work, info["workflow"].get("params"))
+        if settings.only is not None:
+            plan = focus(plan, settings.only, settings.repeat)
+    stopped = stop_leftovers(run, str(info["run_id"]))
+    for table in (run.samples_csv, run.node_csv):
+        repair_tail(table)
+    done = {t: str(r["status"]) for t, r in run.load_tasks().items()
+            if r["status"] in ("succeeded", "skipped", "failed")}
+    attempts = _attempts_used(run)
+    resumes = list(info.get("resumed", []))
+    resumes.append({"time": time.time(), "previous_status": info.get("status"),
+                    "tasks_done": len(done), "leftover_processes_stopped": stopped})
+    info.update(status="running", resumed=resumes, end_time=None)
+    run.write_run_info(info)
+    exporter = (PrometheusExporter(settings.prometheus_port, settings.prometheus_host)
+                if settings.prometheus_port is not None else None)
+    versions = {t.step: str(v) for t in plan.tasks
+                for app, v in info.get("tool_versions", {}).items() if app == t.app}
+    return _execute(plan, run, info, settings, versions, exporter, on_event, done, attempts,
+                    workload=engine_args)
+
+
+def _workload_plan(run: RunDirectory, info: dict[str, Any], settings: RunSettings
+                   ) -> tuple[Plan, dict[str, Any]]:
+    """A workload's plan rebuilt as it was (same spec and seed, the same cached datasets),
+    and the engine's arguments with the arrival clock carried on: an instance that arrived
+    before the manager died is let in at once, the others when their time comes, counted
+    from the first start."""
+    workload = info["workload"]
+    spec = WorkloadSpec.model_validate(workload["spec"])
+    plan, instances = build_instances(spec, Path(workload["source"]).parent, run.work,
+                                      settings.runs_dir.resolve() / ".datasets")
+    stored = workload["instances"]
+    if sorted(instances) != sorted(stored):
+        raise UserError(f"{run.path}: the workload no longer plans the same instances")
+    behind_s = time.time() - float(info["start_time"])
+    return plan, {
+        "policy": make_policy(str(workload["policy"])), "concurrency": spec.concurrency,
+        "arrivals_s": {w: max(0.0, float(i["arrival_s"]) - behind_s) for w, i in stored.items()},
+        "workflows": {w: i["workflow"] for w, i in stored.items()},
+        "predicted_s": {w: i["predicted_s"] for w, i in stored.items()}}
+
+
+def stop_leftovers(run: RunDirectory, run_id: str) -> int:
+    """Kill what a dead manager left running: the process groups it recorded (when the
+    processes are still the ones recorded) and whatever is in its task cgroups."""
+    stopped = 0
+    registry = run.path / RUNNING_REGISTRY
+    if registry.is_file():
+        try:
+            entries = json.loads(registry.read_text())
+        except json.JSONDecodeError:
+            entries = {}
+        for entry in entries.values():
+            stopped += kill_recorded(int(entry["pid"]), entry.get("start_ticks"))
+    submitted = run.path / SUBMITTED_REGISTRY
+    if submitted.is_file():
+        # SLURM jobs of the dead manager: cancelled and run again, their pods kept
+        try:
+            jobs = list(json.loads(submitted.read_text()))
+        except json.JSONDecodeError:
+            jobs = []
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
+            stopped += len(jobs)
+    return stopped + kill_stale_cgroups(f"genscale-{run_id}-")
+
+
+def _attempts_used(run: RunDirectory) -> dict[str, int]:
+    if not run.samples_csv.is_file() or run.samples_csv.stat().st_size == 0:
+        return {}
+    try:
+        frame = pd.read_csv(run.samples_csv, usecols=["task_id", "attempt"])
+    except ValueError:  # a run directory from before attempts were recorded
+        frame = pd.read_csv(run.samples_csv, usecols=["task_id"]).assign(attempt=1)
+    frame["attempt"] = frame["attempt"].fillna(1)
+    return {str(k): int(v) for k, v in frame.groupby("task_id")["attempt"].max().items()}
+
+
+def run_workload(spec_path: Path, settings: RunSettings | None = None,
+                 policy: str | None = None, on_event: EventHook | None = None,
+                 model: Path | None = None) -> RunResult:
+    """Every instance of a workload spec, in one run directory (see engine/workload.py).
+    `model`: a bundle whose whole-workflow predictions order shortest-predicted-first
+    (default: the input-size heuristic)."""
+    settings = settings or RunSettings()
+    if settings.executor not in ("local", "slurm") or settings.dry_run:
+        raise UserError("workloads run on the local or the slurm executor")
+    spec = load_workload(spec_path)
+    chosen = make_policy(policy or spec.policy)
+    run_id = settings.run_id or new_run_id(f"{spec.name}-{chosen.name}")
+    run_dir = (settings.runs_dir / run_id).resolve()
+    if run_dir.exists():
+        raise UserError(f"{run_dir}: a run directory of that name exists already")
+    predict_s: Predictor = input_size_heuristic
+    if model is not None:
+        from genscale.model.bundle import workflow_predictor  # scikit-learn: only when asked
+
+        predict_s = workflow_predictor(model)
+    plan, instances = build_instances(spec, spec_path.parent, run_dir / "work",
+                                      settings.runs_dir.resolve() / ".datasets", predict_s)
+    run, versions, exporter, info = _open_run(plan, run_dir, run_id, settings, {
+        "workflow": {"name": f"workload:{spec.name}"},
+        "workload": {"spec": spec.model_dump(mode="json"), "source": str(spec_path),
+                     "policy": chosen.name, "instances": instances,
+                     "predictions": str(model) if model else "input-size heuristic"}})
+    engine_args = {"policy": chosen, "concurrency": spec.concurrency,
+                   "arrivals_s": {w: i["arrival_s"] for w, i in instances.items()},
+                   "workflows": {w: i["workflow"] for w, i in instances.items()},
+                   "predicted_s": {w: i["predicted_s"] for w, i in instances.items()}}
+    return _execute(plan, run, info, settings, versions, exporter, on_event,
+                    workload=engine_args)

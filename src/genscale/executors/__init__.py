@@ -1,0 +1,1 @@
+"""Executors: how tasks run (local processes, SLURM jobs, Kubernetes Jobs)."""

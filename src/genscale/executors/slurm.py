@@ -1,0 +1,396 @@
+"""SLURM: each task one batch job, run on its node under `genscale monitor`.
+
+A job's monitor writes a one-task run directory, `pods/TASK.aN/` inside the run directory
+(which must be on storage the nodes share), as its samples are taken. When SLURM reports the
+job over, the executor folds that directory into the run's own tables: the samples go to the
+run's sample sink and the task's totals become the engine's result. SLURM's own accounting
+(sacct's TotalCPU, MaxRSS and elapsed time) is kept beside the monitor's in
+`slurm_accounting.csv`, one row per job, so the two witnesses can be compared.
+
+A job that ended without its monitor's record (a lost node, a killed job) is reported as
+lost, with SLURM's state, and the engine runs it again while `--retries` allows. Jobs are
+submitted with `--no-requeue`: SLURM's own requeue would run the job again into the same
+directory, behind the engine's back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genscale.errors import UserError
+from genscale.executors.base import Executor, Job, JobResult, Resources, bash_argv
+from genscale.monitor.process import TaskTotals
+from genscale.store.rundir import CsvAppender, RunDirectory, atomic_write_json
+
+MIB = 2**20
+ACTIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "RESIZING",
+                 "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "STAGE_OUT", "SIGNALING"}
+ACCOUNTING_FIELDS = ("task_id", "attempt", "job_id", "state", "node", "exit_code",
+                     "sacct_cpu_s", "monitor_cpu_s", "monitor_process_cpu_s", "sacct_elapsed_s",
+                     "monitor_wall_s",
+                     "sacct_max_rss_bytes", "monitor_peak_rss_bytes")
+SUBMITTED_REGISTRY = ".slurm-jobs.json"
+
+
+@dataclass
+class SlurmSettings:
+    """How tasks are submitted to SLURM; each field is a flag of `genscale run`."""
+
+    partition: str | None = field(default=None, metadata={
+        "help": "slurm: sbatch --partition (default: the cluster's default)",
+        "flag": "--slurm-partition"})
+    account: str | None = field(default=None, metadata={
+        "help": "slurm: sbatch --account", "flag": "--slurm-account"})
+    time_limit: str = field(default="24:00:00", metadata={
+        "help": "slurm: sbatch --time of every task", "flag": "--slurm-time"})
+    poll_s: float = field(default=1.0, metadata={
+        "help": "slurm: seconds between two squeue calls", "flag": "--slurm-poll"})
+    monitor_memory_mib: int = field(default=128, metadata={
+        "help": "slurm: MiB added to each step's --mem for the monitor beside the tool",
+        "flag": "--slurm-monitor-memory"})
+    accounting_wait_s: float = field(default=60.0, metadata={
+        "help": "slurm: how long a job that left squeue may wait for sacct's final record",
+        "flag": "--slurm-accounting-wait"})
+
+
+# -- what sacct prints ---------------------------------------------------------------------
+_DURATION = re.compile(r"^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
+
+
+def parse_duration_s(text: str) -> float:
+    """sacct's [DD-[HH:]]MM:SS[.mmm] (TotalCPU, Elapsed) in seconds."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a SLURM duration: {text!r}")
+    days, hours, minutes, seconds = match.groups()
+    return (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60
+            + float(seconds))
+
+
+def parse_size_bytes(text: str) -> int | None:
+    """sacct's MaxRSS such as 1234K or 1.5G; None when empty (never sampled)."""
+    text = text.strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTP]?)", text)
+    if match is None:
+        raise ValueError(f"not a SLURM size: {text!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+@dataclass
+class SacctRecord:
+    job_id: str
+    state: str  # the first word: "CANCELLED by 0" is CANCELLED
+    exit_code: int
+    signal: int
+    node: str
+    total_cpu_s: float
+    elapsed_s: float
+    max_rss_bytes: int | None
+    reason: str
+
+
+SACCT_FORMAT = "JobID,State,ExitCode,NodeList,TotalCPU,ElapsedRaw,MaxRSS,Reason"
+
+
+def parse_sacct(text: str) -> dict[str, SacctRecord]:
+    """`sacct -n -P -o SACCT_FORMAT` output, by job id: the allocation's line, with the
+    largest MaxRSS of its steps (only steps carry one)."""
+    records: dict[str, SacctRecord] = {}
+    step_rss: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        if len(parts) != 8:
+            raise ValueError(f"sacct: expected 8 fields, got {len(parts)}: {line!r}")
+        job, state, exit_code, node, cpu, elapsed, rss, reason = parts
+        base, _, step = job.partition(".")
+        rss_bytes = parse_size_bytes(rss)
+        if step:
+            if rss_bytes is not None:
+                step_rss[base] = max(step_rss.get(base, 0), rss_bytes)
+            continue
+        code, _, signum = exit_code.partition(":")
+        records[base] = SacctRecord(base, state.split()[0] if state else "", int(code or 0),
+                                    int(signum or 0), node, parse_duration_s(cpu),
+                                    float(elapsed or 0), rss_bytes, reason)
+    for base, rss_bytes in step_rss.items():
+        if base in records:
+            current = records[base].max_rss_bytes or 0
+            records[base].max_rss_bytes = max(current, rss_bytes)
+    return records
+
+
+def _slurm(argv: list[str]) -> str:
+    """Run a SLURM client command; a failure is the user's cluster, so one line."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise UserError(f"--executor slurm: {argv[0]} not found; is SLURM installed "
+                        "('make slurm-up' starts one on this machine)?") from None
+    if done.returncode != 0:
+        message = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise UserError(f"{argv[0]}: {message[-1] if message else 'failed'} "
+                        f"(exit {done.returncode})")
+    return done.stdout
+
+
+def cluster_capacity() -> Resources:
+    """Every node's CPUs and memory, from sinfo (a node in two partitions counts once)."""
+    nodes: dict[str, tuple[int, int]] = {}
+    for line in _slurm(["sinfo", "-h", "-N", "-o", "%N|%c|%m"]).splitlines():
+        name, cpus, memory_mb = line.strip().split("|")
+        nodes[name] = (int(cpus), int(memory_mb.rstrip("+")))
+    if not nodes:
+        raise UserError("--executor slurm: sinfo lists no nodes")
+    return Resources(sum(c for c, _ in nodes.values()),
+                     sum(m for _, m in nodes.values()) * MIB)
+
+
+def typed_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows of one of our tables with plain Python values ('' for missing), as the sinks
+    expect them from the sampler."""
+
+    def plain(value: object) -> object:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        item = getattr(value, "item", None)  # numpy scalars
+        return item() if callable(item) else value
+
+    return [{str(k): plain(v) for k, v in record.items()}
+            for record in frame.astype(object).to_dict("records")]
+
+
+@dataclass
+class _Submitted:
+    job: Job
+    job_id: str
+    pod: Path
+    left_queue_mono: float | None = None
+
+
+class SlurmExecutor(Executor):
+    name = "slurm"
+
+    def __init__(self, run: RunDirectory, run_id: str, sink: Any, interval_s: float,
+                 settings: SlurmSettings | None = None, cores: int | None = None,
+                 memory_bytes: int | None = None, cgroups: bool = True) -> None:
+        """`sink` takes the merged sample rows (the run's sample writer, or its fan-out to
+        the Prometheus exporter)."""
+        for exe in ("sbatch", "squeue", "sacct", "scancel", "sinfo"):
+            if shutil.which(exe) is None:
+                raise UserError(f"--executor slurm: {exe} not found; is SLURM installed "
+                                "('make slurm-up' starts one on this machine)?")
+        self.run = run
+        self.run_id = run_id
+        self.sink = sink
+        self.interval_s = interval_s
+        self.settings = settings or SlurmSettings()
+        self.cgroups = cgroups
+        cluster = cluster_capacity()
+        self._capacity = Resources(min(cores or cluster.cores, cluster.cores),
+                                   min(memory_bytes or cluster.memory_bytes,
+                                       cluster.memory_bytes))
+        self._jobs: dict[str, _Submitted] = {}  # by SLURM job id
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._last_query_mono = -float("inf")
+        self.pods = run.path / "pods"
+        self.pods.mkdir(exist_ok=True)
+        self.accounting = CsvAppender(run.path / "slurm_accounting.csv", ACCOUNTING_FIELDS)
+
+    @property
+    def capacity(self) -> Resources:
+        return self._capacity
+
+    def sbatch_argv(self, job: Job, pod: Path) -> list[str]:
+        """The sbatch command line of `job`, its monitor writing to `pod`."""
+        monitor = [sys.executable, "-m", "genscale", "monitor", "--out", str(pod),
+                   "--task-id", job.task_id, "--app", job.app,
+                   "--interval", str(self.interval_s),
+                   "--cgroups" if self.cgroups else "--no-cgroups",
+                   "--", *bash_argv(job.command)]
+        memory_mib = math.ceil(job.memory_bytes / MIB) + self.settings.monitor_memory_mib
+        argv = ["sbatch", "--parsable", "--no-requeue",
+                f"--job-name=genscale-{self.run_id}-{job.task_id}",
+                f"--cpus-per-task={job.threads}", f"--mem={memory_mib}M",
+                f"--time={self.settings.time_limit}", f"--chdir={job.cwd}",
+                # exec: the monitor is the batch step's process, so a signal to the step
+                # reaches it, and it forwards the signal to the tool
+                f"--output={pod}.slurm.out", "--wrap", "exec " + shlex.join(monitor)]
+        if self.settings.partition:
+            argv.insert(2, f"--partition={self.settings.partition}")
+        if self.settings.account:
+            argv.insert(2, f"--account={self.settings.account}")
+        return argv
+
+    def submit(self, job: Job) -> None:
+        pod = self.pods / f"{job.task_id}.a{job.attempt}"
+        if pod.exists():  # a previous manager's attempt: keep it, write beside it
+            pod = pod.with_name(f"{pod.name}.{int(time.time())}")
+        job_id = _slurm(self.sbatch_argv(job, pod)).strip().split(";")[0]
+        with self._lock:
+            self._jobs[job_id] = _Submitted(job, job_id, pod)
+            self._write_registry()
+
+    def _write_registry(self) -> None:
+        atomic_write_json(self.run.path / SUBMITTED_REGISTRY,
+                          {s.job_id: {"task_id": s.job.task_id, "attempt": s.job.attempt,
+                                      "pod": str(s.pod)} for s in self._jobs.values()},
+                          durable=False)
+
+    def poll(self, timeout_s: float) -> list[JobResult]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            results = self._collect()
+            remaining = deadline - time.monotonic()
+            if results or remaining <= 0:
+                return results
+            time.sleep(min(self.settings.poll_s, remaining))
+
+    def _collect(self) -> list[JobResult]:
+        with self._lock:
+            jobs = dict(self._jobs)
+        # the engine polls often; slurmctld is asked at most once per --slurm-poll
+        if not jobs or time.monotonic() - self._last_query_mono < self.settings.poll_s:
+            return []
+        self._last_query_mono = time.monotonic()
+        queued = {}
+        for line in _slurm(["squeue", "--me", "-h", "-o", "%i|%T"]).splitlines():
+            job_id, _, state = line.strip().partition("|")
+            queued[job_id] = state
+        now = time.monotonic()
+        gone = []
+        for job_id, sub in jobs.items():
+            if queued.get(job_id) in ACTIVE_STATES:
+                continue
+            if sub.left_queue_mono is None:
+                sub.left_queue_mono = now
+            gone.append(job_id)
+        if not gone:
+            return []
+        records = parse_sacct(_slurm(["sacct", "-n", "-P", "-j", ",".join(gone),
+                                      "-o", SACCT_FORMAT]))
+        results = []
+        for job_id in gone:
+            sub = jobs[job_id]
+            record = records.get(job_id)
+            final = record is not None and record.state not in ACTIVE_STATES
+            waited = now - (sub.left_queue_mono or now)
+            if not final and waited < self.settings.accounting_wait_s:
+                continue  # slurmdbd has not caught up yet
+            results.append(self._finish(sub, record))
+            with self._lock:
+                self._jobs.pop(job_id, None)
+                self._write_registry()
+        return results
+
+    def _finish(self, sub: _Submitted, record: SacctRecord | None) -> JobResult:
+        """Fold the pod's record into the run; a job without one was lost."""
+        job = sub.job
+        state = record.state if record else "UNKNOWN"
+        node = record.node if record else ""
+        cancelled = job.task_id in self._cancelled
+        pod = RunDirectory(sub.pod)
+        if not pod.tasks_csv.is_file():
+            if cancelled:
+                return JobResult(job.task_id, node, None, cancelled=True)
+            detail = f" ({record.reason})" if record and record.reason not in ("", "None") else ""
+            return JobResult(job.task_id, node, None, lost=True,
+                             error=f"slurm job {sub.job_id} ended {state}{detail} on "
+                                   f"{node or 'no node'} without the monitor's record")
+        row = pod.tasks().iloc[0]
+        samples = pod.samples()
+        samples["run_id"] = self.run_id
+        samples["attempt"] = job.attempt
+        self.sink(typed_records(samples))
+        for produced, wanted in zip(pod.log_paths(job.task_id),
+                                    (job.stdout_path, job.stderr_path), strict=True):
+            if produced.exists():
+                produced.replace(wanted)
+        totals = totals_from_row(row, len(samples))
+        own_cpu = pod.read_run_info().get("monitor", {}).get("process_cpu_s")
+        self._account(sub, record, totals, own_cpu)
+        return JobResult(job.task_id, str(row["host"]), totals,
+                         cancelled=cancelled or state == "CANCELLED")
+
+    def _account(self, sub: _Submitted, record: SacctRecord | None,
+                 totals: TaskTotals, monitor_process_cpu_s: float | None) -> None:
+        self.accounting([{
+                "task_id": sub.job.task_id, "attempt": sub.job.attempt, "job_id": sub.job_id,
+                "state": record.state if record else "", "node": record.node if record else "",
+                "exit_code": totals.exit_code,
+                "sacct_cpu_s": round(record.total_cpu_s, 3) if record else "",
+                "monitor_cpu_s": round(totals.cpu_time_s, 3),
+                "monitor_process_cpu_s": (round(monitor_process_cpu_s, 3)
+                                          if monitor_process_cpu_s is not None else ""),
+                "sacct_elapsed_s": record.elapsed_s if record else "",
+                "monitor_wall_s": round(totals.wall_s, 3),
+                "sacct_max_rss_bytes": (record.max_rss_bytes
+                                        if record and record.max_rss_bytes is not None else ""),
+                "monitor_peak_rss_bytes": totals.peak_rss_bytes,
+            }])
+
+    def cancel(self, task_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(task_id)
+            ids = [j for j, s in self._jobs.items() if s.job.task_id == task_id]
+        if ids:
+            # SIGTERM to the batch step: the monitor forwards it and still writes its record
+            subprocess.run(["scancel", "--full", "--signal=TERM", *ids],
+                           capture_output=True, check=False)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            running = {s.job.task_id for s in self._jobs.values()}
+        for task_id in running:
+            self.cancel(task_id)
+        deadline = time.monotonic() + 30
+        while self._jobs and time.monotonic() < deadline:
+            self.poll(1.0)
+        with self._lock:
+            left = list(self._jobs)
+        if left:  # a monitor that did not end on SIGTERM
+            subprocess.run(["scancel", *left], capture_output=True, check=False)
+        self.accounting.close()
+
+
+def totals_from_row(row: pd.Series, samples: int) -> TaskTotals:
+    """A task's totals back from its tasks.csv row (a pod's, written by the monitor)."""
+
+    def integer(name: str) -> int:
+        value = row[name]
+        return 0 if pd.isna(value) else int(value)
+
+    def optional(name: str) -> int | None:
+        value = row[name]
+        return None if pd.isna(value) else int(value)
+
+    return TaskTotals(
+        exit_code=integer("exit_code"), start_time=float(row["start_time"]),
+        end_time=float(row["end_time"]), wall_s=float(row["wall_s"]),
+        cpu_user_s=float(row["cpu_user_s"]), cpu_system_s=float(row["cpu_system_s"]),
+        peak_rss_bytes=integer("peak_rss_bytes"), read_bytes=integer("read_bytes"),
+        write_bytes=integer("write_bytes"), read_chars=integer("read_chars"),
+        write_chars=integer("write_chars"), read_ops=integer("read_ops"),
+        write_ops=integer("write_ops"), max_procs=integer("max_procs"),
+        max_threads=integer("max_threads"), samples=samples,
+        peak_pss_bytes=integer("peak_pss_bytes"),
+        cgroup_memory_peak_bytes=optional("cgroup_memory_peak_bytes"),
+        leftover_procs=optional("leftover_procs"))
+

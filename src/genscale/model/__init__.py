@@ -1,0 +1,1 @@
+"""Execution-time models: the model dataset, the estimator, evaluation, bundles."""

@@ -1,0 +1,350 @@
+"""Model bundles: train on any table, save, reload, predict, evaluate.
+
+A bundle is a directory:
+
+- `model.skops`: the fitted groups (plain numbers, lists and scikit-learn estimators),
+  written with skops, which loads only the types it is told to trust;
+- `model.json`: the target, the feature schema (names, and for each its training range),
+  `by`, `group`, `size`, the fit options, a sha256 of the training table, the metrics
+  (grouped cross-validation, size extrapolation, with the baselines), the row counts, and
+  the versions of GenScale, Python, NumPy, pandas, scikit-learn and skops;
+- `model.pkl` only when asked for (`--pickle`): the same groups as a plain pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+import skops
+import skops.io as sio
+
+from genscale import __version__
+from genscale.data.manifest import Dataset
+from genscale.errors import UserError
+from genscale.model.dataset import MEASURED, WORKFLOW_STEP, pre_run_features, size_features
+from genscale.model.estimator import FitOptions, fit_group, predict_group, typical_log
+from genscale.model.evaluate import (
+    cross_validate,
+    extrapolate,
+    fit_baselines,
+    point_metrics,
+    predict_baselines,
+    tail_labels,
+    tail_metrics,
+)
+from genscale.store.rundir import atomic_write_json
+
+# what model.skops may hold beyond scikit-learn's own estimators, which skops trusts itself
+TRUSTED_TYPES = [
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.Interval",
+    "numpy.dtype",
+    "collections.OrderedDict",
+]
+KEY_SEP = " | "
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Parquet table, by its extension."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if suffix in (".tsv", ".txt") else ",",
+                           low_memory=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise UserError(f"{path}: not a CSV, TSV or Parquet table ({exc})") from None
+
+
+def select(table: pd.DataFrame, where: str | None) -> pd.DataFrame:
+    """The rows matching a pandas query; a bad query is the user's, so one line."""
+    if not where:
+        return table
+    try:
+        chosen = table.query(where)
+    except Exception as exc:  # pandas raises many kinds for a bad expression
+        raise UserError(f"--where {where!r}: {exc}") from None
+    if chosen.empty:
+        raise UserError(f"--where {where!r}: no row matches")
+    return chosen
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+@dataclass
+class TrainSpec:
+    target: str
+    features: list[str]
+    by: list[str]
+    group: str | None
+    size: str | None
+
+
+def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
+                 by: list[str] | None, group: str | None, size: str | None) -> TrainSpec:
+    """Fill in what the user left out, from what the table is; check every name."""
+    columns = list(table.columns)
+
+    def need(name: str, flag: str) -> None:
+        if name not in table.columns:
+            raise UserError(f"{flag} {name}: no such column (the table has "
+                            f"{', '.join(columns[:12])}{', ...' if len(columns) > 12 else ''})")
+
+    need(target, "--target")
+    if features is None:
+        features = pre_run_features(columns)  # ours: what is known before a run
+        if not features:
+            keys = {"run_id", "workflow_id", "task_id", target, *MEASURED}
+            features = [c for c in columns if c not in keys
+                        and pd.api.types.is_numeric_dtype(table[c])]
+    for column in features:
+        need(column, "--features")
+    if target in features:
+        raise UserError(f"--features: the target {target} cannot be a feature")
+    if by is None:
+        by = [c for c in ("workflow", "step") if c in table.columns]
+    for column in by:
+        need(column, "--by")
+    if group is None and "run_id" in table.columns:
+        group = "run_id"
+    if group is not None:
+        need(group, "--group")
+    if size is None:
+        size = next((c for c in ("read_bases", "dataset_input_bytes", "input_bytes")
+                     if c in features), None)
+    elif size not in features:
+        raise UserError(f"--size {size}: must be one of the features")
+    return TrainSpec(target, features, by, group, size)
+
+
+def group_key(values: tuple[Any, ...]) -> str:
+    return KEY_SEP.join(str(v) for v in values)
+
+
+def _groups(table: pd.DataFrame, by: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    if not by:
+        return [("all", table)]
+    return [(group_key(k if isinstance(k, tuple) else (k,)), g)
+            for k, g in table.groupby(by, sort=True, dropna=False)]
+
+
+def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
+          evaluate: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(groups, metadata): one fitted model per group of `by`, with its held-out metrics."""
+    target = pd.to_numeric(table[spec.target], errors="coerce")
+    usable = table[target.notna() & (target > 0)]
+    if usable.empty:
+        raise UserError(f"--target {spec.target}: no row with a positive number")
+    groups: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    kinds: dict[str, list[str]] = {}
+    for key, frame in _groups(usable, spec.by):
+        if len(frame) < 5:
+            continue  # too few rows to fit anything
+        frame = frame.reset_index(drop=True)
+        groups[key], metrics[key] = _train_group(frame, spec, options, evaluate)
+        counts[key] = len(frame)
+        if "kind" in frame.columns:
+            kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
+    if not groups:
+        raise UserError(f"no group of {', '.join(spec.by) or 'the table'} has 5 rows or more")
+    return groups, _metadata(usable, spec, options, counts, kinds, metrics)
+
+
+def _train_group(frame: pd.DataFrame, spec: TrainSpec, options: FitOptions,
+                 evaluate: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One group's fitted state, and its held-out metrics (empty without `evaluate`)."""
+    state = fit_group(frame, spec.target, spec.features, spec.size, options,
+                      frame[spec.group] if spec.group else None)
+    state["baselines"] = fit_baselines(frame, spec.target, spec.size)
+    if not evaluate:
+        return state, {}
+    return state, {
+        "cross_validation": cross_validate(frame, spec.target, spec.features, spec.size,
+                                           options, spec.group),
+        "extrapolation": (extrapolate(frame, spec.target, spec.features, spec.size, options,
+                                      spec.group) if spec.size else None)}
+
+
+def _metadata(usable: pd.DataFrame, spec: TrainSpec, options: FitOptions,
+              counts: dict[str, int], kinds: dict[str, list[str]],
+              metrics: dict[str, Any]) -> dict[str, Any]:
+    ranges = {c: [_finite(usable[c].min()), _finite(usable[c].max())]
+              for c in spec.features if pd.api.types.is_numeric_dtype(usable[c])}
+    return {
+        "format": "genscale-model/1", "created": time.time(), **asdict(spec),
+        "options": asdict(options), "feature_ranges": ranges,
+        "training_sha256": hashlib.sha256(
+            pd.util.hash_pandas_object(usable, index=False).to_numpy().tobytes()).hexdigest(),
+        "rows": counts, "kinds": kinds, "metrics": metrics,
+        "versions": {"genscale": __version__, "python": platform.python_version(),
+                     "numpy": np.__version__, "pandas": pd.__version__,
+                     "scikit-learn": sklearn.__version__, "skops": skops.__version__},
+    }
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def save(out: Path, groups: dict[str, Any], meta: dict[str, Any],
+         plain_pickle: bool = False) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".model.skops.tmp"
+    sio.dump({"groups": groups}, tmp)
+    tmp.replace(out / "model.skops")
+    if plain_pickle:
+        tmp = out / ".model.pkl.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump({"groups": groups}, f)
+        tmp.replace(out / "model.pkl")
+    atomic_write_json(out / "model.json", _jsonable(meta))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    return value
+
+
+def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
+    model, meta_file = bundle / "model.skops", bundle / "model.json"
+    if not model.is_file() or not meta_file.is_file():
+        raise UserError(f"{bundle}: not a model bundle (model.skops and model.json expected)")
+    untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise UserError(f"{model}: holds types this version does not trust: "
+                        f"{', '.join(sorted(untrusted))}")
+    data = sio.load(model, trusted=TRUSTED_TYPES)
+    return data["groups"], json.loads(meta_file.read_text())
+
+
+def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `table` plus `predicted_<target>`, its quantiles and the tail columns.
+    Rows of a group the bundle has no model for get NaN."""
+    target = meta["target"]
+    missing = [c for c in [*meta["features"], *meta["by"]] if c not in table.columns]
+    if missing:
+        raise UserError(f"the table lacks the model's columns: {', '.join(missing[:10])}")
+    out = table.copy()
+    names = {"predicted": f"predicted_{target}", "p50": f"predicted_{target}_p50",
+             "p90": f"predicted_{target}_p90", "p99": f"predicted_{target}_p99",
+             "tail_probability": "tail_probability", "tail": "predicted_tail"}
+    for column in names.values():
+        out[column] = np.nan
+    for key, frame in _groups(table, meta["by"]):
+        if key not in groups:
+            continue
+        predicted = predict_group(groups[key], frame, meta["features"], meta["size"])
+        for source, column in names.items():
+            out.loc[frame.index, column] = predicted[source].to_numpy()
+    return out
+
+
+def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
+    """One row per group of the bundle that fits this dataset's kind, holding the
+    dataset's pre-run features: every step, and the whole workflow, before anything runs."""
+    from genscale.quality.table import dataset_features
+
+    dataset = Dataset.load(dataset_dir)
+    features = size_features(pd.DataFrame([dataset_features(dataset)])).to_dict("records")[0]
+    rows = []
+    for key in meta["rows"]:
+        kinds = meta.get("kinds", {}).get(key)
+        if kinds and dataset.kind not in kinds:
+            continue
+        values = key.split(KEY_SEP) if meta["by"] else []
+        rows.append({**dict(zip(meta["by"], values, strict=True)), **features})
+    if not rows:
+        raise UserError(f"{dataset_dir}: the bundle has no model for a {dataset.kind} dataset")
+    frame = pd.DataFrame(rows)
+    for column in meta["features"]:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame
+
+
+def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
+             ) -> dict[str, Any]:
+    """The bundle's metrics on `table` (held-out data), per group and for all rows, with
+    the baselines it stored."""
+    target = meta["target"]
+    predicted = predict(groups, meta, table)
+    y = pd.to_numeric(predicted[target], errors="coerce")
+    rows = predicted[y.notna() & (y > 0) & predicted[f"predicted_{target}"].notna()]
+    if rows.empty:
+        raise UserError(f"no row of the table has both {target} and a model for its group")
+    out: dict[str, Any] = {}
+    for key, frame in [*_groups(rows, meta["by"]), ("all", rows)]:
+        if key == "all" and not meta["by"]:
+            continue
+        truth = frame[target].to_numpy(dtype=float)
+        result = {"model": point_metrics(truth, frame[f"predicted_{target}"].to_numpy())}
+        if key in groups:
+            baselines = predict_baselines(groups[key]["baselines"], frame, meta["size"])
+            result.update({m: point_metrics(truth, v) for m, v in baselines.items()})
+            labels = tail_labels(np.log(truth), typical_log(groups[key], frame, meta["size"]),
+                                 meta["options"]["tail_k"])
+            result["tail"] = tail_metrics(labels, frame["tail_probability"].to_numpy(),
+                                          frame["predicted_tail"].to_numpy())
+        out[key] = result
+    return _jsonable(out)
+
+
+def workflow_predictor(bundle_dir: Path, target: str = "wall_s"
+                       ) -> Callable[[Dataset, str], float]:
+    """For shortest-predicted-first: a dataset's whole-workflow prediction from a bundle
+    trained with `--by workflow,step` on a model table (its `(workflow)` rows)."""
+    groups, meta = load(bundle_dir)
+    if meta["target"] != target or meta["by"] != ["workflow", "step"]:
+        raise UserError(f"{bundle_dir}: expected a bundle of {target} by workflow,step "
+                        f"(this one predicts {meta['target']} by {','.join(meta['by'])})")
+
+    def predict_s(dataset: Dataset, workflow: str) -> float:
+        key = group_key((workflow, WORKFLOW_STEP))
+        if key not in groups:
+            raise UserError(f"{bundle_dir}: no whole-workflow model for {workflow}")
+        rows = dataset_rows(dataset.path, meta)
+        rows = rows[(rows["workflow"] == workflow) & (rows["step"] == WORKFLOW_STEP)]
+        return float(predict(groups, meta, rows)[f"predicted_{target}"].iloc[0])
+
+    return predict_s

@@ -1,0 +1,247 @@
+"""One group's model: a size-scaling law, quality as a multiplier on it, quantiles, a tail.
+
+    target = c0 + c1 * size^b                the law: a fixed cost plus a power of the size,
+                                             fitted on the log scale (robust soft-L1 loss),
+                                             b drawn towards 1 unless the data insist
+    log(target) = log(law) + g(quality, log size)
+                                             gradient-boosted trees on what the law leaves
+
+The trees see the intensive features (those not rising with size: Spearman's rho with the
+size under 0.9 on the training rows) and the log size, so quality may act differently at
+different sizes. Beyond the largest training input the trees hold their last correction
+while the law carries the scale: a prediction for an input 5x larger than any seen follows
+the law. Tree ensembles on the target itself would stay flat there.
+
+Quantiles come from the out-of-fold residuals (on the log scale) of the whole model,
+added to its prediction. The tail is "above `tail_k` times the typical value for its
+size" (the law alone gives the typical value). A classifier predicts it, and its threshold
+is the highest whose out-of-fold recall is at least `tail_recall`.
+
+A fitted group is a dict of plain numbers, lists and scikit-learn estimators, so that skops
+can save it without trusting any class of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
+
+from genscale.model.options import FitOptions
+
+QUANTILES = (0.5, 0.9, 0.99)
+
+
+def one_thread() -> threadpool_limits:
+    """One thread per fit: on a few hundred rows OpenMP's start-up and spinning cost more
+    than the fit (measured 10-20x slower on 2 busy cores)."""
+    return threadpool_limits(1)
+
+EXTENSIVE_RHO = 0.9
+LAW_PRIOR = 0.1  # weight of (b - 1) against the log residuals, per sqrt(row)
+
+
+def _regressor(seed: int) -> HistGradientBoostingRegressor:
+    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=8,
+                                         min_samples_leaf=5, l2_regularization=1.0,
+                                         random_state=seed)
+
+
+def _matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    if not columns:
+        return np.zeros((len(frame), 1))
+    return frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+
+def _log_size(frame: pd.DataFrame, size: str | None) -> np.ndarray:
+    if size is None:
+        return np.zeros(len(frame))
+    values = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+    return np.log(np.clip(np.nan_to_num(values, nan=1.0), 1.0, None))
+
+
+def intensive(frame: pd.DataFrame, features: list[str], size: str | None) -> list[str]:
+    """The features that do not rise with the size (the trees' inputs)."""
+    if size is None:
+        return list(features)
+    sizes = pd.to_numeric(frame[size], errors="coerce")
+    keep = []
+    for column in features:
+        if column == size:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.nunique() < 2:
+            continue  # constant here: nothing for the trees to learn from
+        rho = values.corr(sizes, method="spearman")
+        if not (pd.notna(rho) and abs(rho) >= EXTENSIVE_RHO):
+            keep.append(column)
+    return keep
+
+
+def fit_law(log_size: np.ndarray, log_y: np.ndarray) -> list[float]:
+    """[c0, c1, b] of y = c0 + c1 * size^b, least squares on log y with a soft-L1 loss
+    (a few slow outliers do not bend it); c0 = the median when the size does not vary."""
+    y = np.exp(log_y)
+    if np.ptp(log_size) < 1e-9:
+        return [float(np.median(y)), 0.0, 1.0]
+    size = np.exp(log_size - log_size.max())  # scaled to at most 1: c1 is then a time
+    slope = max(float(np.polyfit(size, y, 1)[0]), 1e-6)
+
+    # a prior on the exponent: linear unless the data insist. Over a narrow range of sizes a
+    # fixed cost and the exponent trade off, and a free exponent then explodes when
+    # extrapolated (b = 3 fitted on a 2x range was seen)
+    prior = LAW_PRIOR * np.sqrt(len(log_y))
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        c0, c1, b = params
+        return np.append(np.log(c0 + c1 * size**b + 1e-12) - log_y, prior * (b - 1.0))
+
+    start = np.array([max(float(np.min(y)) * 0.5, 1e-6), slope, 1.0])
+    fitted = least_squares(residual, start, bounds=([0.0, 0.0, 0.2], [np.inf, np.inf, 3.0]),
+                           loss="soft_l1", f_scale=0.1)
+    c0, c1, b = (float(v) for v in fitted.x)
+    # back to unscaled sizes: c1 * (s / s_max)^b = (c1 / s_max^b) * s^b
+    return [c0, c1 * float(np.exp(-b * log_size.max())), b]
+
+
+def law_log(law: list[float], log_size: np.ndarray) -> np.ndarray:
+    c0, c1, b = law
+    return np.asarray(np.log(c0 + c1 * np.exp(b * log_size) + 1e-12), dtype=float)
+
+
+def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
+              seed: int) -> dict[str, Any]:
+    """The law and the trees on what it leaves: enough to predict the median."""
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    log_y = np.log(np.clip(y, 1e-9, None))
+    log_size = _log_size(frame, size)
+    law = fit_law(log_size, log_y)
+    quality = intensive(frame, features, size)
+    trees = None
+    residual = log_y - law_log(law, log_size)
+    if len(frame) >= 10 and (quality or size):
+        with one_thread():
+            trees = _regressor(seed).fit(_tree_matrix(frame, quality, size), residual)
+    return {"law": law, "quality_features": quality, "trees": trees}
+
+
+def _tree_matrix(frame: pd.DataFrame, quality: list[str], size: str | None) -> np.ndarray:
+    return np.column_stack([_log_size(frame, size), _matrix(frame, quality)])
+
+
+def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
+    out = typical_log(state, frame, size)
+    if state["trees"] is not None:
+        with one_thread():
+            out = out + state["trees"].predict(
+                _tree_matrix(frame, state["quality_features"], size))
+    return np.asarray(out, dtype=float)
+
+
+def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
+    """The law alone: the typical log value for the row's size."""
+    return law_log(state["law"], _log_size(frame, size))
+
+
+def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
+              options: FitOptions, groups: pd.Series | None = None) -> dict[str, Any]:
+    """Everything `predict_group` needs, fitted on `frame` (rows with a positive target)."""
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    log_y = np.log(np.clip(y, 1e-9, None))
+    state = fit_point(frame, target, features, size, options.seed)
+    # out-of-fold predictions, for the quantiles and the tail threshold
+    oof = np.full(len(frame), np.nan)
+    folds = grouped_folds(frame, groups, options)
+    for train, test in folds:
+        part = fit_point(frame.iloc[train], target, features, size, options.seed)
+        oof[test] = predict_log(part, frame.iloc[test], size)
+    residuals = (log_y - oof)[~np.isnan(oof)]
+    state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
+                          for q in QUANTILES}
+    state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
+    state["n_train"] = len(frame)
+    return state
+
+
+def grouped_folds(frame: pd.DataFrame, groups: pd.Series | None,
+           options: FitOptions) -> list[tuple[np.ndarray, np.ndarray]]:
+    keys = (groups if groups is not None else pd.Series(np.arange(len(frame)))).to_numpy()
+    unique = np.unique(keys)
+    n = min(options.folds, len(unique))
+    if n < 2:
+        return []
+    splitter = KFold(n_splits=n, shuffle=True, random_state=options.seed)
+    out = []
+    for train_keys, test_keys in splitter.split(unique):
+        train = np.flatnonzero(np.isin(keys, unique[train_keys]))
+        test = np.flatnonzero(np.isin(keys, unique[test_keys]))
+        out.append((train, test))
+    return out
+
+
+def tail_labels(log_y: np.ndarray, typical: np.ndarray, k: float) -> np.ndarray:
+    return np.asarray(log_y > typical + np.log(k), dtype=int)
+
+
+def _tail_matrix(frame: pd.DataFrame, features: list[str], size: str | None) -> np.ndarray:
+    return np.column_stack([_log_size(frame, size), _matrix(frame, features)])
+
+
+def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
+              features: list[str], size: str | None, options: FitOptions,
+              folds: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any] | None:
+    labels = tail_labels(log_y, typical_log(state, frame, size), options.tail_k)
+    if labels.sum() < 3 or labels.sum() > len(labels) - 3:
+        return {"classifier": None, "threshold": 1.0, "positives": int(labels.sum())}
+    matrix = _tail_matrix(frame, features, size)
+    oof = np.full(len(frame), np.nan)
+    with one_thread():
+        for train, test in folds:
+            if 0 < labels[train].sum() < len(train):
+                oof[test] = _classifier(options.seed).fit(
+                    matrix[train], labels[train]).predict_proba(matrix[test])[:, 1]
+        classifier = _classifier(options.seed).fit(matrix, labels)
+    threshold = choose_threshold(labels, oof, options.tail_recall)
+    return {"classifier": classifier, "threshold": threshold, "positives": int(labels.sum())}
+
+
+def _classifier(seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
+                                          max_leaf_nodes=8, min_samples_leaf=5,
+                                          class_weight="balanced", random_state=seed)
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, recall: float) -> float:
+    """The highest score threshold whose recall on (labels, scores) is at least `recall`."""
+    known = ~np.isnan(scores)
+    positives = np.sort(scores[known & (labels == 1)])[::-1]
+    if len(positives) == 0:
+        return 0.5
+    needed = int(np.ceil(recall * len(positives)))
+    return float(positives[max(needed, 1) - 1])
+
+
+def predict_group(state: dict[str, Any], frame: pd.DataFrame, features: list[str],
+                  size: str | None) -> pd.DataFrame:
+    """Point prediction, quantiles, and the tail's probability and call, per row."""
+    log_pred = predict_log(state, frame, size)
+    out = pd.DataFrame(index=frame.index)
+    out["predicted"] = np.exp(log_pred)
+    for q, shift in state["quantiles"].items():
+        out[f"p{round(float(q) * 100)}"] = np.exp(log_pred + shift)
+    tail = state.get("tail") or {}
+    if tail.get("classifier") is not None:
+        with one_thread():
+            probability = tail["classifier"].predict_proba(
+                _tail_matrix(frame, features, size))[:, 1]
+        out["tail_probability"] = probability
+        out["tail"] = (probability >= tail["threshold"]).astype(int)
+    else:
+        out["tail_probability"] = np.nan
+        out["tail"] = 0
+    return out

@@ -1,0 +1,144 @@
+"""Metrics, baselines, grouped cross-validation and the size-extrapolation test.
+
+Every number is measured on rows the model did not train on:
+
+- grouped cross-validation: folds by a group column (by default `run_id`, so no sample is
+  in both train and test), the model refitted on each training part;
+- extrapolation: trained on the inputs up to a size, tested on inputs at least `factor`
+  times larger than any it saw.
+
+Beside the model, in the same table: a straight line on the input size (the Lotaru-style
+estimator) and the training median. For the tail: precision, recall and AUC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import precision_score, r2_score, recall_score, roc_auc_score
+
+from genscale.model.estimator import (
+    FitOptions,
+    fit_group,
+    grouped_folds,
+    predict_group,
+    tail_labels,
+    typical_log,
+)
+
+METHODS = ("model", "line", "median")
+
+
+def point_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """R², MdAPE and MAPE (percent) of `predicted` against `y`."""
+    y, predicted = np.asarray(y, dtype=float), np.asarray(predicted, dtype=float)
+    ape = np.abs(predicted - y) / np.abs(y) * 100
+    return {"r2": float(r2_score(y, predicted)) if len(y) > 1 else float("nan"),
+            "mdape": float(np.median(ape)), "mape": float(np.mean(ape)), "n": len(y)}
+
+
+def tail_metrics(labels: np.ndarray, probability: np.ndarray,
+                 called: np.ndarray) -> dict[str, float]:
+    labels = np.asarray(labels, dtype=int)
+    out = {"positives": int(labels.sum()), "n": len(labels)}
+    if labels.sum() == 0 or np.isnan(probability).all():
+        return {**out, "precision": float("nan"), "recall": float("nan"),
+                "auc": float("nan")}
+    both = len(np.unique(labels)) == 2
+    return {**out,
+            "precision": float(precision_score(labels, called, zero_division=0)),
+            "recall": float(recall_score(labels, called, zero_division=0)),
+            "auc": float(roc_auc_score(labels, np.nan_to_num(probability))) if both
+            else float("nan")}
+
+
+def fit_baselines(frame: pd.DataFrame, target: str, size: str | None) -> dict[str, Any]:
+    """The straight line on the size and the median, fitted on `frame`."""
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    line = [float(np.median(y)), 0.0]
+    if size is not None:
+        x = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+        ok = ~np.isnan(x)
+        if ok.sum() >= 2 and np.ptp(x[ok]) > 0:
+            fitted = LinearRegression().fit(x[ok, None], y[ok])
+            line = [float(fitted.intercept_), float(fitted.coef_[0])]
+    return {"line": line, "median": float(np.median(y))}
+
+
+def predict_baselines(baselines: dict[str, Any], frame: pd.DataFrame,
+                      size: str | None) -> dict[str, np.ndarray]:
+    a, b = baselines["line"]
+    x = (pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+         if size is not None else np.zeros(len(frame)))
+    return {"line": a + b * np.nan_to_num(x), "median": np.full(len(frame),
+                                                                baselines["median"])}
+
+
+def _held_out(train: pd.DataFrame, test: pd.DataFrame, target: str, features: list[str],
+              size: str | None, options: FitOptions, group: str | None
+              ) -> dict[str, np.ndarray]:
+    """Fit on `train`, predict `test`: every method, the quantiles and the tail."""
+    state = fit_group(train, target, features, size, options,
+                      train[group] if group else None)
+    predicted = predict_group(state, test, features, size)
+    baselines = predict_baselines(fit_baselines(train, target, size), test, size)
+    y = pd.to_numeric(test[target], errors="coerce").to_numpy(dtype=float)
+    labels = tail_labels(np.log(np.clip(y, 1e-9, None)), typical_log(state, test, size),
+                         options.tail_k)
+    return {"y": y, "model": predicted["predicted"].to_numpy(), **baselines,
+            "p90": predicted["p90"].to_numpy(), "p99": predicted["p99"].to_numpy(),
+            "tail_label": labels, "tail_probability": predicted["tail_probability"].to_numpy(),
+            "tail_call": predicted["tail"].to_numpy()}
+
+
+def _summarise(parts: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    y = merged["y"]
+    out: dict[str, Any] = {m: point_metrics(y, merged[m]) for m in METHODS}
+    out["coverage"] = {"p90": float(np.mean(y <= merged["p90"])),
+                       "p99": float(np.mean(y <= merged["p99"]))}
+    out["tail"] = tail_metrics(merged["tail_label"], merged["tail_probability"],
+                               merged["tail_call"])
+    return out
+
+
+def cross_validate(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
+                   options: FitOptions, group: str | None) -> dict[str, Any] | None:
+    """Grouped k-fold: the metrics of every method on the held-out folds together."""
+    folds = grouped_folds(frame, frame[group] if group else None, options)
+    if not folds:
+        return None
+    parts = [_held_out(frame.iloc[train], frame.iloc[test], target, features, size,
+                       options, group) for train, test in folds]
+    return _summarise(parts)
+
+
+def extrapolation_split(sizes: pd.Series, factor: float = 5.0,
+                        min_test: int = 5) -> float | None:
+    """The largest training size t such that at least `min_test` rows are >= factor * t
+    (train: size <= t); None if there is none."""
+    values = np.sort(pd.to_numeric(sizes, errors="coerce").dropna().unique())
+    best = None
+    for t in values:
+        if (sizes >= factor * t).sum() >= min_test and (sizes <= t).sum() >= 10:
+            best = float(t)
+    return best
+
+
+def extrapolate(frame: pd.DataFrame, target: str, features: list[str], size: str,
+                options: FitOptions, group: str | None, factor: float = 5.0
+                ) -> dict[str, Any] | None:
+    """Train on the small inputs, test on inputs at least `factor` times larger."""
+    sizes = pd.to_numeric(frame[size], errors="coerce")
+    cut = extrapolation_split(sizes, factor)
+    if cut is None:
+        return None
+    train, test = frame[sizes <= cut], frame[sizes >= factor * cut]
+    result = _summarise([_held_out(train, test, target, features, size, options, group)])
+    result["train_max_size"] = cut
+    result["test_min_size"] = float(sizes[sizes >= factor * cut].min())
+    result["n_train"] = len(train)
+    return result

@@ -1,0 +1,18 @@
+"""How a model is fitted: a dataclass whose fields are the flags of `genscale model train`
+(apart from the estimator, so the CLI can list them without importing scikit-learn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FitOptions:
+    """How a group is fitted; each field is a flag of `genscale model train`."""
+
+    tail_k: float = field(default=1.5, metadata={
+        "help": "a run is in the tail above this many times the typical value for its size"})
+    tail_recall: float = field(default=0.8, metadata={
+        "help": "the tail threshold is the highest that keeps this out-of-fold recall"})
+    folds: int = field(default=5, metadata={"help": "folds of the grouped cross-validation"})
+    seed: int = field(default=1, metadata={"help": "random seed of the trees and folds"})

@@ -1,0 +1,190 @@
+"""Periodic sampling of task process trees into a sample sink.
+
+One sampler thread serves every running task: it wakes on an absolute schedule of the
+monotonic clock (tick k at t0 + k * interval, so there is no drift however long the run),
+reads each registered tree once, and hands the rows to the sink, which puts them on disk
+before the next tick.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from genscale.monitor.cgroups import TaskCgroup
+from genscale.monitor.node import NodeProbe
+from genscale.monitor.procfs import IO_FIELDS, ProcCounters, tree_counters
+
+SampleRow = dict[str, object]
+
+
+@dataclass
+class Clock:
+    """Wall-clock timestamps derived from the monotonic clock, anchored once."""
+
+    wall0: float = field(default_factory=time.time)
+    mono0: float = field(default_factory=time.monotonic)
+
+    def wall(self, mono: float) -> float:
+        return self.wall0 + (mono - self.mono0)
+
+
+class TaskProbe:
+    """The running state of one monitored task: cumulative counters never go backwards,
+    and the peaks seen so far."""
+
+    def __init__(self, pid: int, run_id: str, task_id: str, app: str, clock: Clock,
+                 start_mono: float, launcher: bool = False,
+                 cgroup: TaskCgroup | None = None, attempt: int = 1) -> None:
+        self.pid = pid
+        self.attempt = attempt
+        self.launcher = launcher
+        self.cgroup = cgroup
+        self.ident = {"run_id": run_id, "task_id": task_id, "app": app}
+        self.clock = clock
+        self.start_mono = start_mono
+        self.last_mono = start_mono
+        self.cum = ProcCounters()
+        self.peak_rss_bytes = 0
+        self.peak_pss_bytes = 0
+        self.max_procs = 1
+        self.max_threads = 1
+        self.samples = 0
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _row(self, mono: float, cpu_s: float, current: ProcCounters, procs: int,
+             memory: tuple[int, int] | None = None) -> SampleRow:
+        dt = mono - self.last_mono
+        cpu_cores = max(0.0, cpu_s - self.cum.cpu_s) / dt if dt > 0 else 0.0
+        self.cum.cpu_s = max(self.cum.cpu_s, cpu_s)
+        for name in IO_FIELDS:
+            setattr(self.cum, name, max(getattr(self.cum, name), getattr(current, name)))
+        self.last_mono = mono
+        self.samples += 1
+        return {
+            **self.ident,
+            "timestamp": round(self.clock.wall(mono), 6),
+            "elapsed_s": round(mono - self.start_mono, 6),
+            "cpu_cores": round(cpu_cores, 4),
+            "rss_bytes": current.rss_bytes,
+            "read_bytes": self.cum.read_bytes,
+            "write_bytes": self.cum.write_bytes,
+            "read_chars": self.cum.rchar,
+            "write_chars": self.cum.wchar,
+            "read_ops": self.cum.syscr,
+            "write_ops": self.cum.syscw,
+            "procs": procs,
+            "threads": current.threads,
+            "pss_bytes": current.pss_bytes,
+            "anon_bytes": memory[0] if memory else "",
+            "file_cache_bytes": memory[1] if memory else "",
+            "attempt": self.attempt,
+        }
+
+    def sample(self) -> SampleRow | None:
+        """Read the live tree now; None once the task has been finalised."""
+        with self._lock:
+            if self._closed:
+                return None
+            current, procs = tree_counters(self.pid, self.launcher)
+            mono = time.monotonic()
+            if procs == 0 or mono <= self.last_mono:
+                return None
+            self.peak_rss_bytes = max(self.peak_rss_bytes, current.rss_bytes)
+            self.peak_pss_bytes = max(self.peak_pss_bytes, current.pss_bytes)
+            self.max_procs = max(self.max_procs, procs)
+            self.max_threads = max(self.max_threads, current.threads)
+            if self.cgroup is None:
+                return self._row(mono, current.cpu_s, current, procs)
+            # the cgroup's CPU also holds processes that left the tree, at ns resolution
+            counters = self.cgroup.counters()
+            return self._row(mono, counters.cpu_usage_s, current, procs,
+                             (counters.anon_bytes, counters.file_bytes))
+
+    def close(self, end_mono: float, exact: ProcCounters,
+              memory: tuple[int, int] | None = None) -> SampleRow:
+        """The last sample, at exit, carrying the exact totals; no sample follows it."""
+        with self._lock:
+            self._closed = True
+            exact.rss_bytes = 0
+            exact.pss_bytes = 0
+            exact.threads = 0
+            return self._row(max(end_mono, self.last_mono + 1e-6), exact.cpu_s, exact, 0,
+                             memory)
+
+
+class Sampler:
+    """Samples every registered probe each `interval_s` and passes rows to `sink`."""
+
+    def __init__(self, interval_s: float, sink: Callable[[list[SampleRow]], None],
+                 clock: Clock | None = None, node: NodeProbe | None = None,
+                 node_sink: Callable[[list[SampleRow]], None] | None = None) -> None:
+        if interval_s <= 0:
+            raise ValueError("sampling interval must be positive")
+        self.interval_s = interval_s
+        self.sink = sink
+        self.clock = clock or Clock()
+        self.node = node
+        self.node_sink = node_sink
+        self._probes: dict[str, TaskProbe] = {}
+        self._lock = threading.Lock()
+        # held from reading probes until their rows are in the sink, so a task's closing
+        # row can never be overtaken by a periodic row taken just before it
+        self._emit = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="genscale-sampler", daemon=True)
+        self.busy_s = 0.0  # the sampler's own CPU time, for overhead reports
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling; the node series gets a closing sample, as each task's does."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self._sample_node()
+
+    def _sample_node(self) -> None:
+        if self.node is not None and self.node_sink is not None:
+            mono = time.monotonic()
+            self.node_sink([self.node.sample(mono, self.clock.wall(mono))])
+
+    def add(self, probe: TaskProbe) -> None:
+        with self._lock:
+            self._probes[str(probe.ident["task_id"])] = probe
+
+    def remove(self, probe: TaskProbe) -> None:
+        with self._lock:
+            self._probes.pop(str(probe.ident["task_id"]), None)
+
+    def finish(self, probe: TaskProbe, end_mono: float, exact: ProcCounters,
+               memory: tuple[int, int] | None = None) -> None:
+        """Unregister `probe` and sink its closing row (see `TaskProbe.close`) as the
+        task's last row in the sink."""
+        with self._emit:
+            self.remove(probe)
+            self.sink([probe.close(end_mono, exact, memory)])
+
+    def _loop(self) -> None:
+        t0 = time.monotonic()
+        tick = 1
+        while not self._stop.is_set():
+            due = t0 + tick * self.interval_s
+            delay = due - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            # after a stall, skip the ticks already missed instead of bursting
+            tick = max(tick + 1, int((time.monotonic() - t0) / self.interval_s) + 1)
+            cpu0 = time.thread_time()
+            with self._emit:
+                with self._lock:
+                    probes = list(self._probes.values())
+                rows = [r for r in (p.sample() for p in probes) if r is not None]
+                if rows:
+                    self.sink(rows)
+            self._sample_node()
+            self.busy_s += time.thread_time() - cpu0

@@ -1,0 +1,67 @@
+"""STAR's Log.final.out, Trimmomatic's summary line and fastp's JSON report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from genscale.quality.errors import ReportError
+from genscale.quality.numbers import number
+
+_TRIM_PE = re.compile(r"Input Read Pairs: (\d+) Both Surviving: (\d+) \(([\d.,]+)%\) "
+                      r"Forward Only Surviving: (\d+) \(([\d.,]+)%\) Reverse Only Surviving: "
+                      r"(\d+) \(([\d.,]+)%\) Dropped: (\d+) \(([\d.,]+)%\)")
+_TRIM_SE = re.compile(r"Input Reads: (\d+) Surviving: (\d+) \(([\d.,]+)%\) Dropped: (\d+) "
+                      r"\(([\d.,]+)%\)")
+
+
+def parse_star(path: Path, text: str) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("|")
+        if sep and key.strip():
+            metrics[key.strip()] = number(value.strip())
+    if "Uniquely mapped reads number" not in metrics:
+        raise ReportError(path, "a STAR log without 'Uniquely mapped reads number' "
+                                "(truncated, or not Log.final.out?)")
+    return {"format": "star", "metrics": metrics}
+
+
+def parse_trimmomatic(path: Path, text: str) -> dict[str, Any]:
+    names: tuple[str, ...]
+    if m := _TRIM_PE.search(text):
+        names = ("Input Read Pairs", "Both Surviving", "Both Surviving %",
+                 "Forward Only Surviving", "Forward Only Surviving %",
+                 "Reverse Only Surviving", "Reverse Only Surviving %", "Dropped", "Dropped %")
+    elif m := _TRIM_SE.search(text):
+        names = ("Input Reads", "Surviving", "Surviving %", "Dropped", "Dropped %")
+    else:
+        raise ReportError(path, "no Trimmomatic summary line ('Input Read Pairs: ...')")
+    return {"format": "trimmomatic", "metrics": {n: number(v) for n, v in
+                                                zip(names, m.groups(), strict=True)}}
+
+
+def parse_fastp(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(path, f"corrupt fastp JSON at line {exc.lineno}: {exc.msg}") from None
+    summary = data.get("summary") if isinstance(data, dict) else None
+    if not isinstance(summary, dict):
+        raise ReportError(path, "a JSON file without fastp's 'summary' object")
+    metrics: dict[str, Any] = {"fastp_version": summary.get("fastp_version")}
+    for section in ("before_filtering", "after_filtering"):
+        for key, value in summary.get(section, {}).items():
+            metrics[f"{section}.{key}"] = value
+    for key, value in data.get("filtering_result", {}).items():
+        metrics[f"filtering_result.{key}"] = value
+    dup = data.get("duplication", {})
+    if "rate" in dup:
+        metrics["duplication.rate"] = dup["rate"]
+    adapter = data.get("adapter_cutting", {})
+    for key in ("adapter_trimmed_reads", "adapter_trimmed_bases"):
+        if key in adapter:
+            metrics[f"adapter_cutting.{key}"] = adapter[key]
+    return {"format": "fastp", "metrics": metrics}

@@ -1,0 +1,68 @@
+"""Which report a file is, from its content (names vary too much to trust)."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genscale.quality import aligners, fastqc, gatk, picard, samtools
+from genscale.quality.errors import ReportError
+
+Parser = Callable[[Path, str], dict[str, Any]]
+
+
+def _head(text: str, lines: int = 5) -> str:
+    return "\n".join(text.splitlines()[:lines])
+
+
+def detect(path: Path, text: str) -> Parser | None:
+    """The parser for this content, or None."""
+    head = _head(text)
+    if head.startswith("##FastQC"):
+        return fastqc.parse
+    if "## METRICS CLASS" in text or head.startswith("## htsjdk.samtools.metrics"):
+        return picard.parse
+    if head.startswith("#:GATKReport"):
+        return gatk.parse
+    if "This file was produced by samtools stats" in head or "\nSN\t" in text[:20000]:
+        return samtools.parse_stats
+    if " + " in head and "in total (QC-passed reads + QC-failed reads)" in head:
+        return samtools.parse_flagstat
+    if "Uniquely mapped reads number" in text or "Started job on |" in head:
+        return aligners.parse_star
+    if "Input Read Pairs:" in text or "Input Reads:" in text:
+        return aligners.parse_trimmomatic
+    if head.lstrip().startswith("{") and '"summary"' in text[:5000]:
+        return aligners.parse_fastp
+    lines = [line for line in head.splitlines() if line]
+    if lines and all(len(line.split("\t")) == 4 for line in lines):
+        return samtools.parse_idxstats
+    return None
+
+
+def parse_report(path: Path) -> dict[str, Any]:
+    """Detect and parse one report; ReportError names the file and what was wrong."""
+    if not path.is_file():
+        raise ReportError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ReportError(path, "empty file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if zipfile.is_zipfile(path):
+        text = fastqc.read_text(path)
+    elif magic == b"PK\x03\x04":
+        raise ReportError(path, "corrupt zip (no central directory: truncated?)")
+    else:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ReportError(path, "binary content: not a QC report this tool reads "
+                                    "(FastQC, Picard, samtools, STAR, Trimmomatic, fastp, "
+                                    "GATK)") from None
+    parser = detect(path, text)
+    if parser is None:
+        raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, STAR, "
+                                "Trimmomatic, fastp or GATK report")
+    return {"file": str(path), **parser(path, text)}

@@ -1,0 +1,75 @@
+"""Picard metrics files of any class, Picard 1.x to 3.x (`picard.sam.` or
+`picard.analysis.` class names), with one or many rows and an optional histogram."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genscale.quality.errors import ReportError
+from genscale.quality.numbers import number
+
+# typed accessors: the metric class (without its package) -> the fields worth a name
+KNOWN_CLASSES = {
+    "DuplicationMetrics": ("PERCENT_DUPLICATION", "READ_PAIR_DUPLICATES",
+                           "READ_PAIR_OPTICAL_DUPLICATES", "ESTIMATED_LIBRARY_SIZE"),
+    "WgsMetrics": ("MEAN_COVERAGE", "SD_COVERAGE", "MEDIAN_COVERAGE", "PCT_EXC_DUPE",
+                   "PCT_EXC_MAPQ", "PCT_20X"),
+    "AlignmentSummaryMetrics": ("TOTAL_READS", "PCT_PF_READS_ALIGNED", "PF_MISMATCH_RATE",
+                                "PCT_ADAPTER", "MEAN_READ_LENGTH", "PCT_CHIMERAS"),
+    "InsertSizeMetrics": ("MEDIAN_INSERT_SIZE", "MEAN_INSERT_SIZE", "STANDARD_DEVIATION",
+                          "PAIR_ORIENTATION"),
+}
+
+
+def _table(lines: list[str], start: int) -> tuple[list[str], list[list[Any]], int]:
+    header = lines[start].split("\t")
+    rows = []
+    i = start + 1
+    while i < len(lines) and lines[i].strip() and not lines[i].startswith("#"):
+        rows.append([number(v) for v in lines[i].split("\t")])
+        i += 1
+    return header, rows, i
+
+
+def parse(path: Path, text: str | None = None) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS")), None)
+    if at is None:
+        raise ReportError(path, "not a Picard metrics file (no '## METRICS CLASS' line)")
+    klass = lines[at].split("\t", 1)[1].strip() if "\t" in lines[at] else ""
+    if at + 1 >= len(lines) or not lines[at + 1].strip():
+        raise ReportError(path, f"truncated: {klass or 'the metrics class'} has no header row")
+    header, rows, _ = _table(lines, at + 1)
+    if not rows:
+        raise ReportError(path, f"truncated: {klass} has a header but no rows")
+    records = [dict(zip(header, r, strict=False)) for r in rows]
+    out: dict[str, Any] = {"format": "picard", "class": klass,
+                           "command": next((line[2:] for line in lines
+                                            if line.startswith("# ") and "--" in line), None),
+                           "rows": records,
+                           # the summary row: the first (or only) row, or the one of all reads
+                           "metrics": _summary(records)}
+    hist = next((i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM")), None)
+    if hist is not None and hist + 1 < len(lines):
+        h_header, h_rows, _ = _table(lines, hist + 1)
+        out["histogram"] = {"columns": h_header, "rows": h_rows}
+    short = klass.rsplit(".", 1)[-1]
+    if short in KNOWN_CLASSES:
+        out["type"] = short
+    return out
+
+
+def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED")):
+        match = [r for r in records if r.get(key) == value]
+        if match:
+            return match[0]
+    return records[0]
+
+
+def typed(report: dict[str, Any]) -> dict[str, Any]:
+    """The named fields of a known class (DuplicationMetrics, WgsMetrics, ...)."""
+    fields = KNOWN_CLASSES.get(report.get("type", ""), ())
+    return {f: report["metrics"].get(f) for f in fields}

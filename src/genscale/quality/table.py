@@ -1,0 +1,91 @@
+"""The features table: one row per sample, wide and flat, columns named `source.metric`.
+
+A row comes from a run directory (the FASTQ features of its dataset's reads, plus every QC
+report its steps wrote) or from a dataset directory alone (the pre-run features only). The
+keys `run_id`, `workflow_id` and `sample` join it to tasks.csv.
+
+Sources: `fastq_1`, `fastq_2` (reads, before anything runs), `fastqc_1`, `fastqc_2`,
+`trimmomatic`, `picard.<MetricsClass>`, `samtools_stats`, `flagstat`, `star`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genscale.data.manifest import Dataset
+from genscale.errors import UserError
+from genscale.quality.detect import parse_report
+from genscale.quality.errors import ReportError
+from genscale.quality.fastq import fastq_features
+
+SOURCE_OF = {"samtools-stats": "samtools_stats", "samtools-flagstat": "flagstat",
+             "samtools-idxstats": "idxstats", "star": "star", "trimmomatic": "trimmomatic",
+             "fastp": "fastp", "gatk-report": "gatk"}
+
+
+def _numeric(source: str, metrics: dict[str, Any]) -> dict[str, float | int]:
+    return {f"{source}.{k}": v for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _source(report: dict[str, Any], path: Path) -> str:
+    if report["format"] == "fastqc":
+        return path.parent.name if path.parent.name.startswith("fastqc") else "fastqc"
+    if report["format"] == "picard":
+        return f"picard.{report['class'].rsplit('.', 1)[-1]}"
+    return SOURCE_OF.get(report["format"], report["format"])
+
+
+def dataset_features(dataset: Dataset) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for mate in ("reads_1", "reads_2"):
+        if mate in dataset.files:
+            features = fastq_features(dataset.file(mate))
+            row.update(_numeric(f"fastq_{mate[-1]}", features["metrics"]))
+    row["input_bytes"] = dataset.input_bytes
+    return row
+
+
+def run_features(run_dir: Path) -> dict[str, Any]:
+    info = json.loads((run_dir / "run.json").read_text())
+    row: dict[str, Any] = {"run_id": info["run_id"],
+                           "workflow": info.get("workflow", {}).get("name")}
+    tasks = run_dir / "tasks.csv"
+    if tasks.is_file():
+        ids = pd.read_csv(tasks, usecols=["workflow_id"])["workflow_id"].unique()
+        row["workflow_id"] = ids[0] if len(ids) == 1 else None
+    dataset = info.get("dataset") or {}
+    if dataset.get("path") and Path(dataset["path"]).is_dir():
+        row["sample"] = Path(dataset["path"]).name
+        row.update(dataset_features(Dataset.load(Path(dataset["path"]))))
+    work = run_dir / "work"
+    candidates = sorted([*work.glob("qc/*/*_fastqc.zip"), *work.glob("metrics/*.txt"),
+                         *work.glob("star/Log.final.out"), run_dir / "logs" / "trim.err"])
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            report = parse_report(path)
+        except ReportError:
+            continue  # a file that is not a report (a step's plain output)
+        row.update(_numeric(_source(report, path), report.get("metrics", {})))
+    return row
+
+
+def features_table(dirs: list[Path]) -> pd.DataFrame:
+    rows = []
+    for d in dirs:
+        if (d / "run.json").is_file():
+            rows.append(run_features(d))
+        elif (d / "manifest.json").is_file():
+            rows.append({"sample": d.resolve().name, **dataset_features(Dataset.load(d))})
+        else:
+            raise UserError(f"{d}: neither a run directory (run.json) nor a dataset "
+                            "(manifest.json)")
+    frame = pd.DataFrame(rows)
+    keys = [k for k in ("run_id", "workflow_id", "workflow", "sample") if k in frame]
+    return frame[keys + sorted(c for c in frame.columns if c not in keys)]

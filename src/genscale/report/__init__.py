@@ -1,0 +1,1 @@
+"""Plots, the one-screen summary, and the HTML report of a run directory."""

@@ -1,0 +1,1 @@
+"""Schema of the run directory, and reading and writing it."""

@@ -1,0 +1,215 @@
+"""The run directory of DESIGN.md: run.json, tasks.csv, samples.csv, Parquet twins, logs.
+
+Samples are appended and flushed as they are taken; tasks.csv and run.json are rewritten
+through a temporary file and a rename each time they change, so a crash leaves either the
+old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genscale.store.schema import (
+    NODE_COLUMNS,
+    NODE_FIELDS,
+    SAMPLE_COLUMNS,
+    SAMPLE_FIELDS,
+    TASK_COLUMNS,
+    TASK_FIELDS,
+    Column,
+)
+
+
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    """Replace `path` whole: a temporary file renamed over it. `durable` also waits for
+    the disk (fsync), for files that must survive the machine, not only this process."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        if durable:
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any, durable: bool = True) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n",
+                      durable)
+
+
+class CsvAppender:
+    """Appends rows to a CSV; thread-safe; each call reaches the OS at once."""
+
+    def __init__(self, path: Path, fields: tuple[str, ...]) -> None:
+        self.path = path
+        new = not path.exists() or path.stat().st_size == 0
+        self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, fieldnames=fields)
+        self._lock = threading.Lock()
+        if new:
+            self._writer.writeheader()
+            self._file.flush()
+
+    def __call__(self, rows: list[dict[str, object]]) -> None:
+        with self._lock:
+            self._writer.writerows(rows)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a last line that a killed writer left half-written; True if one was cut."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return False
+        f.seek(0)
+        data = f.read()
+        f.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
+class RunDirectory:
+    """One run's directory. Create with `RunDirectory.create`, open with `RunDirectory(path)`.
+
+    While a run goes, each finished task's row is appended to tasks.csv and flushed (a
+    killed manager leaves every finished task on disk, at worst with a torn last line that
+    `repair_tail` cuts); `finish_tasks` then rewrites the table whole, in order, through a
+    temporary file and a rename."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tasks: dict[str, dict[str, object]] = {}
+        self._lock = threading.Lock()
+        self._appender: CsvAppender | None = None
+
+    @classmethod
+    def create(cls, path: Path) -> RunDirectory:
+        path.mkdir(parents=True, exist_ok=False)
+        (path / "logs").mkdir()
+        return cls(path)
+
+    run_json = property(lambda self: self.path / "run.json")
+    tasks_csv = property(lambda self: self.path / "tasks.csv")
+    samples_csv = property(lambda self: self.path / "samples.csv")
+    node_csv = property(lambda self: self.path / "node.csv")
+    logs = property(lambda self: self.path / "logs")
+    work = property(lambda self: self.path / "work")
+
+    def log_paths(self, task_id: str) -> tuple[Path, Path]:
+        return self.logs / f"{task_id}.out", self.logs / f"{task_id}.err"
+
+    def sample_writer(self) -> CsvAppender:
+        return CsvAppender(self.samples_csv, SAMPLE_FIELDS)
+
+    def node_writer(self) -> CsvAppender:
+        return CsvAppender(self.node_csv, NODE_FIELDS)
+
+    def write_run_info(self, info: Mapping[str, Any]) -> None:
+        atomic_write_json(self.run_json, info)
+
+    def read_run_info(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.run_json.read_text(encoding="utf-8"))
+        return data
+
+    def load_tasks(self) -> dict[str, dict[str, object]]:
+        """The rows already in tasks.csv (to resume a run), torn last line cut first."""
+        repair_tail(self.tasks_csv)
+        with self._lock:
+            if self.tasks_csv.exists():
+                with open(self.tasks_csv, newline="", encoding="utf-8") as f:
+                    for row in csv.DictReader(f):
+                        self._tasks[row["task_id"]] = {k: row.get(k, "") for k in TASK_FIELDS}
+            return dict(self._tasks)
+
+    def record_task(self, row: Mapping[str, object]) -> None:
+        """Add a finished task's row: appended to tasks.csv and flushed at once."""
+        with self._lock:
+            clean = {k: row.get(k, "") for k in TASK_FIELDS}
+            replacing = str(row["task_id"]) in self._tasks
+            self._tasks[str(row["task_id"])] = clean
+            if replacing:  # rare (a resumed task that had a row): rewrite whole
+                self._rewrite()
+                return
+            if self._appender is None:
+                self._appender = CsvAppender(self.tasks_csv, TASK_FIELDS)
+            self._appender([clean])
+
+    def finish_tasks(self, order: list[str] | None = None) -> None:
+        """Rewrite tasks.csv whole, in `order` (task ids) where given, atomically."""
+        with self._lock:
+            if self._appender is not None:
+                self._appender.close()
+                self._appender = None
+            if order is not None:
+                rank = {t: i for i, t in enumerate(order)}
+                self._tasks = dict(sorted(self._tasks.items(),
+                                          key=lambda kv: rank.get(kv[0], len(rank))))
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
+        atomic_write_text(self.tasks_csv, _csv_text(TASK_FIELDS, self._tasks.values()))
+
+    def task_rows(self) -> list[dict[str, object]]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def write_parquet(self) -> None:
+        """Typed twins of tasks.csv and samples.csv."""
+        for csv_path, columns in ((self.tasks_csv, TASK_COLUMNS),
+                                  (self.samples_csv, SAMPLE_COLUMNS),
+                                  (self.node_csv, NODE_COLUMNS)):
+            if not csv_path.exists():
+                continue
+            frame = read_table(csv_path, columns)
+            tmp = csv_path.with_name(f".{csv_path.stem}.parquet.tmp")
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, csv_path.with_suffix(".parquet"))
+
+    def tasks(self) -> pd.DataFrame:
+        return read_table(self.tasks_csv, TASK_COLUMNS)
+
+    def samples(self) -> pd.DataFrame:
+        return read_table(self.samples_csv, SAMPLE_COLUMNS)
+
+    def node(self) -> pd.DataFrame:
+        return read_table(self.node_csv, NODE_COLUMNS)
+
+
+def read_table(path: Path, columns: tuple[Column, ...]) -> pd.DataFrame:
+    """Read one of our CSVs with the contract's types."""
+    types = {c.name: c.dtype for c in columns}
+    frame = pd.read_csv(path, dtype={k: ("string" if v == "string" else "float64")
+                                     for k, v in types.items()}, keep_default_na=False,
+                        na_values=[""])
+    for name, dtype in types.items():
+        if name not in frame.columns:
+            frame[name] = pd.Series(dtype=dtype)
+        elif dtype == "Int64":
+            frame[name] = frame[name].round().astype("Int64")
+    return frame[[c.name for c in columns]]
+
+
+def _csv_text(fields: tuple[str, ...], rows: Iterable[Mapping[str, object]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

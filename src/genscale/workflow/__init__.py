@@ -1,0 +1,1 @@
+"""Workflow specs: models, YAML loading with line-numbered errors, planning into a DAG."""

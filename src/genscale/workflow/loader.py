@@ -1,0 +1,110 @@
+"""Loading a workflow spec from YAML, with every problem tied to its file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from genscale.errors import SpecError, UserError
+from genscale.workflow.spec import Workflow
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Where each field of a spec stands in its file."""
+
+    file: str
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line(self, loc: Loc) -> int:
+        """Line of `loc`, or of its nearest enclosing field that has one."""
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, loc: Loc, message: str) -> str:
+        return f"{self.file}:{self.line(loc)}: {dotted(loc)}: {message}"
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*loc, str(key.value))
+            lines[sub] = key.start_mark.line + 1
+            _index(value, sub, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*loc, i), lines)
+
+
+def catalog_names() -> list[str]:
+    folder = resources.files("genscale.workflow") / "catalog"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve(name_or_path: str) -> tuple[str, str]:
+    """(display name, YAML text) of a catalog name or a path to a YAML file."""
+    if name_or_path in catalog_names():
+        res = resources.files("genscale.workflow") / "catalog" / f"{name_or_path}.yaml"
+        return f"catalog/{name_or_path}.yaml", res.read_text(encoding="utf-8")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise UserError(f"{name_or_path}: no such workflow file, and not a catalog name "
+                        f"(catalog: {', '.join(catalog_names())})")
+    return str(path), path.read_text(encoding="utf-8")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(file: str, text: str, model: type[M], what: str) -> tuple[M, SourceMap]:
+    """YAML `text` validated as `model`; SpecError lists every problem with its line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise SpecError([f"{file}:{line}: not valid YAML: "
+                         f"{getattr(exc, 'problem', None) or exc}"]) from None
+    source = SourceMap(file)
+    if node is not None:
+        _index(node, (), source.lines)
+    if not isinstance(data, dict):
+        raise SpecError([f"{file}:1: {what} is a YAML mapping"])
+    try:
+        return model.model_validate(data), source
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc: Loc = tuple(err["loc"])
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif err["type"] == "missing":
+                message = "required field is missing"
+            problems.append(source.problem(loc, message))
+        raise SpecError(problems) from None
+
+
+def load_workflow(name_or_path: str) -> tuple[Workflow, SourceMap]:
+    """Parse and validate a spec's structure; raises SpecError listing every problem."""
+    file, text = resolve(name_or_path)
+    return load_model(file, text, Workflow, "a workflow spec (name and steps)")

@@ -1,0 +1,185 @@
+"""Models: the model table's leakage guard, the estimator's extrapolation, bundles, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from genscale.errors import UserError
+from genscale.model import bundle
+from genscale.model.dataset import WORKFLOW_STEP, model_table, report_source
+from genscale.model.estimator import FitOptions
+from genscale.model.evaluate import extrapolate
+from genscale.quality.table import run_features
+from genscale.store.corpus import export_corpus
+from genscale.store.rundir import RunDirectory, atomic_write_json
+
+from .conftest import GENSCALE
+
+
+def synthetic_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Runtime = 2e-6 * size^1.2 * exp(0.6 * quality) * noise, for two apps; a tail of
+    slow runs where `adapters` is high."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for app, scale in (("bwa", 1.0), ("picard", 0.3)):
+        size = np.exp(rng.uniform(np.log(1e6), np.log(5e7), n))
+        quality = rng.uniform(0, 1, n)
+        adapters = rng.uniform(0, 1, n)
+        noise = np.exp(rng.normal(0, 0.05, n))
+        slow = np.where(adapters > 0.85, 2.5, 1.0)
+        wall = scale * 2e-6 * size**1.2 * np.exp(0.6 * quality) * slow * noise
+        rows.append(pd.DataFrame({"app": app, "run_id": [f"{app}-{i}" for i in range(n)],
+                                  "input_bytes": size, "quality": quality,
+                                  "adapters": adapters, "reads": size / 250, "wall_s": wall}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_extrapolates_to_five_times_larger_inputs() -> None:
+    table = synthetic_table()
+    frame = table[table["app"] == "bwa"].reset_index(drop=True)
+    result = extrapolate(frame, "wall_s", ["input_bytes", "quality", "adapters", "reads"],
+                         "input_bytes", FitOptions(), "run_id")
+    assert result is not None
+    assert result["test_min_size"] >= 5 * result["train_max_size"]
+    # the law carries the model beyond the sizes seen; the straight line does not
+    assert result["model"]["mdape"] < 12
+    assert result["model"]["mdape"] < result["line"]["mdape"] / 2
+    assert result["model"]["r2"] > result["line"]["r2"]
+    # trees alone stay flat beyond the largest training input: they under-predict
+    small = frame[frame["input_bytes"] <= result["train_max_size"]]
+    large = frame[frame["input_bytes"] >= 5 * result["train_max_size"]]
+    trees = HistGradientBoostingRegressor(random_state=1).fit(
+        small[["input_bytes", "quality"]], small["wall_s"])
+    assert (trees.predict(large[["input_bytes", "quality"]]) < large["wall_s"]).mean() > 0.9
+
+
+def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
+    table = synthetic_table()
+    spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality", "adapters"],
+                               ["app"], "run_id", None)
+    assert spec.size == "input_bytes"
+    groups, meta = bundle.train(table, spec, FitOptions(tail_k=1.8))
+    cv = meta["metrics"]["bwa"]["cross_validation"]
+    assert cv["model"]["r2"] > 0.9 and cv["model"]["r2"] > cv["line"]["r2"]
+    assert cv["tail"]["recall"] >= 0.7 and cv["tail"]["auc"] > 0.85
+    assert 0.8 <= cv["coverage"]["p90"] <= 0.97
+    bundle.save(tmp_path / "b", groups, meta, plain_pickle=True)
+    again, meta_again = bundle.load(tmp_path / "b")
+    first = bundle.predict(groups, meta, table)
+    second = bundle.predict(again, meta_again, table)
+    pd.testing.assert_frame_equal(first, second)
+    assert (first["predicted_wall_s_p99"] >= first["predicted_wall_s_p90"]).all()
+    saved = json.loads((tmp_path / "b" / "model.json").read_text())
+    assert saved["features"] == ["input_bytes", "quality", "adapters"]
+    assert len(saved["training_sha256"]) == 64 and saved["versions"]["scikit-learn"]
+    assert (tmp_path / "b" / "model.pkl").is_file()
+
+
+def test_bundle_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    out.mkdir()
+    # skops trusts scikit-learn's own types by default; anything else must be on our list
+    sio.dump({"groups": {"x": {"law": Fraction(1, 3)}}}, out / "model.skops")
+    (out / "model.json").write_text("{}")
+    with pytest.raises(UserError, match=r"does not trust: fractions\.Fraction"):
+        bundle.load(out)
+
+
+def one_run_corpus(run: RunDirectory, tmp_path: Path) -> Path:
+    """A corpus of one real dnaseq run (the session's), as a campaign would close it."""
+    campaign = tmp_path / "campaign"
+    shutil.copytree(run.path, campaign / "runs" / run.path.name, symlinks=True)
+    point = {"point_id": run.path.name, "workflow": "dnaseq", "kind": "dna",
+             "genome_bases": 300_000, "pairs": 30_000, "preset": "clean", "seed": 3,
+             "repeat": 1, "knobs": {}}
+    atomic_write_json(campaign / "runs" / run.path.name / "features.json",
+                      {"point": point, "features": run_features(run.path)})
+    export_corpus(campaign, tmp_path / "corpus")
+    return tmp_path / "corpus"
+
+
+def test_model_table_guards_against_leakage(dnaseq_run: RunDirectory, tmp_path: Path) -> None:
+    corpus = one_run_corpus(dnaseq_run, tmp_path)
+    pre = model_table(corpus)
+    assert not [c for c in pre.columns if report_source(c)]  # pre-run: no report at all
+    assert pre["fastq_1.quality_mean"].notna().all()
+    assert (pre.loc[pre["step"] == WORKFLOW_STEP, "wall_s"] > 0).all()
+    post = model_table(corpus, post_step=True).set_index("step")
+    dup = [c for c in post.columns if c.startswith("picard.DuplicationMetrics.")]
+    trim = [c for c in post.columns if c.startswith("trimmomatic.")]
+    assert dup and trim
+    # a task never sees its own report, nor one written after it started
+    assert post.loc["mark_duplicates", dup].isna().all()
+    assert post.loc["bwa_mem", dup].isna().all()
+    assert post.loc["wgs_metrics", dup].notna().all()  # MarkDuplicates ended before it
+    assert post.loc["bwa_mem", trim].notna().all()
+    assert post.loc["trim", trim].isna().all()
+    assert post.loc[WORKFLOW_STEP, dup + trim].isna().all()
+
+
+def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
+    table = synthetic_table(120)
+    table.to_csv(tmp_path / "mine.csv", index=False)
+    out = tmp_path / "bundle"
+    train = subprocess.run([GENSCALE, "model", "train", "--table", str(tmp_path / "mine.csv"),
+                            "--target", "wall_s", "--features", "input_bytes,quality",
+                            "--by", "app", "--out", str(out)], capture_output=True, text=True)
+    assert train.returncode == 0, train.stderr
+    assert "bwa" in train.stderr and train.stdout.strip() == str(out)
+    predicted = subprocess.run([GENSCALE, "model", "predict", str(out), "--table",
+                                str(tmp_path / "mine.csv"), "--out",
+                                str(tmp_path / "p.parquet")], capture_output=True, text=True)
+    assert predicted.returncode == 0, predicted.stderr
+    frame = pd.read_parquet(tmp_path / "p.parquet")
+    assert {"predicted_wall_s", "predicted_wall_s_p50", "predicted_wall_s_p90",
+            "predicted_wall_s_p99", "tail_probability", "predicted_tail"} <= set(frame.columns)
+    assert len(frame) == len(table)
+    evaluated = subprocess.run([GENSCALE, "model", "evaluate", str(out), "--table",
+                                str(tmp_path / "mine.csv")], capture_output=True, text=True)
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["bwa"]["model"]["r2"] > 0.8  # adapters, which make the tail, left out
+    assert {"model", "line", "median", "tail"} <= set(metrics["bwa"])
+    for args, message in ((["--target", "runtime"], "--target runtime: no such column"),
+                          (["--target", "wall_s", "--where", "nonsense >"], "--where")):
+        bad = subprocess.run([GENSCALE, "model", "train", "--table", str(tmp_path / "mine.csv"),
+                              *args, "--out", str(tmp_path / "x")], capture_output=True,
+                             text=True)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_train_and_predict_on_imported_nextflow_traces(tmp_path: Path) -> None:
+    """A model trained on imported traces predicts the tasks of an imported trace."""
+    data = Path(__file__).parent / "data"
+    history = tmp_path / "history"
+    subprocess.run([GENSCALE, "import", "nextflow-trace", str(data / "nextflow_trace_raw.txt"),
+                    str(data / "nextflow_trace_human.csv"), "--out", str(history)],
+                   check=True, capture_output=True)
+    new = tmp_path / "new"
+    subprocess.run([GENSCALE, "import", "nextflow-trace", str(data / "nextflow_trace_human.csv"),
+                    "--out", str(new)], check=True, capture_output=True)
+    out = tmp_path / "bundle"
+    train = subprocess.run([GENSCALE, "model", "train", "--table", str(history / "tasks.csv"),
+                            "--target", "wall_s", "--features", "read_chars,threads_requested",
+                            "--by", "", "--group", "task_id", "--size", "read_chars",
+                            "--no-evaluate", "--out", str(out)], capture_output=True, text=True)
+    assert train.returncode == 0, train.stderr
+    predicted = subprocess.run([GENSCALE, "model", "predict", str(out), "--table",
+                                str(new / "tasks.csv"), "--out", str(tmp_path / "p.csv")],
+                               capture_output=True, text=True)
+    assert predicted.returncode == 0, predicted.stderr
+    frame = pd.read_csv(tmp_path / "p.csv")
+    assert frame["predicted_wall_s"].notna().all() and (frame["predicted_wall_s"] > 0).all()
+    # the bwa task read 30 GB, MultiQC 10 MB: the law on read size orders them
+    by_app = frame.set_index("app")["predicted_wall_s"]
+    assert by_app["bwa"] > by_app["multiqc"]
