@@ -12,7 +12,7 @@ fi
 $SUDO pkill -x munged 2>/dev/null
 left() {  # daemons still running (pgrep matches one name of at most 15 characters)
   for name in slurmd slurmctld slurmdbd mariadbd munged; do
-    pgrep -x "$name" >/dev/null && echo "$name"
+    ps -C "$name" -o stat= 2>/dev/null | grep -qv '^Z' && echo "$name"  # zombies are gone
   done
 }
 for _ in $(seq 20); do
