@@ -10,7 +10,7 @@ import pytest
 
 from genscale.engine.campaign import design, load_campaign, run_campaign
 from genscale.errors import UserError
-from genscale.store.corpus import export_corpus
+from genscale.store.corpus import done_points, export_corpus
 from genscale.store.rundir import RunDirectory
 
 from .conftest import write
@@ -115,3 +115,36 @@ def test_bad_spec_is_one_clear_error(tmp_path: Path) -> None:
                                        "    kind: dna\n    pairs: [10]\n")
     with pytest.raises(UserError, match="pairs"):
         load_campaign(bad)
+
+
+def test_campaign_continues_from_a_committed_corpus(tmp_path: Path) -> None:
+    """The campaign directory is lost with its machine; the corpus carries the campaign on:
+    its quiet points are not run again, a noisy one is, and the export merges both."""
+    spec = spec_file(tmp_path)
+    first = run_campaign(spec, tmp_path / "machine-1", limit=3)
+    corpus = tmp_path / "corpus"
+    export_corpus(tmp_path / "machine-1", corpus)
+    # mark one point as run on a machine far busier than this one can be (the threshold is
+    # above 2 cores: how busy the machine running this test is must not matter)
+    workflows = pd.read_csv(corpus / "workflows.csv")
+    noisy = first[0].point.point_id
+    workflows.loc[workflows["point_id"] == noisy, "background_cores"] = 8.0
+    workflows.to_csv(corpus / "workflows.csv", index=False)
+    skip = done_points(corpus, max_background_cores=4.0)
+    assert skip == {o.point.point_id for o in first[1:]}
+
+    second = run_campaign(spec, tmp_path / "machine-2", skip=skip)
+    rerun = {o.point.point_id for o in second}
+    assert noisy in rerun and len(rerun) == 2 and not rerun & skip
+    summary = export_corpus(tmp_path / "machine-2", corpus, base=corpus)
+    assert summary.startswith("4 runs")
+    merged = pd.read_csv(corpus / "workflows.csv")
+    assert sorted(merged["point_id"]) == sorted(p.point_id for p in design(load_campaign(spec)))
+    # the noisy point is the new run's, once
+    assert (merged.loc[merged["point_id"] == noisy, "background_cores"] < 4.0).all()
+    tasks = pd.read_csv(corpus / "tasks.csv")
+    assert tasks.groupby("run_id").size().tolist() == [1, 1, 1, 1]
+    samples = pd.read_parquet(corpus / "samples.parquet")
+    assert set(samples["run_id"]) == set(merged["run_id"])
+    meta = json.loads((corpus / "corpus.json").read_text())
+    assert meta["runs"] == 4 and len(meta["campaign"]) == 2

@@ -9,7 +9,7 @@ import click
 
 from genscale.cli.display import progress, stderr
 from genscale.engine.campaign import PointOutcome, design, load_campaign, run_campaign
-from genscale.store.corpus import export_corpus
+from genscale.store.corpus import QUIET_BACKGROUND_CORES, done_points, export_corpus
 
 
 def _point(outcome: PointOutcome) -> None:
@@ -23,19 +23,31 @@ def _point(outcome: PointOutcome) -> None:
 @click.option("--limit", type=int, help="run at most this many of the points left")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path),
               help="instead of running: write the corpus of the points done to this "
-                   "directory (tables and datasheet)")
-def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path | None) -> None:
+                   "directory (its tables; the datasheet is written by hand)")
+@click.option("--base-corpus", type=click.Path(path_type=Path),
+              help="a corpus exported earlier from this spec (such as the committed one): "
+                   "its points that succeeded on a quiet machine are not run again, and "
+                   "--export carries over its rows of every point this directory lacks")
+@click.option("--max-background", type=float, default=QUIET_BACKGROUND_CORES,
+              show_default=True,
+              help="with --base-corpus: a run whose machine spent more cores than this on "
+                   "other work is not quiet, and runs again")
+def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path | None,
+             base_corpus: Path | None, max_background: float) -> None:
     """Run every point of campaign SPEC not yet done; run it again to resume."""
     parsed = load_campaign(spec)
     out = out or Path("runs") / f"campaign-{parsed.name}"
     if export_dir is not None:
-        summary = export_corpus(out, export_dir)
+        summary = export_corpus(out, export_dir, base=base_corpus)
         stderr.print(summary)
         click.echo(str(export_dir))
         return
     points = design(parsed)
-    stderr.print(f"{parsed.name}: {len(points)} points; directory {out}")
-    outcomes = run_campaign(spec, out, on_point=_point, limit=limit)
+    skip = done_points(base_corpus, max_background) if base_corpus is not None else set()
+    stderr.print(f"{parsed.name}: {len(points)} points, {len(skip & {p.point_id for p in points})}"
+                 f" done in {base_corpus}; directory {out}" if base_corpus is not None
+                 else f"{parsed.name}: {len(points)} points; directory {out}")
+    outcomes = run_campaign(spec, out, on_point=_point, limit=limit, skip=skip)
     failed = sum(o.status == "failed" for o in outcomes)
     stderr.print(f"{len(outcomes)} points run this time, {failed} failed")
     click.echo(str(out))

@@ -20,7 +20,7 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -151,9 +151,12 @@ def point_status(run_dir: Path) -> str | None:
 
 
 def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], None] | None
-                 = None, on_event: EventHook | None = None, limit: int | None = None
-                 ) -> list[PointOutcome]:
-    """Run every point not yet done (at most `limit` of them); return what happened."""
+                 = None, on_event: EventHook | None = None, limit: int | None = None,
+                 skip: Collection[str] = ()) -> list[PointOutcome]:
+    """Run every point not yet done (at most `limit` of them); return what happened.
+
+    `skip` holds point ids done elsewhere (such as the quiet points of a corpus exported
+    earlier, `store.corpus.done_points`): they are not run here."""
     spec = load_campaign(spec_path)
     points = design(spec)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +166,7 @@ def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], 
     atomic_write_json(out / "campaign.json", {
         "spec": spec.model_dump(mode="json"), "source": str(spec_path),
         "points": [asdict(p) for p in points]})
-    todo = _todo(points, runs, limit)
+    todo = _todo([p for p in points if p.point_id not in skip], runs, limit)
     # a dataset is deleted after the last of its points that is still to run
     uses = Counter(_dataset_key(p) for p in todo)
     outcomes = []

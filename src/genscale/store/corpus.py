@@ -15,12 +15,20 @@
 
 The datasheet (`DATASHEET.md`) is written by hand beside them; `corpus.json` holds the
 numbers it quotes.
+
+A corpus is also the campaign's durable state: the campaign directory is scratch space on
+one machine, the corpus is committed. `done_points(corpus)` lists the points a later
+campaign need not run again (succeeded, on a quiet machine), and `export_corpus(...,
+base=corpus)` carries the base corpus's rows over for every point the campaign directory
+does not hold, so a campaign can be finished, or its noisy points rerun, on another
+machine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +84,51 @@ def downsample(samples: pd.DataFrame, max_per_task: int) -> pd.DataFrame:
     return pd.concat(keep, ignore_index=True) if keep else samples
 
 
-def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30) -> str:
-    """Write the corpus of `campaign_dir`'s closed points to `out`; a one-line summary."""
+QUIET_BACKGROUND_CORES = 0.1  # above this, a run shared the machine with other work
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The tables of an exported corpus, as read back."""
+
+    tasks: pd.DataFrame
+    workflows: pd.DataFrame
+    features: pd.DataFrame
+    samples: pd.DataFrame
+    meta: dict[str, Any]
+
+
+def read_corpus(corpus_dir: Path) -> Corpus:
+    """Read a corpus written by `export_corpus`."""
+    if not (corpus_dir / "corpus.json").is_file():
+        raise UserError(f"{corpus_dir}: not a corpus (no corpus.json)")
+    return Corpus(tasks=pd.read_csv(corpus_dir / "tasks.csv", low_memory=False),
+                  workflows=pd.read_csv(corpus_dir / "workflows.csv"),
+                  features=pd.read_csv(corpus_dir / "features.csv", low_memory=False),
+                  samples=pd.read_parquet(corpus_dir / "samples.parquet"),
+                  meta=json.loads((corpus_dir / "corpus.json").read_text()))
+
+
+def done_points(corpus_dir: Path, max_background_cores: float = QUIET_BACKGROUND_CORES
+                ) -> set[str]:
+    """Point ids the corpus holds as succeeded on a quiet machine (`background_cores`
+    below `max_background_cores`): a campaign continued from this corpus skips them."""
+    runs = read_corpus(corpus_dir).workflows
+    quiet = (runs["status"] == "succeeded") & (runs["background_cores"] < max_background_cores)
+    return set(runs.loc[quiet, "point_id"].astype(str))
+
+
+def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
+                  base: Path | None = None) -> str:
+    """Write the corpus of `campaign_dir`'s closed points to `out`; a one-line summary.
+
+    With `base` (a corpus exported earlier), every point of `base` that `campaign_dir`
+    does not hold is carried over as it was; a point in both is taken from `campaign_dir`.
+    `out` may be `base` itself: it is read whole before anything is written."""
     run_dirs = closed_runs(campaign_dir)
     if not run_dirs:
         raise UserError(f"{campaign_dir}: no closed point yet (run the campaign first)")
+    previous = read_corpus(base) if base is not None else None
     tasks, workflows, features, samples = [], [], [], []
     hosts, versions = set(), {}
     for run_dir in run_dirs:
@@ -106,20 +154,32 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30)
                                                         closed["features"].items()
                                                         if k != "run_id"}})
         samples.append(downsample(run.samples(), max_samples_per_task))
-    out.mkdir(parents=True, exist_ok=True)
     task_frame = pd.concat(tasks, ignore_index=True)
     workflow_frame = pd.DataFrame(workflows)
     feature_frame = pd.DataFrame(features)
+    sample_frame = pd.concat(samples, ignore_index=True)
+    campaigns = [str(campaign_dir)]
+    if previous is not None:
+        new = set(workflow_frame["run_id"])
+        task_frame = _carry_over(previous.tasks, task_frame, new)
+        workflow_frame = _carry_over(previous.workflows, workflow_frame, new)
+        feature_frame = _carry_over(previous.features, feature_frame, new)
+        sample_frame = _carry_over(previous.samples, sample_frame, new)
+        hosts.update(json.dumps(h, sort_keys=True) for h in previous.meta.get("hosts", []))
+        versions = {**previous.meta.get("tool_versions", {}), **versions}
+        earlier = previous.meta.get("campaign", [])
+        campaigns = [*([earlier] if isinstance(earlier, str) else earlier), *campaigns]
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "tasks.csv", task_frame.to_csv(index=False))
     atomic_write_text(out / "workflows.csv", workflow_frame.to_csv(index=False))
     atomic_write_text(out / "features.csv", feature_frame.to_csv(index=False))
     tmp = out / ".samples.parquet.tmp"
-    pd.concat(samples, ignore_index=True).to_parquet(tmp, index=False)
+    sample_frame.to_parquet(tmp, index=False)
     tmp.replace(out / "samples.parquet")
     counts = workflow_frame.groupby("workflow").size().to_dict()
     meta = {
-        "genscale_version": __version__, "campaign": str(campaign_dir),
-        "runs": len(run_dirs), "runs_by_workflow": {str(k): int(v) for k, v in counts.items()},
+        "genscale_version": __version__, "campaign": campaigns,
+        "runs": len(workflow_frame), "runs_by_workflow": {str(k): int(v) for k, v in counts.items()},
         "runs_succeeded": int((workflow_frame["status"] == "succeeded").sum()),
         "tasks": len(task_frame),
         "pairs": sorted(int(p) for p in workflow_frame["pairs"].unique()),
@@ -131,5 +191,12 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30)
                                 "samples.parquet")},
     }
     atomic_write_json(out / "corpus.json", meta)
-    return (f"{len(run_dirs)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
+    return (f"{len(workflow_frame)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
             f"{len(task_frame)} tasks, written to {out}")
+
+
+def _carry_over(base: pd.DataFrame, new: pd.DataFrame, new_runs: set[str]) -> pd.DataFrame:
+    """`base`'s rows of runs not in `new_runs`, then `new`, ordered by run."""
+    kept = base[~base["run_id"].astype(str).isin(new_runs)]
+    merged = pd.concat([kept, new], ignore_index=True)
+    return merged.sort_values("run_id", kind="stable", ignore_index=True)
