@@ -179,7 +179,8 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
     counts = workflow_frame.groupby("workflow").size().to_dict()
     meta = {
         "genscale_version": __version__, "campaign": campaigns,
-        "runs": len(workflow_frame), "runs_by_workflow": {str(k): int(v) for k, v in counts.items()},
+        "runs": len(workflow_frame),
+        "runs_by_workflow": {str(k): int(v) for k, v in counts.items()},
         "runs_succeeded": int((workflow_frame["status"] == "succeeded").sum()),
         "tasks": len(task_frame),
         "pairs": sorted(int(p) for p in workflow_frame["pairs"].unique()),
