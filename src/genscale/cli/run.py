@@ -11,6 +11,7 @@ from genscale.cli.display import print_summary, progress, stderr
 from genscale.cli.options import dataclass_options
 from genscale.engine.runner import RunSettings, resume_workflow, run_settings, run_workflow
 from genscale.errors import UserError
+from genscale.executors.kubernetes import KubernetesSettings
 from genscale.executors.slurm import SlurmSettings
 from genscale.report.summary import build_report
 from genscale.store.rundir import RunDirectory
@@ -52,8 +53,9 @@ def _event(kind: str, task: PlannedTask, values: dict[str, object]) -> None:
 @click.option("--param", "param", multiple=True, metavar="KEY=VALUE",
               help="override a workflow parameter (repeatable)")
 @click.option("--no-plots", is_flag=True, help="skip drawing the plots at the end")
-@dataclass_options(RunSettings, skip=("slurm",))
+@dataclass_options(RunSettings, skip=("slurm", "kubernetes"))
 @dataclass_options(SlurmSettings)
+@dataclass_options(KubernetesSettings)
 def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
         param: tuple[str, ...], no_plots: bool, **settings: object) -> None:
     """Plan and run WORKFLOW (a catalog name such as dnaseq, or a YAML path), or finish an

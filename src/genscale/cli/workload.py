@@ -12,6 +12,7 @@ from genscale.cli.options import dataclass_options
 from genscale.cli.run import _event
 from genscale.engine.policies import POLICIES
 from genscale.engine.runner import RunSettings, run_settings, run_workload
+from genscale.executors.kubernetes import KubernetesSettings
 from genscale.executors.slurm import SlurmSettings
 from genscale.report.compare import compare_runs
 from genscale.store.rundir import RunDirectory
@@ -29,8 +30,9 @@ def workload() -> None:
 @click.option("--model", type=click.Path(path_type=Path),
               help="a wall_s bundle by workflow,step (genscale model train): its "
                    "whole-workflow predictions order shortest-predicted-first")
-@dataclass_options(RunSettings, skip=("only", "repeat", "dry_run", "slurm"))
+@dataclass_options(RunSettings, skip=("only", "repeat", "dry_run", "slurm", "kubernetes"))
 @dataclass_options(SlurmSettings)
+@dataclass_options(KubernetesSettings)
 def run_(spec: Path, policy: str | None, model: Path | None, **settings: object) -> None:
     """Run every instance of workload SPEC (YAML) in one run directory."""
     result = run_workload(spec, run_settings(settings), policy, on_event=_event, model=model)

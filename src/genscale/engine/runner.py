@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -34,7 +35,13 @@ from genscale.engine.workload import (
 )
 from genscale.errors import UserError
 from genscale.executors.base import Executor
-from genscale.executors.kubernetes import KubernetesSettings, write_manifests
+from genscale.executors.kubernetes import (
+    KubernetesExecutor,
+    KubernetesSettings,
+    delete_leftovers,
+    pod_paths,
+    write_manifests,
+)
 from genscale.executors.local import LocalExecutor
 from genscale.executors.slurm import SUBMITTED_REGISTRY, SlurmExecutor, SlurmSettings
 from genscale.monitor.cgroups import kill_stale_cgroups
@@ -58,7 +65,7 @@ class RunSettings:
                                                      "flag": "--interval"})
     runs_dir: Path = field(default=Path("runs"), metadata={"help": "where run directories go"})
     executor: str = field(default="local", metadata={
-        "help": "local, slurm, or kubernetes with --dry-run"})
+        "help": "local, slurm or kubernetes"})
     dry_run: bool = field(default=False, metadata={
         "help": "kubernetes: write and validate the Jobs under manifests/, submit nothing"})
     cores: int | None = field(default=None, metadata={"help": "core budget (default: all)"})
@@ -80,6 +87,8 @@ class RunSettings:
     repeat: int = field(default=1, metadata={"help": "with --only: runs of the step"})
     slurm: SlurmSettings = field(default_factory=SlurmSettings, metadata={
         "help": "with --executor slurm (its own --slurm-* flags)"})
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings, metadata={
+        "help": "with --executor kubernetes (its own --k8s-* flags)"})
 
 
 @dataclass
@@ -100,12 +109,9 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
     if settings.interval_s <= 0:
         raise UserError(f"--interval: expected a positive number of seconds, "
                         f"got {settings.interval_s}")
-    if settings.executor == "kubernetes" and not settings.dry_run:
-        raise UserError("--executor kubernetes: only --dry-run is available in this version "
-                        "(it writes the Jobs without a cluster)")
-    if settings.executor not in ("local", "slurm", "kubernetes"):
-        raise UserError(f"--executor {settings.executor}: expected local, slurm, or "
-                        "kubernetes with --dry-run")
+    if settings.executor not in EXECUTORS:
+        raise UserError(f"--executor {settings.executor}: expected one of "
+                        f"{', '.join(EXECUTORS)}")
     if settings.dry_run and settings.executor != "kubernetes":
         raise UserError("--dry-run goes with --executor kubernetes")
     workflow, source = load_workflow(workflow_ref)
@@ -118,6 +124,8 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
     if run_dir.exists():
         raise UserError(f"{run_dir}: a run directory of that name exists already")
     plan = make_plan(workflow, source, dataset, run_dir / "work", params)
+    if settings.executor == "kubernetes":  # paths off the volume fail before anything runs
+        pod_paths(plan, run_dir, run_id, settings.kubernetes, settings.dry_run)
     if settings.only is not None:
         if not settings.use_cache:
             raise UserError("--only needs the cache: its upstream steps are cached")
@@ -152,14 +160,19 @@ def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
 
 
 def run_settings(values: dict[str, Any]) -> RunSettings:
-    """RunSettings from the flags of `genscale run` (RunSettings' and SlurmSettings')."""
+    """RunSettings from the flags of `genscale run` (RunSettings', SlurmSettings' and
+    KubernetesSettings')."""
     return RunSettings(**{k: v for k, v in values.items() if k in _RUN_FIELDS},
                        slurm=SlurmSettings(**{k: v for k, v in values.items()
-                                              if k in _SLURM_FIELDS}))
+                                              if k in _SLURM_FIELDS}),
+                       kubernetes=KubernetesSettings(**{k: v for k, v in values.items()
+                                                        if k in _K8S_FIELDS}))
 
 
-_RUN_FIELDS = {f.name for f in fields(RunSettings)} - {"slurm"}
+EXECUTORS = ("local", "slurm", "kubernetes")
+_RUN_FIELDS = {f.name for f in fields(RunSettings)} - {"slurm", "kubernetes"}
 _SLURM_FIELDS = {f.name for f in fields(SlurmSettings)}
+_K8S_FIELDS = {f.name for f in fields(KubernetesSettings)}
 
 
 def settings_json(settings: RunSettings) -> dict[str, object]:
@@ -178,10 +191,9 @@ def run_workflow(workflow_ref: str, dataset_dir: Path | None = None,
                      "spec": plan.workflow.model_dump(mode="json"), "params": plan.params},
         "dataset": plan.dataset.to_json() if plan.dataset else None,
         "skipped": plan.skipped})
-    if settings.executor == "kubernetes":
-        written = write_manifests(plan, run.path, run_id, KubernetesSettings(),
-                                  settings.retries, settings.interval_s,
-                                  f"{plan.workflow.name}-0")
+    if settings.dry_run:
+        written = write_manifests(plan, run.path, run_id, settings.kubernetes,
+                                  settings.interval_s, f"{plan.workflow.name}-0")
         info.update(status="dry-run", end_time=time.time(),
                     manifests=[str(p.relative_to(run.path)) for p in written])
         run.write_run_info(info)
@@ -200,7 +212,7 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
     identity = {"run_id": run_id, "workflow_id": f"{plan.workflow.name}-0",
                 "workflow": plan.workflow.name}
     session = MonitorSession(run, run_id, settings.interval_s, settings.cgroups, exporter)
-    executor = make_executor(settings, run, run_id, session)
+    executor = make_executor(settings, run, run_id, session, plan)
     cache = StepCache(settings.runs_dir.resolve() / ".cache") if settings.use_cache else None
     engine = Engine(plan, run, executor, identity, settings.interval_s, cache, versions,
                     on_event, settings.retries, done, attempts, **(workload or {}))
@@ -235,8 +247,14 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
 
 
 def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
-                  session: MonitorSession) -> Executor:
+                  session: MonitorSession, plan: Plan) -> Executor:
     memory_bytes = parse_bytes(settings.memory) if settings.memory else None
+    if settings.executor == "kubernetes":
+        # the tasks are sampled in their pods; the session samples this (manager) host
+        paths = pod_paths(plan, run.path, run_id, settings.kubernetes, dry_run=False)
+        return KubernetesExecutor(run, run_id, f"{plan.workflow.name}-0",
+                                  session.sampler.sink, settings.interval_s, paths,
+                                  settings.kubernetes, settings.cores, memory_bytes)
     if settings.executor == "slurm":
         # the tasks are sampled on their nodes; the session samples this (submit) host
         return SlurmExecutor(run, run_id, session.sampler.sink, settings.interval_s,
@@ -256,12 +274,13 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
         raise UserError(f"{run_dir}: not a run directory (no run.json)")
     info = run.read_run_info()
     workload = info.get("workload")
-    if info.get("executor") not in ("local", "slurm") or (
+    if info.get("executor") not in EXECUTORS or info.get("status") == "dry-run" or (
             "spec" not in info.get("workflow", {}) and not workload):
         raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
     stored = dict(info["settings"])
     stored["runs_dir"] = Path(str(stored["runs_dir"]))
     stored["slurm"] = SlurmSettings(**stored.get("slurm", {}))
+    stored["kubernetes"] = KubernetesSettings(**stored.get("kubernetes", {}))
     settings = RunSettings(**stored)
     engine_args = None
     if workload:
@@ -274,7 +293,7 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
         plan = make_plan(workflow, source, dataset, run.work, info["workflow"].get("params"))
         if settings.only is not None:
             plan = focus(plan, settings.only, settings.repeat)
-    stopped = stop_leftovers(run, str(info["run_id"]))
+    stopped = stop_leftovers(run, str(info["run_id"]), settings)
     for table in (run.samples_csv, run.node_csv):
         repair_tail(table)
     done = {t: str(r["status"]) for t, r in run.load_tasks().items()
@@ -314,9 +333,10 @@ def _workload_plan(run: RunDirectory, info: dict[str, Any], settings: RunSetting
         "predicted_s": {w: i["predicted_s"] for w, i in stored.items()}}
 
 
-def stop_leftovers(run: RunDirectory, run_id: str) -> int:
+def stop_leftovers(run: RunDirectory, run_id: str, settings: RunSettings) -> int:
     """Kill what a dead manager left running: the process groups it recorded (when the
-    processes are still the ones recorded) and whatever is in its task cgroups."""
+    processes are still the ones recorded), whatever is in its task cgroups, and the SLURM
+    jobs or Kubernetes Jobs it had submitted."""
     stopped = 0
     registry = run.path / RUNNING_REGISTRY
     if registry.is_file():
@@ -336,18 +356,30 @@ def stop_leftovers(run: RunDirectory, run_id: str) -> int:
         if jobs:
             subprocess.run(["scancel", *jobs], capture_output=True, check=False)
             stopped += len(jobs)
+    if settings.executor == "kubernetes":
+        stopped += delete_leftovers(run, settings.kubernetes)
     return stopped + kill_stale_cgroups(f"genscale-{run_id}-")
 
 
 def _attempts_used(run: RunDirectory) -> dict[str, int]:
+    """The highest attempt of each task that left a trace: samples in the run's table, or
+    a pod directory (`pods/TASK.aN`) of a SLURM job or Kubernetes Job that a dead manager
+    never folded in. A resumed task runs as the next attempt, in a Job and pod of its own."""
+    used: dict[str, int] = {}
+    for pod in (run.path / "pods").glob("*.a*"):
+        match = re.fullmatch(r"(.+)\.a(\d+)(?:\.\d+)?", pod.name)
+        if match and pod.is_dir():
+            used[match[1]] = max(used.get(match[1], 0), int(match[2]))
     if not run.samples_csv.is_file() or run.samples_csv.stat().st_size == 0:
-        return {}
+        return used
     try:
         frame = pd.read_csv(run.samples_csv, usecols=["task_id", "attempt"])
     except ValueError:  # a run directory from before attempts were recorded
         frame = pd.read_csv(run.samples_csv, usecols=["task_id"]).assign(attempt=1)
     frame["attempt"] = frame["attempt"].fillna(1)
-    return {str(k): int(v) for k, v in frame.groupby("task_id")["attempt"].max().items()}
+    for task_id, attempt in frame.groupby("task_id")["attempt"].max().items():
+        used[str(task_id)] = max(used.get(str(task_id), 0), int(attempt))
+    return used
 
 
 def run_workload(spec_path: Path, settings: RunSettings | None = None,
@@ -357,8 +389,8 @@ def run_workload(spec_path: Path, settings: RunSettings | None = None,
     `model`: a bundle whose whole-workflow predictions order shortest-predicted-first
     (default: the input-size heuristic)."""
     settings = settings or RunSettings()
-    if settings.executor not in ("local", "slurm") or settings.dry_run:
-        raise UserError("workloads run on the local or the slurm executor")
+    if settings.dry_run:
+        raise UserError("--dry-run goes with genscale run, not with workloads")
     spec = load_workload(spec_path)
     chosen = make_policy(policy or spec.policy)
     run_id = settings.run_id or new_run_id(f"{spec.name}-{chosen.name}")

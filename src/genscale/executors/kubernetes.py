@@ -1,51 +1,94 @@
-"""Kubernetes: one Job per task. This version writes and validates the Jobs (`--dry-run`);
-submitting them to a live cluster is not built yet.
+"""Kubernetes: one Job per task attempt, through the official Python client.
 
 Each Job:
-- runs the step's pinned image, with its threads and memory as requests and limits;
-- mounts the shared PVC holding datasets and run directories;
-- sets backoffLimit from `--retries` and a TTL after it finishes;
-- carries labels tying each pod to its run, workflow and task.
+- runs the task under `genscale monitor` (the wrapper, as on a SLURM node) in an image that
+  holds GenScale and the step's tools: by default the GenScale image of docker/Dockerfile,
+  which installs the Debian packages the catalog's commands are written for; `--k8s-image
+  step` uses each step's own image instead, which must then hold GenScale too. The image
+  must be pinned (a tag other than latest, or a digest);
+- asks for the step's threads and memory (plus the monitor's) as requests and limits;
+- mounts the PersistentVolumeClaim that holds datasets and run directories. The monitor
+  writes its samples to `RUN/pods/TASK.aN` on it as it takes them;
+- has backoffLimit 0 and a TTL after it finishes. Retries are the engine's (`--retries`):
+  each attempt is a new Job writing to a new pod directory, where Kubernetes' own retry
+  would run again into the same directory behind the engine's back;
+- carries labels tying its pod to its run, workflow, task, attempt and application.
 
-The monitor is meant to run beside the tool as a sidecar sharing the pod's process
-namespace, and to write its samples to the run directory on the volume. Its attach mode
-(`genscale monitor --attach-container`) is part of the design that is not built yet, and
-the README says so.
+The manager must see the volume at the same path as the pods (`--k8s-mount-path`), like
+SLURM's shared storage: it reads each finished pod's record from there, and takes the node
+from the pod's `spec.nodeName`. `--dry-run` writes the Jobs to `manifests/*.yaml` and
+submits nothing; paths outside the mount path are then shown where the pods would expect
+them (`MOUNT/datasets/NAME`, `MOUNT/runs/RUN_ID`).
+
+Credentials stay in the client's configuration (a kubeconfig or the pod's service account):
+nothing here prints, logs or stores them, and an API error is reported by its status and
+message only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import yaml
 
 from genscale import __version__
 from genscale.errors import UserError
-from genscale.store.rundir import atomic_write_text
-from genscale.workflow.plan import Plan, PlannedTask
+from genscale.executors.base import Executor, Job, JobResult, Resources
+from genscale.executors.pods import PodRecord, fold_pod, monitor_argv, pod_dir
+from genscale.store.rundir import RunDirectory, atomic_write_json, atomic_write_text
+from genscale.workflow.plan import Plan
 
 K8S_VERSION = "1.37.0"  # the newest schema kubernetes-validate ships with
+SUBMITTED_REGISTRY = ".k8s-jobs.json"
+MIB = 2**20
 
 
 @dataclass
 class KubernetesSettings:
-    """Where the Jobs go; each field is documented in the README."""
+    """Where and how the Jobs go; each field is a `--k8s-*` flag of `genscale run`."""
 
-    namespace: str = field(default="genscale", metadata={"help": "namespace of the Jobs"})
+    namespace: str = field(default="genscale", metadata={
+        "help": "kubernetes: namespace of the Jobs", "flag": "--k8s-namespace"})
     pvc: str = field(default="genscale-data", metadata={
-        "help": "PersistentVolumeClaim holding datasets and run directories"})
-    mount_path: str = field(default="/data", metadata={"help": "where the PVC is mounted"})
-    monitor_image: str = field(default=f"genscale:{__version__}", metadata={
-        "help": "image with genscale, for the monitor sidecar (docker/Dockerfile)"})
+        "help": "kubernetes: PersistentVolumeClaim holding datasets and run directories",
+        "flag": "--k8s-pvc"})
+    mount_path: str = field(default="/data", metadata={
+        "help": "kubernetes: where the PVC is mounted, in the pods and on this machine",
+        "flag": "--k8s-mount-path"})
+    image: str = field(default=f"genscale:{__version__}", metadata={
+        "help": "kubernetes: image every task runs in (GenScale and the tools, from "
+                "docker/Dockerfile), or 'step' for each step's own image",
+        "flag": "--k8s-image"})
     ttl_s: int = field(default=86_400, metadata={
-        "help": "seconds a finished Job is kept (ttlSecondsAfterFinished)"})
+        "help": "kubernetes: seconds a finished Job is kept (ttlSecondsAfterFinished)",
+        "flag": "--k8s-ttl"})
+    poll_s: float = field(default=2.0, metadata={
+        "help": "kubernetes: seconds between two listings of the run's Jobs",
+        "flag": "--k8s-poll"})
+    monitor_memory_mib: int = field(default=128, metadata={
+        "help": "kubernetes: MiB added to each step's memory for the monitor beside the tool",
+        "flag": "--k8s-monitor-memory"})
+    record_wait_s: float = field(default=30.0, metadata={
+        "help": "kubernetes: how long a finished Job's record may take to appear on the "
+                "volume before the task counts as lost", "flag": "--k8s-record-wait"})
+    kubeconfig: str | None = field(default=None, metadata={
+        "help": "kubernetes: kubeconfig file (default: $KUBECONFIG or ~/.kube/config; "
+                "in a pod, its service account)", "flag": "--k8s-kubeconfig"})
+    context: str | None = field(default=None, metadata={
+        "help": "kubernetes: kubeconfig context (default: the current one)",
+        "flag": "--k8s-context"})
 
 
+# -- names, labels and images ------------------------------------------------------------------
 _LABEL = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -55,11 +98,11 @@ def label(value: str) -> str:
     return clean or "x"
 
 
-def job_name(run_id: str, task_id: str) -> str:
-    """DNS-1123 and unique per run and task: a readable part and a hash."""
-    digest = hashlib.sha256(f"{run_id}/{task_id}".encode()).hexdigest()[:10]
-    readable = re.sub(r"[^a-z0-9-]", "-", task_id.lower())[:40].strip("-")
-    return f"gs-{readable}-{digest}"
+def job_name(run_id: str, task_id: str, attempt: int = 1) -> str:
+    """DNS-1123 and unique per run, task and attempt: a readable part and a hash."""
+    digest = hashlib.sha256(f"{run_id}/{task_id}/{attempt}".encode()).hexdigest()[:10]
+    readable = re.sub(r"[^a-z0-9-]", "-", task_id.lower())[:36].strip("-")
+    return f"gs-{readable}-a{attempt}-{digest}"
 
 
 def pinned(image: str) -> bool:
@@ -70,79 +113,64 @@ def pinned(image: str) -> bool:
     return bool(name) and "/" not in tag and tag not in ("", "latest")
 
 
-def job_manifest(task: PlannedTask, plan: Plan, run_id: str, workflow_id: str,
-                 settings: KubernetesSettings, retries: int, interval_s: float,
-                 run_dir_in_pod: str) -> dict[str, Any]:
-    if not task.image:
-        raise UserError(f"step {task.step}: no image; the kubernetes executor needs one")
-    if not pinned(task.image):
-        raise UserError(f"step {task.step}: image {task.image} is not pinned (give a tag "
-                        "other than latest, or a digest)")
-    workdir = task.workdir or plan.workdir
-    rel_work = workdir.relative_to(plan.workdir.parent)
+def run_selector(run_id: str) -> str:
+    return f"genscale.io/run-id={label(run_id)}"
+
+
+# -- manifests ---------------------------------------------------------------------------------
+def job_manifest(job: Job, run_id: str, workflow_id: str, settings: KubernetesSettings,
+                 interval_s: float, pod: str, depends_on: tuple[str, ...] = ()
+                 ) -> dict[str, Any]:
+    """The Job that runs `job` under the monitor, writing to `pod`. `job`'s command and
+    working directory are as the pod sees them."""
+    image = job.image if settings.image == "step" else settings.image
+    if not image:
+        raise UserError(f"step {job.task_id}: no image; give --k8s-image or an image in the "
+                        "step")
+    if not pinned(image):
+        raise UserError(f"step {job.task_id}: image {image} is not pinned (give a tag other "
+                        "than latest, or a digest)")
     labels = {"app.kubernetes.io/name": "genscale", "app.kubernetes.io/part-of": "genscale",
               "genscale.io/run-id": label(run_id), "genscale.io/workflow-id": label(workflow_id),
-              "genscale.io/task-id": label(task.task_id), "genscale.io/app": label(task.app)}
-    memory = f"{max(task.memory_bytes // 2**20, 16)}Mi"
-    volume = [{"name": "data", "mountPath": settings.mount_path}]
-    out = f"{run_dir_in_pod}/pods/{task.task_id}"
+              "genscale.io/task-id": label(job.task_id), "genscale.io/attempt": str(job.attempt),
+              "genscale.io/app": label(job.app)}
+    memory = f"{max(job.memory_bytes // MIB, 16) + settings.monitor_memory_mib}Mi"
+    resources = {"cpu": str(job.threads), "memory": memory}
+    annotations = {"genscale.io/run-id": run_id, "genscale.io/task-id": job.task_id,
+                   "genscale.io/depends-on": ",".join(depends_on)}
+    if job.image:
+        annotations["genscale.io/step-image"] = job.image
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job_name(run_id, task.task_id), "namespace": settings.namespace,
-                     "labels": labels,
-                     "annotations": {"genscale.io/run-id": run_id,
-                                     "genscale.io/task-id": task.task_id,
-                                     "genscale.io/depends-on": ",".join(task.deps)}},
+        "metadata": {"name": job_name(run_id, job.task_id, job.attempt),
+                     "namespace": settings.namespace, "labels": labels,
+                     "annotations": annotations},
         "spec": {
-            "backoffLimit": retries,
+            "backoffLimit": 0,
             "ttlSecondsAfterFinished": settings.ttl_s,
             "template": {
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "restartPolicy": "Never",
-                    "shareProcessNamespace": True,  # the monitor sees the tool's processes
+                    # the monitor forwards SIGTERM to the tool, then writes its record
+                    "terminationGracePeriodSeconds": 60,
                     "volumes": [{"name": "data",
                                  "persistentVolumeClaim": {"claimName": settings.pvc}}],
-                    "containers": [
-                        {"name": "task", "image": task.image,
-                         "command": ["/bin/bash", "-o", "pipefail", "-e", "-c",
-                                     _in_pod(task.command, plan, settings)],
-                         "workingDir": f"{run_dir_in_pod}/{rel_work}",
-                         "resources": {"requests": {"cpu": str(task.threads),
-                                                    "memory": memory},
-                                       "limits": {"cpu": str(task.threads),
-                                                  "memory": memory}},
-                         "volumeMounts": volume},
-                        {"name": "monitor", "image": settings.monitor_image,
-                         "command": ["genscale", "monitor", "--attach-container", "task",
-                                     "--interval", str(interval_s), "--out", out,
-                                     "--task-id", task.task_id, "--app", task.app],
-                         "env": [{"name": "GENSCALE_NODE",
-                                  "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-                         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
-                                       "limits": {"cpu": "200m", "memory": "256Mi"}},
-                         "volumeMounts": volume},
-                    ],
+                    "containers": [{
+                        "name": "task", "image": image,
+                        "command": monitor_argv(job, Path(pod), interval_s, cgroups=True,
+                                                genscale=["genscale"]),
+                        "workingDir": str(job.cwd),
+                        "env": [{"name": "GENSCALE_NODE", "valueFrom": {
+                            "fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                        "resources": {"requests": resources, "limits": dict(resources)},
+                        "volumeMounts": [{"name": "data",
+                                          "mountPath": settings.mount_path}]}],
                 },
             },
         },
     }
-
-
-def dataset_in_pod(plan: Plan, settings: KubernetesSettings) -> str | None:
-    """Where the dataset is expected on the volume: MOUNT/datasets/NAME."""
-    if plan.dataset is None:
-        return None
-    return f"{settings.mount_path}/datasets/{plan.dataset.path.name}"
-
-
-def _in_pod(command: str, plan: Plan, settings: KubernetesSettings) -> str:
-    """The command with the dataset's host path replaced by its place on the volume."""
-    target = dataset_in_pod(plan, settings)
-    if target is None:
-        return command
-    return command.replace(str(plan.dataset.path), target)  # type: ignore[union-attr]
 
 
 def validate(manifest: dict[str, Any], where: str) -> None:
@@ -155,20 +183,345 @@ def validate(manifest: dict[str, Any], where: str) -> None:
                         ) from None
 
 
+def _under(path: Path, mount: str) -> bool:
+    return path.resolve().is_relative_to(Path(mount))
+
+
+@dataclass(frozen=True)
+class PodPaths:
+    """Host paths as the pods see them: unchanged under the mount path; in a dry run,
+    others are shown where the pods would expect them."""
+
+    swaps: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, text: str) -> str:
+        for host, pod in self.swaps:
+            text = text.replace(host, pod)
+        return text
+
+
+def pod_paths(plan: Plan, run_dir: Path, run_id: str, settings: KubernetesSettings,
+              dry_run: bool) -> PodPaths:
+    """How host paths map into the pods; a live run refuses paths off the volume."""
+    swaps = []
+    places = [(run_dir, f"{settings.mount_path}/runs/{run_id}", "the run directory "
+               "(--runs-dir)")]
+    if plan.dataset is not None:
+        places.append((plan.dataset.path, f"{settings.mount_path}/datasets/"
+                       f"{plan.dataset.path.name}", "the dataset"))
+    for host, pod, what in places:
+        if _under(host, settings.mount_path):
+            continue
+        if not dry_run:
+            raise UserError(f"--executor kubernetes: {what} {host} is not under "
+                            f"--k8s-mount-path {settings.mount_path}; the pods and this "
+                            "machine must see the volume at the same path")
+        swaps.append((str(host.resolve()), pod))
+    return PodPaths(tuple(swaps))
+
+
+def _in_pod(job: Job, paths: PodPaths) -> Job:
+    return replace(job, command=paths(job.command), cwd=Path(paths(str(job.cwd))))
+
+
 def write_manifests(plan: Plan, run_dir: Path, run_id: str, settings: KubernetesSettings,
-                    retries: int, interval_s: float, workflow_id: str) -> list[Path]:
-    """One validated Job per task that would run, as manifests/<task_id>.yaml."""
+                    interval_s: float, workflow_id: str) -> list[Path]:
+    """The dry run: one validated Job per task that would run, as manifests/TASK.yaml."""
     folder = run_dir / "manifests"
     folder.mkdir(exist_ok=True)
-    in_pod = f"{settings.mount_path}/runs/{run_id}"
+    paths = pod_paths(plan, run_dir, run_id, settings, dry_run=True)
     written = []
     for task in plan.tasks:
         if task.skip_reason:
             continue
-        manifest = job_manifest(task, plan, run_id, task.workflow_id or workflow_id,
-                                settings, retries, interval_s, in_pod)
+        job = Job(task.task_id, task.app, task.command, task.workdir or plan.workdir,
+                  Path(), Path(), task.threads, task.memory_bytes, task.image)
+        pod = paths(str(pod_dir(run_dir / "pods", job)))
+        manifest = job_manifest(_in_pod(job, paths), run_id, task.workflow_id or workflow_id,
+                                settings, interval_s, pod, tuple(task.deps))
         path = folder / f"{task.task_id}.yaml"
         validate(manifest, str(path))
         atomic_write_text(path, yaml.safe_dump(manifest, sort_keys=False))
         written.append(path)
     return written
+
+
+# -- the API -----------------------------------------------------------------------------------
+class KubeApi:
+    """The few calls GenScale makes, through the official client; an API error becomes one
+    line with its status and message (never a header, a token or a URL's user part)."""
+
+    def __init__(self, settings: KubernetesSettings) -> None:
+        from kubernetes import client, config  # only when a cluster is used
+
+        try:
+            if settings.kubeconfig is None and _in_cluster():
+                config.load_incluster_config()
+                api_client = client.ApiClient()
+            else:
+                api_client = config.new_client_from_config(config_file=settings.kubeconfig,
+                                                           context=settings.context)
+        except Exception as exc:  # the client raises its own ConfigException and others
+            raise UserError(f"--executor kubernetes: no usable cluster configuration "
+                            f"({type(exc).__name__}: {_first_line(exc)})") from None
+        self.host = _without_userinfo(api_client.configuration.host)
+        self.batch = client.BatchV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self._models = client
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return func(*args, **kwargs)
+        except ApiException as exc:
+            raise UserError(f"kubernetes API at {self.host}: {what}: {exc.status} "
+                            f"{exc.reason}: {_status_message(exc.body)}") from None
+        except OSError as exc:  # urllib3's connection errors are OSErrors
+            raise UserError(f"kubernetes API at {self.host}: {what}: cannot connect "
+                            f"({type(exc).__name__})") from None
+
+    def create_job(self, namespace: str, manifest: dict[str, Any]) -> None:
+        self._call("create Job", self.batch.create_namespaced_job, namespace,
+                   self._models.V1Job.from_dict(manifest))
+
+    def list_jobs(self, namespace: str, selector: str) -> dict[str, Any]:
+        """The Jobs matching `selector`, by name."""
+        listed = self._call("list Jobs", self.batch.list_namespaced_job, namespace,
+                            label_selector=selector)
+        return {j.metadata.name: j for j in listed.items}
+
+    def job_pods(self, namespace: str, name: str) -> list[Any]:
+        listed = self._call("list Pods", self.core.list_namespaced_pod, namespace,
+                            label_selector=f"job-name={name}")
+        return list(listed.items)
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a Job and, in the background, its pods (SIGTERM, then the grace period)."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status != 404:  # gone already is what was asked
+                raise UserError(f"kubernetes API at {self.host}: delete Job {name}: "
+                                f"{exc.status} {exc.reason}: {_status_message(exc.body)}"
+                                ) from None
+
+    def capacity(self) -> Resources:
+        """The allocatable CPUs and memory of the cluster's schedulable nodes."""
+        from kubernetes.utils import parse_quantity
+
+        nodes = self._call("list Nodes", self.core.list_node).items
+        usable = [n for n in nodes if not (n.spec and n.spec.unschedulable)]
+        if not usable:
+            raise UserError(f"kubernetes API at {self.host}: no schedulable node")
+        cores = sum(int(parse_quantity(n.status.allocatable["cpu"])) for n in usable)
+        memory = sum(int(parse_quantity(n.status.allocatable["memory"])) for n in usable)
+        return Resources(cores, memory)
+
+
+def _in_cluster() -> bool:
+    return Path("/var/run/secrets/kubernetes.io/serviceaccount/token").is_file()
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
+                          ).geturl() if parts.hostname else url
+
+
+def _status_message(body: Any) -> str:
+    """The `message` of a Kubernetes Status body; the body itself is never echoed."""
+    try:
+        return str(json.loads(body).get("message", "no message"))[:300]
+    except (TypeError, ValueError, AttributeError):
+        return "no message"
+
+
+# -- the executor ------------------------------------------------------------------------------
+@dataclass
+class _Submitted:
+    job: Job
+    name: str
+    pod: Path
+    ended_mono: float | None = None  # when the Job was first seen finished or gone
+    state: str = ""
+
+
+def job_state(job: Any) -> str:
+    """'succeeded', 'failed' (with the condition's reason), or '' while it runs."""
+    status = job.status
+    if status is None:
+        return ""
+    for condition in status.conditions or []:
+        if condition.status == "True" and condition.type in ("Complete", "SuccessCriteriaMet"):
+            return "succeeded"
+        if condition.status == "True" and condition.type in ("Failed", "FailureTarget"):
+            return f"failed ({condition.reason})" if condition.reason else "failed"
+    if status.succeeded:
+        return "succeeded"
+    if status.failed:
+        return "failed"
+    return ""
+
+
+class KubernetesExecutor(Executor):
+    name = "kubernetes"
+
+    def __init__(self, run: RunDirectory, run_id: str, workflow_id: str, sink: Any,
+                 interval_s: float, paths: PodPaths, settings: KubernetesSettings,
+                 cores: int | None = None, memory_bytes: int | None = None,
+                 api: KubeApi | None = None) -> None:
+        """`sink` takes the folded sample rows, as for the SLURM executor. Without
+        `cores` and `memory_bytes`, the capacity is the cluster's allocatable total."""
+        self.run = run
+        self.run_id = run_id
+        self.workflow_id = workflow_id
+        self.sink = sink
+        self.interval_s = interval_s
+        self.paths = paths
+        self.settings = settings
+        self.api = api or KubeApi(settings)
+        if cores is None or memory_bytes is None:
+            cluster = self.api.capacity()
+            cores = cores or cluster.cores
+            memory_bytes = memory_bytes or cluster.memory_bytes
+        self._capacity = Resources(cores, memory_bytes)
+        self._jobs: dict[str, _Submitted] = {}  # by Job name
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._last_query_mono = -float("inf")
+        self.pods = run.path / "pods"
+        self.pods.mkdir(exist_ok=True)
+
+    @property
+    def capacity(self) -> Resources:
+        return self._capacity
+
+    def manifest(self, job: Job, pod: Path) -> dict[str, Any]:
+        return job_manifest(replace(job, command=self.paths(job.command),
+                                    cwd=Path(self.paths(str(job.cwd)))),
+                            self.run_id, self.workflow_id, self.settings, self.interval_s,
+                            self.paths(str(pod)))
+
+    def submit(self, job: Job) -> None:
+        pod = pod_dir(self.pods, job, str(int(time.time())))
+        manifest = self.manifest(job, pod)
+        validate(manifest, f"the Job of {job.task_id}")
+        self.api.create_job(self.settings.namespace, manifest)
+        name = manifest["metadata"]["name"]
+        with self._lock:
+            self._jobs[name] = _Submitted(job, name, pod)
+            self._write_registry()
+
+    def _write_registry(self) -> None:
+        atomic_write_json(self.run.path / SUBMITTED_REGISTRY, {
+            "namespace": self.settings.namespace,
+            "jobs": {s.name: {"task_id": s.job.task_id, "attempt": s.job.attempt,
+                              "pod": str(s.pod)} for s in self._jobs.values()}},
+            durable=False)
+
+    def poll(self, timeout_s: float) -> list[JobResult]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            results = self._collect()
+            remaining = deadline - time.monotonic()
+            if results or remaining <= 0:
+                return results
+            time.sleep(min(self.settings.poll_s, remaining))
+
+    def _collect(self) -> list[JobResult]:
+        with self._lock:
+            jobs = dict(self._jobs)
+        # the engine polls often; the API server is asked at most once per --k8s-poll
+        if not jobs or time.monotonic() - self._last_query_mono < self.settings.poll_s:
+            return []
+        self._last_query_mono = time.monotonic()
+        listed = self.api.list_jobs(self.settings.namespace, run_selector(self.run_id))
+        now = time.monotonic()
+        results = []
+        for name, sub in jobs.items():
+            current = listed.get(name)
+            state = job_state(current) if current is not None else "deleted"
+            if not state:
+                continue
+            if sub.ended_mono is None:
+                sub.ended_mono, sub.state = now, state
+            has_record = (sub.pod / "tasks.csv").is_file()
+            # the record is written before the container exits; on a network volume it may
+            # show here a little later
+            if not has_record and now - sub.ended_mono < self.settings.record_wait_s:
+                continue
+            results.append(self._finish(sub, current))
+            with self._lock:
+                self._jobs.pop(name, None)
+                self._write_registry()
+        return results
+
+    def _node(self, name: str) -> tuple[str, str]:
+        """The node the Job's pod ran on, and why its container ended (OOMKilled, ...)."""
+        pods = self.api.job_pods(self.settings.namespace, name)
+        if not pods:
+            return "", ""
+        pod = pods[-1]
+        node = (pod.spec.node_name if pod.spec else None) or ""
+        reason = (pod.status.reason if pod.status else None) or ""
+        for status in (pod.status.container_statuses if pod.status else None) or []:
+            terminated = status.state.terminated if status.state else None
+            if terminated is not None and terminated.reason not in (None, "Completed"):
+                reason = terminated.reason
+        return node, reason
+
+    def _finish(self, sub: _Submitted, current: Any) -> JobResult:
+        job = sub.job
+        cancelled = job.task_id in self._cancelled
+        node, reason = self._node(sub.name) if current is not None else ("", "")
+        folded: PodRecord | None = fold_pod(sub.pod, job, self.run_id, self.sink)
+        if folded is None:
+            if cancelled:
+                return JobResult(job.task_id, node, None, cancelled=True)
+            why = f", {reason}" if reason else ""
+            return JobResult(job.task_id, node, None, lost=True,
+                             error=f"kubernetes Job {sub.name} {sub.state}{why} on "
+                                   f"{node or 'no node'} without the monitor's record")
+        return JobResult(job.task_id, node or folded.host, folded.totals, cancelled=cancelled)
+
+    def cancel(self, task_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(task_id)
+            names = [n for n, s in self._jobs.items() if s.job.task_id == task_id]
+        for name in names:
+            self.api.delete_job(self.settings.namespace, name)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            running = {s.job.task_id for s in self._jobs.values()}
+        for task_id in running:
+            self.cancel(task_id)
+        deadline = time.monotonic() + self.settings.record_wait_s + 5
+        while self._jobs and time.monotonic() < deadline:
+            self.poll(1.0)
+
+
+def delete_leftovers(run: RunDirectory, settings: KubernetesSettings) -> int:
+    """Delete the Jobs a dead manager left (its registry): they run again on resume, and
+    their pod directories stay."""
+    registry = run.path / SUBMITTED_REGISTRY
+    if not registry.is_file():
+        return 0
+    try:
+        recorded = json.loads(registry.read_text())
+    except json.JSONDecodeError:
+        return 0
+    names = list(recorded.get("jobs", {}))
+    if names:
+        api = KubeApi(settings)
+        for name in names:
+            api.delete_job(str(recorded.get("namespace", settings.namespace)), name)
+    return len(names)

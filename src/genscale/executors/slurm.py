@@ -20,17 +20,15 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from genscale.errors import UserError
-from genscale.executors.base import Executor, Job, JobResult, Resources, bash_argv
+from genscale.executors.base import Executor, Job, JobResult, Resources
+from genscale.executors.pods import fold_pod, monitor_argv, pod_dir
 from genscale.monitor.process import TaskTotals
 from genscale.store.rundir import CsvAppender, RunDirectory, atomic_write_json
 
@@ -162,20 +160,6 @@ def cluster_capacity() -> Resources:
                      sum(m for _, m in nodes.values()) * MIB)
 
 
-def typed_records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Rows of one of our tables with plain Python values ('' for missing), as the sinks
-    expect them from the sampler."""
-
-    def plain(value: object) -> object:
-        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        item = getattr(value, "item", None)  # numpy scalars
-        return item() if callable(item) else value
-
-    return [{str(k): plain(v) for k, v in record.items()}
-            for record in frame.astype(object).to_dict("records")]
-
-
 @dataclass
 class _Submitted:
     job: Job
@@ -220,11 +204,7 @@ class SlurmExecutor(Executor):
 
     def sbatch_argv(self, job: Job, pod: Path) -> list[str]:
         """The sbatch command line of `job`, its monitor writing to `pod`."""
-        monitor = [sys.executable, "-m", "genscale", "monitor", "--out", str(pod),
-                   "--task-id", job.task_id, "--app", job.app,
-                   "--interval", str(self.interval_s),
-                   "--cgroups" if self.cgroups else "--no-cgroups",
-                   "--", *bash_argv(job.command)]
+        monitor = monitor_argv(job, pod, self.interval_s, self.cgroups)
         memory_mib = math.ceil(job.memory_bytes / MIB) + self.settings.monitor_memory_mib
         argv = ["sbatch", "--parsable", "--no-requeue",
                 f"--job-name=genscale-{self.run_id}-{job.task_id}",
@@ -240,9 +220,7 @@ class SlurmExecutor(Executor):
         return argv
 
     def submit(self, job: Job) -> None:
-        pod = self.pods / f"{job.task_id}.a{job.attempt}"
-        if pod.exists():  # a previous manager's attempt: keep it, write beside it
-            pod = pod.with_name(f"{pod.name}.{int(time.time())}")
+        pod = pod_dir(self.pods, job, str(int(time.time())))
         job_id = _slurm(self.sbatch_argv(job, pod)).strip().split(";")[0]
         with self._lock:
             self._jobs[job_id] = _Submitted(job, job_id, pod)
@@ -306,27 +284,16 @@ class SlurmExecutor(Executor):
         state = record.state if record else "UNKNOWN"
         node = record.node if record else ""
         cancelled = job.task_id in self._cancelled
-        pod = RunDirectory(sub.pod)
-        if not pod.tasks_csv.is_file():
+        folded = fold_pod(sub.pod, job, self.run_id, self.sink)
+        if folded is None:
             if cancelled:
                 return JobResult(job.task_id, node, None, cancelled=True)
             detail = f" ({record.reason})" if record and record.reason not in ("", "None") else ""
             return JobResult(job.task_id, node, None, lost=True,
                              error=f"slurm job {sub.job_id} ended {state}{detail} on "
                                    f"{node or 'no node'} without the monitor's record")
-        row = pod.tasks().iloc[0]
-        samples = pod.samples()
-        samples["run_id"] = self.run_id
-        samples["attempt"] = job.attempt
-        self.sink(typed_records(samples))
-        for produced, wanted in zip(pod.log_paths(job.task_id),
-                                    (job.stdout_path, job.stderr_path), strict=True):
-            if produced.exists():
-                produced.replace(wanted)
-        totals = totals_from_row(row, len(samples))
-        own_cpu = pod.read_run_info().get("monitor", {}).get("process_cpu_s")
-        self._account(sub, record, totals, own_cpu)
-        return JobResult(job.task_id, str(row["host"]), totals,
+        self._account(sub, record, folded.totals, folded.monitor_process_cpu_s)
+        return JobResult(job.task_id, folded.host, folded.totals,
                          cancelled=cancelled or state == "CANCELLED")
 
     def _account(self, sub: _Submitted, record: SacctRecord | None,
@@ -368,29 +335,3 @@ class SlurmExecutor(Executor):
         if left:  # a monitor that did not end on SIGTERM
             subprocess.run(["scancel", *left], capture_output=True, check=False)
         self.accounting.close()
-
-
-def totals_from_row(row: pd.Series, samples: int) -> TaskTotals:
-    """A task's totals back from its tasks.csv row (a pod's, written by the monitor)."""
-
-    def integer(name: str) -> int:
-        value = row[name]
-        return 0 if pd.isna(value) else int(value)
-
-    def optional(name: str) -> int | None:
-        value = row[name]
-        return None if pd.isna(value) else int(value)
-
-    return TaskTotals(
-        exit_code=integer("exit_code"), start_time=float(row["start_time"]),
-        end_time=float(row["end_time"]), wall_s=float(row["wall_s"]),
-        cpu_user_s=float(row["cpu_user_s"]), cpu_system_s=float(row["cpu_system_s"]),
-        peak_rss_bytes=integer("peak_rss_bytes"), read_bytes=integer("read_bytes"),
-        write_bytes=integer("write_bytes"), read_chars=integer("read_chars"),
-        write_chars=integer("write_chars"), read_ops=integer("read_ops"),
-        write_ops=integer("write_ops"), max_procs=integer("max_procs"),
-        max_threads=integer("max_threads"), samples=samples,
-        peak_pss_bytes=integer("peak_pss_bytes"),
-        cgroup_memory_peak_bytes=optional("cgroup_memory_peak_bytes"),
-        leftover_procs=optional("leftover_procs"))
-
