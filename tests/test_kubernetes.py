@@ -129,13 +129,17 @@ def cluster() -> Iterator[tuple[Cluster, str]]:
     state.stop()
 
 
+def live_argv(args: list[str], kubeconfig_path: Path, mount: Path, runs: Path) -> list[str]:
+    return [GENSCALE, "run", *args, "--executor", "kubernetes", "--k8s-kubeconfig",
+            str(kubeconfig_path), "--k8s-mount-path", str(mount), "--k8s-poll", "0.2",
+            "--k8s-record-wait", "3", "--interval", "0.2", "--runs-dir", str(runs),
+            "--no-plots"]
+
+
 def live_run(args: list[str], kubeconfig_path: Path, mount: Path, runs: Path,
              ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GENSCALE, "run", *args, "--executor", "kubernetes",
-                           "--k8s-kubeconfig", str(kubeconfig_path), "--k8s-mount-path",
-                           str(mount), "--k8s-poll", "0.2", "--k8s-record-wait", "3",
-                           "--interval", "0.2", "--runs-dir", str(runs), "--no-plots"],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(live_argv(args, kubeconfig_path, mount, runs), capture_output=True,
+                          text=True, timeout=600)
 
 
 def no_token_in(run_dir: Path, *texts: str) -> None:
@@ -241,10 +245,7 @@ steps:
 
 def start_live(args: list[str], kubeconfig_path: Path, mount: Path, runs: Path
                ) -> subprocess.Popen[str]:
-    return subprocess.Popen([GENSCALE, "run", *args, "--executor", "kubernetes",
-                             "--k8s-kubeconfig", str(kubeconfig_path), "--k8s-mount-path",
-                             str(mount), "--k8s-poll", "0.2", "--k8s-record-wait", "3",
-                             "--interval", "0.2", "--runs-dir", str(runs), "--no-plots"],
+    return subprocess.Popen(live_argv(args, kubeconfig_path, mount, runs),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

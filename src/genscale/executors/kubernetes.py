@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,8 +41,8 @@ import yaml
 
 from genscale import __version__
 from genscale.errors import UserError
-from genscale.executors.base import Executor, Job, JobResult, Resources
-from genscale.executors.pods import PodRecord, fold_pod, monitor_argv, pod_dir
+from genscale.executors.base import Job, JobResult, Resources
+from genscale.executors.pods import PodRecord, PolledExecutor, fold_pod, monitor_argv, pod_dir
 from genscale.store.rundir import RunDirectory, atomic_write_json, atomic_write_text
 from genscale.workflow.plan import Plan
 
@@ -371,7 +370,7 @@ def job_state(job: Any) -> str:
     return ""
 
 
-class KubernetesExecutor(Executor):
+class KubernetesExecutor(PolledExecutor):
     name = "kubernetes"
 
     def __init__(self, run: RunDirectory, run_id: str, workflow_id: str, sink: Any,
@@ -387,16 +386,13 @@ class KubernetesExecutor(Executor):
         self.interval_s = interval_s
         self.paths = paths
         self.settings = settings
+        super().__init__(settings.poll_s)
         self.api = api or KubeApi(settings)
         if cores is None or memory_bytes is None:
             cluster = self.api.capacity()
             cores = cores or cluster.cores
             memory_bytes = memory_bytes or cluster.memory_bytes
         self._capacity = Resources(cores, memory_bytes)
-        self._jobs: dict[str, _Submitted] = {}  # by Job name
-        self._cancelled: set[str] = set()
-        self._lock = threading.Lock()
-        self._last_query_mono = -float("inf")
         self.pods = run.path / "pods"
         self.pods.mkdir(exist_ok=True)
 
@@ -427,22 +423,7 @@ class KubernetesExecutor(Executor):
                               "pod": str(s.pod)} for s in self._jobs.values()}},
             durable=False)
 
-    def poll(self, timeout_s: float) -> list[JobResult]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            results = self._collect()
-            remaining = deadline - time.monotonic()
-            if results or remaining <= 0:
-                return results
-            time.sleep(min(self.settings.poll_s, remaining))
-
-    def _collect(self) -> list[JobResult]:
-        with self._lock:
-            jobs = dict(self._jobs)
-        # the engine polls often; the API server is asked at most once per --k8s-poll
-        if not jobs or time.monotonic() - self._last_query_mono < self.settings.poll_s:
-            return []
-        self._last_query_mono = time.monotonic()
+    def _collect(self, jobs: dict[str, Any]) -> list[JobResult]:
         listed = self.api.list_jobs(self.settings.namespace, run_selector(self.run_id))
         now = time.monotonic()
         results = []

@@ -20,15 +20,14 @@ import re
 import shlex
 import shutil
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
-from genscale.executors.base import Executor, Job, JobResult, Resources
-from genscale.executors.pods import fold_pod, monitor_argv, pod_dir
+from genscale.executors.base import Job, JobResult, Resources
+from genscale.executors.pods import PolledExecutor, fold_pod, monitor_argv, pod_dir
 from genscale.monitor.process import TaskTotals
 from genscale.store.rundir import CsvAppender, RunDirectory, atomic_write_json
 
@@ -168,7 +167,7 @@ class _Submitted:
     left_queue_mono: float | None = None
 
 
-class SlurmExecutor(Executor):
+class SlurmExecutor(PolledExecutor):
     name = "slurm"
 
     def __init__(self, run: RunDirectory, run_id: str, sink: Any, interval_s: float,
@@ -185,15 +184,12 @@ class SlurmExecutor(Executor):
         self.sink = sink
         self.interval_s = interval_s
         self.settings = settings or SlurmSettings()
+        super().__init__(self.settings.poll_s)  # self._jobs: by SLURM job id
         self.cgroups = cgroups
         cluster = cluster_capacity()
         self._capacity = Resources(min(cores or cluster.cores, cluster.cores),
                                    min(memory_bytes or cluster.memory_bytes,
                                        cluster.memory_bytes))
-        self._jobs: dict[str, _Submitted] = {}  # by SLURM job id
-        self._cancelled: set[str] = set()
-        self._lock = threading.Lock()
-        self._last_query_mono = -float("inf")
         self.pods = run.path / "pods"
         self.pods.mkdir(exist_ok=True)
         self.accounting = CsvAppender(run.path / "slurm_accounting.csv", ACCOUNTING_FIELDS)
@@ -232,22 +228,7 @@ class SlurmExecutor(Executor):
                                       "pod": str(s.pod)} for s in self._jobs.values()},
                           durable=False)
 
-    def poll(self, timeout_s: float) -> list[JobResult]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            results = self._collect()
-            remaining = deadline - time.monotonic()
-            if results or remaining <= 0:
-                return results
-            time.sleep(min(self.settings.poll_s, remaining))
-
-    def _collect(self) -> list[JobResult]:
-        with self._lock:
-            jobs = dict(self._jobs)
-        # the engine polls often; slurmctld is asked at most once per --slurm-poll
-        if not jobs or time.monotonic() - self._last_query_mono < self.settings.poll_s:
-            return []
-        self._last_query_mono = time.monotonic()
+    def _collect(self, jobs: dict[str, Any]) -> list[JobResult]:
         queued = {}
         for line in _slurm(["squeue", "--me", "-h", "-o", "%i|%T"]).splitlines():
             job_id, _, state = line.strip().partition("|")
