@@ -149,6 +149,15 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     metrics = json.loads(evaluated.stdout)
     assert metrics["bwa"]["model"]["r2"] > 0.8  # adapters, which make the tail, left out
     assert {"model", "line", "median", "tail"} <= set(metrics["bwa"])
+    # the held-out metrics of model.json as the README's tables
+    shown = subprocess.run([GENSCALE, "model", "show", str(out), "--group", "bwa"],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    cv = json.loads((out / "model.json").read_text())["metrics"]["bwa"]["cross_validation"]
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("| bwa |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == str(cv["model"]["n"]) and cells[2] == f"{cv['model']['r2']:.3f}"
+    assert shown.stdout.count("| bwa |") == 3  # cross-validation, extrapolation, tail
     for args, message in ((["--target", "runtime"], "--target runtime: no such column"),
                           (["--target", "wall_s", "--where", "nonsense >"], "--where")):
         bad = subprocess.run([GENSCALE, "model", "train", "--table", str(tmp_path / "mine.csv"),

@@ -120,3 +120,21 @@ def evaluate(bundle_dir: Path, table: Path) -> None:
 
     groups, meta = bundle.load(bundle_dir)
     click.echo(json.dumps(bundle.evaluate(groups, meta, bundle.read_table(table)), indent=2))
+
+
+@model.command()
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--group", "only", multiple=True,
+              help="only this group, such as 'dnaseq | bwa_mem' (repeatable; default: all)")
+def show(bundle_dir: Path, only: tuple[str, ...]) -> None:
+    """Print the bundle's held-out metrics (from its model.json) as Markdown tables."""
+    from genscale.model.bundle import load_meta
+    from genscale.report.model_metrics import metrics_markdown
+
+    meta = load_meta(bundle_dir)
+    unknown = set(only) - set(meta["metrics"])
+    if unknown:
+        raise UserError(f"{bundle_dir}: no group {sorted(unknown)[0]!r}; it has "
+                        f"{', '.join(sorted(meta['metrics']))}")
+    click.echo(metrics_markdown(meta, (lambda k: k in only) if only else (lambda _: True)),
+               nl=False)

@@ -245,11 +245,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
+def _bundle_files(bundle: Path) -> tuple[Path, Path]:
     model, meta_file = bundle / "model.skops", bundle / "model.json"
     if not model.is_file() or not meta_file.is_file():
         raise UserError(f"{bundle}: not a model bundle (model.skops and model.json expected)")
+    return model, meta_file
+
+
+def load_meta(bundle: Path) -> dict[str, Any]:
+    """The bundle's model.json alone (no estimator is loaded)."""
+    return dict(json.loads(_bundle_files(bundle)[1].read_text()))
+
+
+def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
+    model, meta_file = _bundle_files(bundle)
     untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
     if untrusted:
         raise UserError(f"{model}: holds types this version does not trust: "

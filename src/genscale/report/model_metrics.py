@@ -1,0 +1,80 @@
+"""A bundle's held-out metrics (its model.json) as Markdown tables: the tables the README
+quotes, printed by `genscale model show BUNDLE`.
+
+Three tables: grouped cross-validation (the model against the straight line on the size and
+the median, with the quantiles' coverage), the size-extrapolation test, and the tail
+classifier. A group is `workflow / step`, or whatever the bundle was grouped by.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def _number(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _millions(value: Any) -> str:
+    return "n/a" if value is None else f"{value / 1e6:.2f} M"
+
+
+def _group_name(key: str) -> str:
+    """'dnaseq | bwa_mem' as 'dnaseq bwa_mem'; a whole workflow's group as 'dnaseq
+    (workflow)'."""
+    return " ".join(part.strip() for part in key.split("|"))
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> str:
+    align = ["---"] + ["---:" for _ in header[1:]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda _: True,
+                     size_label: str = "read bases") -> str:
+    """The three tables of `meta` (a bundle's model.json), for the groups `keep` accepts."""
+    metrics = {k: v for k, v in meta["metrics"].items() if keep(k)}
+    target = meta["target"]
+    cv_rows, ex_rows, tail_rows = [], [], []
+    for key, result in metrics.items():
+        name = _group_name(key)
+        cv = result.get("cross_validation")
+        if cv:
+            cv_rows.append([
+                name, str(cv["model"]["n"]),
+                *(_number(cv[m]["r2"], 3) for m in ("model", "line", "median")),
+                *(_number(cv[m]["mdape"], 1) for m in ("model", "line")),
+                *(_number(cv[m]["mape"], 1) for m in ("model", "line")),
+                _number(cv["coverage"]["p90"], 2), _number(cv["coverage"]["p99"], 2)])
+            tail = cv["tail"]
+            tail_rows.append([name, f"{tail['positives']} of {tail['n']}",
+                              _number(tail.get("precision"), 2),
+                              _number(tail.get("recall"), 2), _number(tail.get("auc"), 2)])
+        ex = result.get("extrapolation")
+        if ex:
+            ex_rows.append([
+                name, f"{ex['n_train']} ({_millions(ex['train_max_size'])})",
+                f"{ex['model']['n']} ({_millions(ex['test_min_size'])})",
+                *(_number(ex[m]["r2"], 2) for m in ("model", "line", "median")),
+                *(_number(ex[m]["mdape"], 1) for m in ("model", "line", "median"))])
+    k = meta.get("options", {}).get("tail_k", 1.5)
+    parts = [
+        f"{target}: grouped {meta.get('options', {}).get('folds', 5)}-fold CV by "
+        f"{meta.get('group') or 'row'} (n = held-out rows)",
+        _table(["group", "n", "model R²", "line R²", "median R²", "model MdAPE %",
+                "line MdAPE %", "model MAPE %", "line MAPE %", "p90 cover", "p99 cover"],
+               cv_rows),
+        f"{target}: size extrapolation (train on small inputs, test on >= 5x the largest)",
+        _table(["group", f"train rows (max {size_label})", f"test rows (min {size_label})",
+                "model R²", "line R²", "median R²", "model MdAPE %", "line MdAPE %",
+                "median MdAPE %"], ex_rows),
+        f"{target}: tail (above {k} x the size law), held-out",
+        _table(["group", "tail runs", "precision", "recall", "AUC"], tail_rows),
+    ]
+    return "\n\n".join(parts) + "\n"
