@@ -63,6 +63,29 @@ def test_extrapolates_to_five_times_larger_inputs() -> None:
     assert (trees.predict(large[["input_bytes", "quality"]]) < large["wall_s"]).mean() > 0.9
 
 
+def test_machine_factor_keeps_the_law_straight_on_a_mixed_corpus() -> None:
+    """Runtime = (2 + 2e-6 * size) x 1.6 on the slow machine, which ran mostly the
+    larger inputs. Fitted without knowing the machine, the law's slope takes the machine's
+    blame and overshoots 5x larger inputs; with the indicators it does not."""
+    rng = np.random.default_rng(3)
+    n = 300
+    size = np.exp(rng.uniform(np.log(1e6), np.log(5e7), n))
+    share = (np.log(size) - np.log(1e6)) / (np.log(5e7) - np.log(1e6))
+    slow = (rng.uniform(0, 1, n) < 0.1 + 0.8 * share).astype(float)
+    wall = (2.0 + 2e-6 * size) * np.where(slow == 1, 1.6, 1.0) * np.exp(rng.normal(0, 0.03, n))
+    frame = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "input_bytes": size,
+                          "machine.cpu_model=fast": 1 - slow, "machine.cpu_model=slow": slow,
+                          "wall_s": wall})
+    with_machine = extrapolate(frame, "wall_s", ["input_bytes", "machine.cpu_model=fast",
+                                                 "machine.cpu_model=slow"],
+                               "input_bytes", FitOptions(), "run_id")
+    blind = extrapolate(frame, "wall_s", ["input_bytes"], "input_bytes", FitOptions(),
+                        "run_id")
+    assert with_machine is not None and blind is not None
+    assert with_machine["model"]["mdape"] < 10
+    assert with_machine["model"]["mdape"] < blind["model"]["mdape"] / 2
+
+
 def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     table = synthetic_table()
     spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality", "adapters"],

@@ -32,7 +32,13 @@ import skops.io as sio
 from genscale import __version__
 from genscale.data.manifest import Dataset
 from genscale.errors import UserError
-from genscale.model.dataset import MEASURED, WORKFLOW_STEP, pre_run_features, size_features
+from genscale.model.dataset import (
+    MEASURED,
+    WORKFLOW_STEP,
+    machine_features,
+    pre_run_features,
+    size_features,
+)
 from genscale.model.estimator import FitOptions, fit_group, predict_group, typical_log
 from genscale.model.evaluate import (
     cross_validate,
@@ -43,6 +49,7 @@ from genscale.model.evaluate import (
     tail_labels,
     tail_metrics,
 )
+from genscale.monitor.host import host_facts
 from genscale.store.rundir import atomic_write_json
 
 # what model.skops may hold beyond scikit-learn's own estimators, which skops trusts itself
@@ -90,6 +97,9 @@ def select(table: pd.DataFrame, where: str | None) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """`frame` to `path` (.parquet, else CSV), through a temporary name; the directory is
+    made if it is missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if path.suffix.lower() in (".parquet", ".pq"):
         frame.to_parquet(tmp, index=False)
@@ -297,6 +307,8 @@ def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
 
     dataset = Dataset.load(dataset_dir)
     features = size_features(pd.DataFrame([dataset_features(dataset)])).to_dict("records")[0]
+    # it will run here: this machine's indicators
+    features.update(machine_features(meta["features"], str(host_facts()["cpu_model"])))
     rows = []
     for key in meta["rows"]:
         kinds = meta.get("kinds", {}).get(key)

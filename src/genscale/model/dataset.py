@@ -10,8 +10,10 @@ the run's makespan, summed CPU and largest peak memory. Columns:
 - targets: `wall_s`, `cpu_time_s`, `peak_rss_bytes` (and the other measured columns);
 - pre-run features (`PRE_RUN_PREFIXES`): the dataset's size (`read_bases`, both mates'
   bases, the default size of the models; `dataset_input_bytes`, reads and reference as
-  stored) and the FASTQ features of its reads (`fastq_1.*`, `fastq_2.*`), known before
-  anything runs;
+  stored), the FASTQ features of its reads (`fastq_1.*`, `fastq_2.*`), known before
+  anything runs, and, when the corpus spans machines, which machine ran it
+  (`machine.cpu_model=NAME`, 1 or 0: the same workflow took up to 1.6x longer per step on
+  one of this project's two machine types than on the other);
 - with `post_step=True`, also the QC reports upstream steps wrote (`fastqc_1.*`,
   `trimmomatic.*`, `picard.*`, `samtools_stats.*`, `flagstat.*`, `star.*`), for
   predicting later steps as a workflow progresses.
@@ -32,7 +34,8 @@ import pandas as pd
 from genscale.errors import UserError
 
 WORKFLOW_STEP = "(workflow)"
-PRE_RUN_PREFIXES = ("read_bases", "dataset_input_bytes", "fastq_1.", "fastq_2.")
+PRE_RUN_PREFIXES = ("read_bases", "dataset_input_bytes", "fastq_1.", "fastq_2.", "machine.")
+MACHINE = "machine.cpu_model="
 # which step writes each report source of `quality.table.run_features`
 REPORT_STEP = {
     "fastqc_1": "fastqc_1", "fastqc_2": "fastqc_2", "trimmomatic": "trim",
@@ -92,6 +95,9 @@ def model_table(corpus_dir: Path, post_step: bool = False) -> pd.DataFrame:
                      ignore_index=True, sort=False)
     pre = features[["run_id", *pre_run_features(list(features.columns))]]
     table = rows.merge(pre, on="run_id", how="left").merge(kind, on="run_id", how="left")
+    if "cpu_model" in table.columns and table["cpu_model"].nunique() > 1:
+        for cpu in sorted(table["cpu_model"].dropna().unique()):
+            table[f"{MACHINE}{cpu}"] = (table["cpu_model"] == cpu).astype(float)
     if post_step:
         table = _join_reports(table, tasks, features)
     return table
@@ -115,3 +121,9 @@ def _join_reports(table: pd.DataFrame, tasks: pd.DataFrame,
             producer_end <= joined["start_time"]) & (joined["step"] != WORKFLOW_STEP)
         joined.loc[~visible, columns] = np.nan
     return joined
+
+
+def machine_features(columns: list[str], cpu_model: str) -> dict[str, float]:
+    """The machine indicators of `columns` for a run on a CPU named `cpu_model`: all 0 for
+    a machine the corpus never saw."""
+    return {c: float(c == f"{MACHINE}{cpu_model}") for c in columns if c.startswith(MACHINE)}

@@ -1,10 +1,17 @@
 """One group's model: a size-scaling law, quality as a multiplier on it, quantiles, a tail.
 
-    target = c0 + c1 * size^b                the law: a fixed cost plus a power of the size,
+    target = (c0 + c1 * size^b) * exp(m . machine)
+                                             the law: a fixed cost plus a power of the size,
                                              fitted on the log scale (robust soft-L1 loss),
-                                             b drawn towards 1 unless the data insist
+                                             b drawn towards 1 unless the data insist, times
+                                             a factor per machine the rows ran on
     log(target) = log(law) + g(quality, log size)
                                              gradient-boosted trees on what the law leaves
+
+The machine factors come from 0/1 columns named `machine.*` (`LAW_FACTOR_PREFIX`): where
+a corpus spans machines, the same step took up to 1.6x longer on one than on the other, and
+a law fitted across an unbalanced mix of them bends its slope (seen: a slope 80% too steep
+when the larger inputs had run more often on the slower machine).
 
 The trees see the intensive features (those not rising with size: Spearman's rho with the
 size under 0.9 on the training rows) and the log size, so quality may act differently at
@@ -44,6 +51,20 @@ def one_thread() -> threadpool_limits:
 
 EXTENSIVE_RHO = 0.9
 LAW_PRIOR = 0.1  # weight of (b - 1) against the log residuals, per sqrt(row)
+# weight of each machine factor: only enough to split the shift between the machines
+# uniquely (a row of no known machine then gets their middle), not to shrink it
+MACHINE_PRIOR = 0.005
+LAW_FACTOR_PREFIX = "machine."  # 0/1 columns of where a row ran: they scale the law
+
+
+def law_factors(frame: pd.DataFrame, features: list[str]) -> list[str]:
+    """The machine indicators among `features` that vary in `frame`."""
+    return [c for c in features if c.startswith(LAW_FACTOR_PREFIX)
+            and pd.to_numeric(frame[c], errors="coerce").nunique() > 1]
+
+
+def _factor_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    return np.nan_to_num(_matrix(frame, columns)) if columns else np.zeros((len(frame), 0))
 
 
 def _regressor(seed: int) -> HistGradientBoostingRegressor:
@@ -83,12 +104,15 @@ def intensive(frame: pd.DataFrame, features: list[str], size: str | None) -> lis
     return keep
 
 
-def fit_law(log_size: np.ndarray, log_y: np.ndarray) -> list[float]:
-    """[c0, c1, b] of y = c0 + c1 * size^b, least squares on log y with a soft-L1 loss
-    (a few slow outliers do not bend it); c0 = the median when the size does not vary."""
+def fit_law(log_size: np.ndarray, log_y: np.ndarray, factors: np.ndarray | None = None
+            ) -> list[float]:
+    """[c0, c1, b, m1, ...] of y = (c0 + c1 * size^b) * exp(factors . m), least squares on
+    log y with a soft-L1 loss (a few slow outliers do not bend it); c0 = the median when
+    the size does not vary. `factors`: one 0/1 column per machine, or None."""
     y = np.exp(log_y)
+    k = 0 if factors is None else factors.shape[1]
     if np.ptp(log_size) < 1e-9:
-        return [float(np.median(y)), 0.0, 1.0]
+        return [float(np.median(y)), 0.0, 1.0, *([0.0] * k)]
     size = np.exp(log_size - log_size.max())  # scaled to at most 1: c1 is then a time
     slope = max(float(np.polyfit(size, y, 1)[0]), 1e-6)
 
@@ -96,38 +120,58 @@ def fit_law(log_size: np.ndarray, log_y: np.ndarray) -> list[float]:
     # fixed cost and the exponent trade off, and a free exponent then explodes when
     # extrapolated (b = 3 fitted on a 2x range was seen)
     prior = LAW_PRIOR * np.sqrt(len(log_y))
+    machine_prior = MACHINE_PRIOR * np.sqrt(len(log_y))
 
     def residual(params: np.ndarray) -> np.ndarray:
-        c0, c1, b = params
-        return np.append(np.log(c0 + c1 * size**b + 1e-12) - log_y, prior * (b - 1.0))
+        c0, c1, b = params[:3]
+        shift = factors @ params[3:] if k else 0.0
+        # with one column per machine only their differences are determined: a faint
+        # prior towards 0 makes the split unique
+        return np.concatenate([np.log(c0 + c1 * size**b + 1e-12) + shift - log_y,
+                               [prior * (b - 1.0)], machine_prior * params[3:]])
 
-    start = np.array([max(float(np.min(y)) * 0.5, 1e-6), slope, 1.0])
-    fitted = least_squares(residual, start, bounds=([0.0, 0.0, 0.2], [np.inf, np.inf, 3.0]),
+    start = np.array([max(float(np.min(y)) * 0.5, 1e-6), slope, 1.0, *([0.0] * k)])
+    fitted = least_squares(residual, start,
+                           bounds=([0.0, 0.0, 0.2, *([-3.0] * k)],
+                                   [np.inf, np.inf, 3.0, *([3.0] * k)]),
                            loss="soft_l1", f_scale=0.1)
-    c0, c1, b = (float(v) for v in fitted.x)
+    c0, c1, b, *machine = (float(v) for v in fitted.x)
     # back to unscaled sizes: c1 * (s / s_max)^b = (c1 / s_max^b) * s^b
-    return [c0, c1 * float(np.exp(-b * log_size.max())), b]
+    return [c0, c1 * float(np.exp(-b * log_size.max())), b, *machine]
 
 
-def law_log(law: list[float], log_size: np.ndarray) -> np.ndarray:
-    c0, c1, b = law
-    return np.asarray(np.log(c0 + c1 * np.exp(b * log_size) + 1e-12), dtype=float)
+def law_log(law: list[float], log_size: np.ndarray, factors: np.ndarray | None = None
+            ) -> np.ndarray:
+    c0, c1, b = law[:3]
+    out = np.log(c0 + c1 * np.exp(b * log_size) + 1e-12)
+    if len(law) > 3 and factors is not None:
+        out = out + factors @ np.asarray(law[3:])
+    return np.asarray(out, dtype=float)
 
 
 def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
-              seed: int) -> dict[str, Any]:
-    """The law and the trees on what it leaves: enough to predict the median."""
+              seed: int, machine_law: bool = True) -> dict[str, Any]:
+    """The law and the trees on what it leaves: enough to predict the median. Without
+    `machine_law`, the machine indicators are features of the trees like any other."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
     log_size = _log_size(frame, size)
-    law = fit_law(log_size, log_y)
-    quality = intensive(frame, features, size)
+    machines = law_factors(frame, features) if machine_law else []
+    factors = _factor_matrix(frame, machines)
+    law = fit_law(log_size, log_y, factors)
+    quality = intensive(frame, [f for f in features if f not in machines], size)
     trees = None
-    residual = log_y - law_log(law, log_size)
     if len(frame) >= 10 and (quality or size):
+        matrix = _tree_matrix(frame, quality, size)
         with one_thread():
-            trees = _regressor(seed).fit(_tree_matrix(frame, quality, size), residual)
-    return {"law": law, "quality_features": quality, "trees": trees}
+            trees = _regressor(seed).fit(matrix, log_y - law_log(law, log_size, factors))
+            if machines:
+                # backfitting, once: the law and its machine factors again on what the
+                # trees do not explain, so that a machine that happened to run more of the
+                # slow inputs is not blamed for them; then the trees on the new law
+                law = fit_law(log_size, log_y - trees.predict(matrix), factors)
+                trees = _regressor(seed).fit(matrix, log_y - law_log(law, log_size, factors))
+    return {"law": law, "law_factors": machines, "quality_features": quality, "trees": trees}
 
 
 def _tree_matrix(frame: pd.DataFrame, quality: list[str], size: str | None) -> np.ndarray:
@@ -144,8 +188,10 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 
 
 def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
-    """The law alone: the typical log value for the row's size."""
-    return law_log(state["law"], _log_size(frame, size))
+    """The law alone: the typical log value for the row's size (and machine)."""
+    machines = state.get("law_factors", [])
+    return law_log(state["law"], _log_size(frame, size),
+                   _factor_matrix(frame, machines) if machines else None)
 
 
 def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
@@ -153,13 +199,28 @@ def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str |
     """Everything `predict_group` needs, fitted on `frame` (rows with a positive target)."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
-    state = fit_point(frame, target, features, size, options.seed)
-    # out-of-fold predictions, for the quantiles and the tail threshold
-    oof = np.full(len(frame), np.nan)
     folds = grouped_folds(frame, groups, options)
-    for train, test in folds:
-        part = fit_point(frame.iloc[train], target, features, size, options.seed)
-        oof[test] = predict_log(part, frame.iloc[test], size)
+
+    def out_of_fold(machine_law: bool) -> np.ndarray:
+        oof = np.full(len(frame), np.nan)
+        for train, test in folds:
+            part = fit_point(frame.iloc[train], target, features, size, options.seed,
+                             machine_law)
+            oof[test] = predict_log(part, frame.iloc[test], size)
+        return oof
+
+    # out-of-fold predictions, for the quantiles and the tail threshold
+    state = fit_point(frame, target, features, size, options.seed)
+    oof = out_of_fold(True)
+    if state["law_factors"] and folds:
+        # machines in the law, or in the trees: whichever predicts the held-out folds
+        # better. The law is the better place when each machine ran a like mix of inputs;
+        # where one ran mostly the slow inputs, its factor takes their blame (seen on
+        # rnaseq: STAR's R² fell from 0.69 to 0.48 with the machine in the law)
+        alternative = out_of_fold(False)
+        if np.nanmean((log_y - alternative) ** 2) < np.nanmean((log_y - oof) ** 2):
+            state = fit_point(frame, target, features, size, options.seed, False)
+            oof = alternative
     residuals = (log_y - oof)[~np.isnan(oof)]
     state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
                           for q in QUANTILES}

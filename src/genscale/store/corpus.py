@@ -136,6 +136,8 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
         closed = json.loads((run_dir / "features.json").read_text())
         design = _point_columns(closed["point"])
         info = run.read_run_info()
+        # the corpus may span machines (a campaign finished elsewhere): say which ran what
+        design["cpu_model"] = info.get("host", {}).get("cpu_model")
         hosts.add(json.dumps(info.get("host", {}), sort_keys=True))
         versions.update(info.get("tool_versions", {}))
         frame = run.tasks()
@@ -161,6 +163,7 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
     campaigns = [str(campaign_dir)]
     if previous is not None:
         new = set(workflow_frame["run_id"])
+        _fill_cpu_model(previous)
         task_frame = _carry_over(previous.tasks, task_frame, new)
         workflow_frame = _carry_over(previous.workflows, workflow_frame, new)
         feature_frame = _carry_over(previous.features, feature_frame, new)
@@ -168,7 +171,8 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
         hosts.update(json.dumps(h, sort_keys=True) for h in previous.meta.get("hosts", []))
         versions = {**previous.meta.get("tool_versions", {}), **versions}
         earlier = previous.meta.get("campaign", [])
-        campaigns = [*([earlier] if isinstance(earlier, str) else earlier), *campaigns]
+        campaigns = list(dict.fromkeys(
+            [*([earlier] if isinstance(earlier, str) else earlier), *campaigns]))
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "tasks.csv", task_frame.to_csv(index=False))
     atomic_write_text(out / "workflows.csv", workflow_frame.to_csv(index=False))
@@ -201,3 +205,13 @@ def _carry_over(base: pd.DataFrame, new: pd.DataFrame, new_runs: set[str]) -> pd
     kept = base[~base["run_id"].astype(str).isin(new_runs)]
     merged = pd.concat([kept, new], ignore_index=True)
     return merged.sort_values("run_id", kind="stable", ignore_index=True)
+
+
+def _fill_cpu_model(corpus: Corpus) -> None:
+    """A corpus exported before `cpu_model` was a column ran on the one machine its
+    corpus.json names: its rows get that machine's CPU model."""
+    hosts = corpus.meta.get("hosts", [])
+    if "cpu_model" in corpus.workflows.columns or len(hosts) != 1:
+        return
+    for frame in (corpus.tasks, corpus.workflows):
+        frame["cpu_model"] = hosts[0].get("cpu_model")
