@@ -192,7 +192,7 @@ steps:
     command: sleep 1.5 && echo one > {outputs.o}
   - name: second
     app: sh
-    inputs: {i: "{steps.first.o}"}
+    inputs: {i: first.txt}
     outputs: {o: second.txt}
     command: cat {inputs.i} > {outputs.o} && echo two >> {outputs.o}
 """
@@ -201,7 +201,7 @@ steps:
 def test_lost_pod_is_marked_and_retried(cluster: tuple[Cluster, str], tmp_path: Path) -> None:
     state, url = cluster
     config = kubeconfig(tmp_path / "kubeconfig", url, TOKEN)
-    spec = write(tmp_path / "two.yaml", LOSABLE.replace('"{steps.first.o}"', "first.txt"))
+    spec = write(tmp_path / "two.yaml", LOSABLE)
     state.lose("first")  # its first pod dies with SIGKILL, monitor and all
     proc = live_run([str(spec), "--retries", "1"], config, tmp_path, tmp_path / "runs")
     assert proc.returncode == 0, proc.stderr[-3000:]
