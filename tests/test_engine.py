@@ -170,7 +170,7 @@ def test_user_errors_are_one_line(tmp_path: Path, env_no_color: dict[str, str]) 
         (["run", "no-such-workflow"], "no such workflow file, and not a catalog name"),
         (["run", "dnaseq", "--dataset", str(tmp_path)], "not a dataset directory"),
         (["run", "dnaseq", "--interval", "0"], "--interval: expected a positive number"),
-        (["run", "dnaseq", "--executor", "pbs"], "expected local, slurm, or kubernetes"),
+        (["run", "dnaseq", "--executor", "pbs"], "expected one of local, slurm, kubernetes"),
         (["report", str(tmp_path)], "not a run directory"),
     ]
     for args, message in cases:
