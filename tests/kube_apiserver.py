@@ -47,6 +47,12 @@ def checked(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+def condition(kind: str, reason: str, message: str, at: str) -> dict[str, str]:
+    """A Job condition that has become true, as the Job controller writes it."""
+    return {"type": kind, "status": "True", "reason": reason, "message": message,
+            "lastProbeTime": at, "lastTransitionTime": at}
+
+
 def matches(labels: dict[str, str], selector: str) -> bool:
     """Equality-based label selectors (`a=b,c=d`), the only kind GenScale sends."""
     for term in filter(None, selector.split(",")):
@@ -195,22 +201,14 @@ class Cluster:
                 self.pods.pop(pod_name, None)
                 return
             if code == 0:
-                conditions = [
-                    {"type": "SuccessCriteriaMet", "status": "True", "reason":
-                     "CompletionsReached", "message": "Reached expected number of succeeded "
-                     "pods", "lastProbeTime": ended, "lastTransitionTime": ended},
-                    {"type": "Complete", "status": "True", "reason": "CompletionsReached",
-                     "message": "Reached expected number of succeeded pods",
-                     "lastProbeTime": ended, "lastTransitionTime": ended}]
+                conditions = [condition(kind, "CompletionsReached", "Reached expected "
+                                        "number of succeeded pods", ended)
+                              for kind in ("SuccessCriteriaMet", "Complete")]
                 counts = {"succeeded": 1}
             else:
-                conditions = [
-                    {"type": "FailureTarget", "status": "True", "reason":
-                     "BackoffLimitExceeded", "message": "Job has reached the specified "
-                     "backoff limit", "lastProbeTime": ended, "lastTransitionTime": ended},
-                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                     "message": "Job has reached the specified backoff limit",
-                     "lastProbeTime": ended, "lastTransitionTime": ended}]
+                conditions = [condition(kind, "BackoffLimitExceeded", "Job has reached the "
+                                        "specified backoff limit", ended)
+                              for kind in ("FailureTarget", "Failed")]
                 counts = {"failed": 1}
             job["status"] = {**counts, "ready": 0, "terminating": 0,
                              "startTime": job["status"]["startTime"],

@@ -43,10 +43,12 @@ def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path |
         click.echo(str(export_dir))
         return
     points = design(parsed)
-    skip = done_points(base_corpus, max_background) if base_corpus is not None else set()
-    stderr.print(f"{parsed.name}: {len(points)} points, {len(skip & {p.point_id for p in points})}"
-                 f" done in {base_corpus}; directory {out}" if base_corpus is not None
-                 else f"{parsed.name}: {len(points)} points; directory {out}")
+    skip: set[str] = set()
+    done = ""
+    if base_corpus is not None:
+        skip = done_points(base_corpus, max_background)
+        done = f", {len(skip & {p.point_id for p in points})} done in {base_corpus}"
+    stderr.print(f"{parsed.name}: {len(points)} points{done}; directory {out}")
     outcomes = run_campaign(spec, out, on_point=_point, limit=limit, skip=skip)
     failed = sum(o.status == "failed" for o in outcomes)
     stderr.print(f"{len(outcomes)} points run this time, {failed} failed")
