@@ -61,6 +61,24 @@ def test_design_is_a_stable_shuffle_of_the_cross(tmp_path: Path) -> None:
     assert -10.4 <= degraded.knobs["quality_shift"] <= -5.6
 
 
+def test_a_later_cell_adds_datasets_and_leaves_the_earlier_points_alone(
+        tmp_path: Path) -> None:
+    first = design(load_campaign(spec_file(tmp_path)))
+    text = (tmp_path / "tiny.yaml").read_text()
+    later_cell = text[text.index("  - workflow:"):]
+    grown = write(tmp_path / "grown.yaml",
+                  text + later_cell.replace("seeds: 1", "seeds: 1\n    first_seed: 2"))
+    points = design(load_campaign(grown))
+    before = {p.point_id: p for p in first}
+    assert len(points) == 8
+    assert all(before[p.point_id] == p for p in points if p.point_id in before)
+    added = sorted(p.point_id for p in points if p.point_id not in before)
+    assert len(added) == 4 and all("-s2-" in pid for pid in added)
+    clash = write(tmp_path / "clash.yaml", text + later_cell)
+    with pytest.raises(UserError, match=r"designed twice.*first_seed"):
+        design(load_campaign(clash))
+
+
 def test_campaign_resumes_and_exports(tmp_path: Path) -> None:
     spec = spec_file(tmp_path)
     out = tmp_path / "campaign"

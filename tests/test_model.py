@@ -17,8 +17,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from genscale.errors import UserError
 from genscale.model import bundle
 from genscale.model.dataset import WORKFLOW_STEP, model_table, report_source
-from genscale.model.estimator import FitOptions
-from genscale.model.evaluate import extrapolate
+from genscale.model.estimator import FitOptions, fit_group
+from genscale.model.evaluate import cross_validate, extrapolate
 from genscale.quality.table import run_features
 from genscale.store.corpus import export_corpus
 from genscale.store.rundir import RunDirectory, atomic_write_json
@@ -86,6 +86,31 @@ def test_machine_factor_keeps_the_law_straight_on_a_mixed_corpus() -> None:
     assert with_machine["model"]["mdape"] < blind["model"]["mdape"] / 2
 
 
+def test_each_group_takes_the_learner_that_predicts_its_held_out_folds_better() -> None:
+    """50 runs whose time per read rises smoothly with the reads' errors and falls with
+    what the trim drops: the ridge line. 240 runs with a step (slow above an adapter
+    level): the trees."""
+    rng = np.random.default_rng(5)
+    n = 50
+    size = np.exp(rng.uniform(np.log(1e6), np.log(1e7), n))
+    errors, surviving = rng.uniform(0, 3, n), rng.uniform(0.2, 1.0, n)
+    wall = 1e-5 * size * np.exp(0.7 * errors) * surviving * np.exp(rng.normal(0, 0.05, n))
+    smooth = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "input_bytes": size,
+                           "errors": errors, "surviving": surviving, "wall_s": wall})
+    features = ["input_bytes", "errors", "surviving"]
+    state = fit_group(smooth, "wall_s", features, "input_bytes", FitOptions(),
+                      smooth["run_id"])
+    assert state["learner"] == "ridge"
+    result = cross_validate(smooth, "wall_s", features, "input_bytes", FitOptions(), "run_id")
+    assert result is not None and result["model"]["r2"] > 0.95
+
+    step = synthetic_table()
+    step = step[step["app"] == "bwa"].reset_index(drop=True)
+    state = fit_group(step, "wall_s", ["input_bytes", "quality", "adapters"], "input_bytes",
+                      FitOptions(), step["run_id"])
+    assert state["learner"] == "trees"
+
+
 def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     table = synthetic_table()
     spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality", "adapters"],
@@ -106,6 +131,21 @@ def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     assert saved["features"] == ["input_bytes", "quality", "adapters"]
     assert len(saved["training_sha256"]) == 64 and saved["versions"]["scikit-learn"]
     assert (tmp_path / "b" / "model.pkl").is_file()
+
+
+def test_a_feature_empty_in_one_group_does_not_break_its_tail(tmp_path: Path) -> None:
+    """A column only one kind of run has (STAR's, say) is all NaN in the other groups: the
+    tail classifier there is trained without it, and predicts."""
+    table = synthetic_table()
+    table["picard_only"] = np.where(table["app"] == "picard", table["quality"], np.nan)
+    features = ["input_bytes", "quality", "adapters", "picard_only"]
+    spec = bundle.default_spec(table, "wall_s", features, ["app"], "run_id", None)
+    groups, meta = bundle.train(table, spec, FitOptions(tail_k=1.8))
+    tail = groups["bwa"]["tail"]
+    assert tail["classifier"] is not None and "picard_only" not in tail["features"]
+    assert "picard_only" in groups["picard"]["tail"]["features"]
+    predicted = bundle.predict(groups, meta, table)
+    assert predicted["tail_probability"].notna().all()
 
 
 def test_bundle_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
@@ -170,7 +210,10 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     evaluated = subprocess.run([GENSCALE, "model", "evaluate", str(out), "--table",
                                 str(tmp_path / "mine.csv")], capture_output=True, text=True)
     metrics = json.loads(evaluated.stdout)
-    assert metrics["bwa"]["model"]["r2"] > 0.8  # adapters, which make the tail, left out
+    # adapters, which make the tail, are left out: a fifth of the variance is beyond
+    # reach (held out, trees reach R² 0.65 and the ridge line, which training takes, 0.71)
+    assert metrics["bwa"]["model"]["r2"] > 0.65
+    assert metrics["bwa"]["model"]["r2"] > metrics["bwa"]["line"]["r2"]
     assert {"model", "line", "median", "tail"} <= set(metrics["bwa"])
     # the held-out metrics of model.json as the README's tables
     shown = subprocess.run([GENSCALE, "model", "show", str(out), "--group", "bwa"],
@@ -180,6 +223,8 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     row = next(line for line in shown.stdout.splitlines() if line.startswith("| bwa |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == str(cv["model"]["n"]) and cells[2] == f"{cv['model']['r2']:.3f}"
+    fit = json.loads((out / "model.json").read_text())["fits"]["bwa"]
+    assert cells[-1] == fit["learner"] and fit["learner"] in ("trees", "ridge")
     assert shown.stdout.count("| bwa |") == 3  # cross-validation, extrapolation, tail
     for args, message in ((["--target", "runtime"], "--target runtime: no such column"),
                           (["--target", "wall_s", "--where", "nonsense >"], "--where")):

@@ -206,6 +206,71 @@ def test_fastq_features_agree_with_fastqc(degraded: Dataset, tmp_path: Path) -> 
     assert abs(basic["Total Deduplicated Percentage"] - m["dedup_percent"]) <= 2
 
 
+def test_trim_features_agree_with_trimmomatic(degraded: Dataset, tmp_path: Path) -> None:
+    """The reads and bases Trimmomatic keeps with SLIDINGWINDOW:4:15 MINLEN:36 are the ones
+    the features predict, exactly; the expected errors are those of the Phred scores."""
+    import dnaio
+
+    fastq = degraded.file("reads_1")
+    m = fastq_features(fastq)["metrics"]
+    out = tmp_path / "trimmed.fq"
+    subprocess.run(["java", "-jar", "/usr/share/java/trimmomatic.jar", "SE", "-phred33",
+                    "-quiet", str(fastq), str(out), "SLIDINGWINDOW:4:15", "MINLEN:36"],
+                   check=True)
+    with dnaio.open(out) as kept_reads:
+        kept = [r.qualities for r in kept_reads]
+    with dnaio.open(fastq) as all_reads:
+        qualities = [r.qualities for r in all_reads]
+    bases = sum(len(q) for q in qualities)
+    assert 20 < m["q15_trim_surviving_percent"] < 100  # the preset has bad reads to drop
+    assert round(100 * len(kept) / len(qualities), 4) == m["q15_trim_surviving_percent"]
+    assert round(100 * sum(map(len, kept)) / bases, 4) == m["q15_trim_kept_bases_percent"]
+
+    def errors(qs: list[str]) -> float:
+        return sum(10 ** (-(ord(c) - 33) / 10) for q in qs for c in q)
+
+    assert m["expected_error_percent"] == pytest.approx(100 * errors(qualities) / bases,
+                                                        abs=1e-4)
+    assert m["q15_trim_kept_error_percent"] == pytest.approx(
+        100 * errors(kept) / sum(map(len, kept)), abs=1e-4)
+
+
+def _window_trim_reference(q: list[int]) -> int:
+    """Trimmomatic 0.39's SLIDINGWINDOW:4:15, one read at a time, as its manual and source
+    describe it."""
+    if len(q) < 4 or sum(q[:4]) < 60:
+        return 0
+    end = len(q)
+    for start in range(1, len(q) - 3):
+        if sum(q[start:start + 4]) < 60:
+            end = start + 3
+            break
+    while end > 1 and q[end - 1] < 15:
+        end -= 1
+    return end
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 41), st.booleans()), max_size=60),
+                min_size=1, max_size=30), st.booleans())
+def test_window_trim_matches_a_read_at_a_time(reads: list[list[tuple[int, bool]]],
+                                              one_length: bool) -> None:
+    """Each base: its score, and whether it is an N (quality 0 to Trimmomatic). Reads of
+    one length take the 2-D path."""
+    import numpy as np
+
+    if one_length:
+        reads = [r[: min(map(len, reads))] for r in reads]
+
+    from genscale.quality.fastq import window_trim
+
+    raw = np.array([q + 33 for read in reads for q, _ in read], dtype=np.uint8)
+    is_n = np.array([n for read in reads for _, n in read], dtype=bool)
+    lengths = np.array([len(r) for r in reads], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    expected = [_window_trim_reference([0 if n else q for q, n in r]) for r in reads]
+    assert window_trim(raw, lengths, starts, is_n).tolist() == expected
+
+
 def test_fastq_cli_and_bad_fastq(degraded: Dataset, tmp_path: Path) -> None:
     cut = tmp_path / "cut.fq.gz"
     data = degraded.file("reads_2").read_bytes()

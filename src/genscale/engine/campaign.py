@@ -50,6 +50,9 @@ class Cell(BaseModel):
     pairs: Annotated[list[Annotated[int, Field(ge=1000)]], Field(min_length=1)]
     presets: Annotated[list[Preset], Field(min_length=1)] = ["clean"]
     seeds: Annotated[int, Field(ge=1)] = 1  # datasets per (size, preset)
+    # the number of the first of them in the point ids (`-s4-`): a later cell of the same
+    # workflow and sizes adds datasets under new ids instead of colliding with the first's
+    first_seed: Annotated[int, Field(ge=1)] = 1
     repeats: Annotated[int, Field(ge=1)] = 1  # runs per dataset
     # each knob of a point is its preset's value times a factor in [1 - jitter, 1 + jitter]
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.0
@@ -119,18 +122,24 @@ def _jittered(preset: str, jitter: float, rng: random.Random) -> dict[str, Any]:
 def design(spec: CampaignSpec) -> list[Point]:
     """Every point of the campaign, in the order they run (a seeded shuffle)."""
     rng = random.Random(spec.seed)
-    points = []
+    points: list[Point] = []
     for cell in spec.cells:
         name = Path(cell.workflow).stem  # a catalog name, or a spec's file name
         for pairs in cell.pairs:
             for preset in cell.presets:
-                for s in range(cell.seeds):
+                for s in range(cell.first_seed, cell.first_seed + cell.seeds):
                     seed = rng.randrange(1, 2**31)
                     knobs = _jittered(preset, cell.jitter, random.Random(seed))
                     for r in range(cell.repeats):
-                        pid = f"{name}-{cell.kind}{pairs}-{preset}-s{s + 1}-r{r + 1}"
+                        pid = f"{name}-{cell.kind}{pairs}-{preset}-s{s}-r{r + 1}"
                         points.append(Point(pid, cell.workflow, cell.kind, cell.genome_bases,
                                             pairs, preset, seed, r + 1, knobs))
+    seen: set[str] = set()
+    for point in points:
+        if point.point_id in seen:
+            raise UserError(f"campaign {spec.name}: point {point.point_id} is designed twice; "
+                            "give the later cell a 'first_seed' past the earlier one's seeds")
+        seen.add(point.point_id)
     random.Random(spec.seed + 1).shuffle(points)
     return points
 

@@ -176,17 +176,21 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
     metrics: dict[str, Any] = {}
     counts: dict[str, int] = {}
     kinds: dict[str, list[str]] = {}
+    fits: dict[str, dict[str, Any]] = {}
     for key, frame in _groups(usable, spec.by):
         if len(frame) < 5:
             continue  # too few rows to fit anything
         frame = frame.reset_index(drop=True)
         groups[key], metrics[key] = _train_group(frame, spec, options, evaluate)
         counts[key] = len(frame)
+        # what training chose, readable without loading the estimators
+        fits[key] = {"learner": groups[key]["learner"],
+                     "law": groups[key]["law"], "law_factors": groups[key]["law_factors"]}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:
         raise UserError(f"no group of {', '.join(spec.by) or 'the table'} has 5 rows or more")
-    return groups, _metadata(usable, spec, options, counts, kinds, metrics)
+    return groups, {**_metadata(usable, spec, options, counts, kinds, metrics), "fits": fits}
 
 
 def _train_group(frame: pd.DataFrame, spec: TrainSpec, options: FitOptions,

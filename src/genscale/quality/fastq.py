@@ -10,6 +10,16 @@ Where FastQC reports the same number, the definition follows FastQC's: %GC over 
 duplication and overrepresented sequences from the first 100,000 reads (reads longer than
 75 bp truncated to 50 bp), adapter content as the share of reads containing the adapter's
 first 12 bases.
+
+The quality trim most pipelines run first (Trimmomatic's SLIDINGWINDOW:4:15 MINLEN:36, as in
+its manual, the GDC-style workflows here and many others) decides how much of a file the
+aligners see, and bad reads cost an aligner more per read: so the reads and bases that
+would survive that trim, and the expected errors (from the Phred scores) of what survives,
+are features too. They follow Trimmomatic 0.39's rule exactly (an N counts as quality 0
+there): drop a read whose first
+4-base window has a mean quality under 15; otherwise cut at the end of the first later
+window that does, then back to the last base of quality 15 or more; drop the read if under
+36 bases are left.
 """
 
 from __future__ import annotations
@@ -31,6 +41,13 @@ DUP_SAMPLE_READS = 100_000
 COMPLEXITY_SAMPLE_READS = 20_000
 MAX_POSITIONS = 1_000
 PHRED_OFFSET = 33
+TRIM_WINDOW = 4
+TRIM_QUALITY = 15
+TRIM_MIN_LENGTH = 36
+# the probability that a base is wrong, by its Phred score, and by its quality byte
+_ERROR = 10.0 ** (-np.arange(128) / 10.0)
+_ERROR_BY_BYTE = np.concatenate([np.zeros(PHRED_OFFSET), _ERROR,
+                                 np.zeros(256 - PHRED_OFFSET - 128)]).astype(np.float32)
 # FastQC 0.11.9's adapter list (the first 12 bases of each). None is periodic, so a read
 # of ordinary length cannot hold two non-overlapping copies short of a concatemer, and
 # counting occurrences counts reads. (Poly-G tails are a feature of their own below.)
@@ -69,6 +86,9 @@ class _Totals:
     dup_sampled: int = 0
     trimer_distinct: list[np.ndarray] = field(default_factory=list)
     kmer_counts: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+    trim_surviving: int = 0
+    trim_kept_bases: int = 0
+    trim_kept_errors: float = 0.0
 
 
 def _parse(buf: np.ndarray, first_line: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -136,7 +156,8 @@ def _chunk(t: _Totals, seq: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
     t.gc += int(np.count_nonzero(is_gc))
     t.n += chunk_n
     t.acgt += int(seq.size) - chunk_n
-    t.qual_hist += _byte_histogram(raw)[PHRED_OFFSET:PHRED_OFFSET + 128]
+    byte_counts = _byte_histogram(raw)
+    t.qual_hist += byte_counts[PHRED_OFFSET:PHRED_OFFSET + 128]
     width = int(lengths[0]) if n_reads else 0
     if n_reads and width <= MAX_POSITIONS and bool((lengths == width).all()):
         # the usual case, every read the same length: plain 2-D sums
@@ -163,6 +184,7 @@ def _chunk(t: _Totals, seq: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
             gc_reads = np.add.reduceat(is_gc, starts[nonempty]) / lengths[nonempty]
             t.read_gc_sum += float(gc_reads.sum())
             t.read_gc_sq += float((gc_reads ** 2).sum())
+    _trim(t, raw, lengths, starts, is_n if chunk_n else None, byte_counts)
     for name, hits in zip(ADAPTERS, _adapter_counts(joined), strict=True):
         t.adapters[name] += int(hits)
     # a line ending in ten or more G holds exactly one "GGGGGGGGGG\n"
@@ -176,6 +198,105 @@ def _chunk(t: _Totals, seq: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
     sampled = sum(a.size for a in t.trimer_distinct)
     if sampled < COMPLEXITY_SAMPLE_READS:
         _complexity(t, _CODE[seq], lengths, starts, COMPLEXITY_SAMPLE_READS - sampled)
+
+
+def _trim(t: _Totals, raw: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
+          is_n: np.ndarray | None, byte_counts: np.ndarray) -> None:
+    """Add the chunk's reads and bases surviving the quality trim, and the expected errors
+    of the bases kept, to `t`. `byte_counts`: the chunk's quality bytes counted by value."""
+    n_reads = lengths.size
+    width = int(lengths[0]) if n_reads else 0
+    if n_reads and bool((lengths == width).all()):
+        # the usual case, one read length: 2-D; the errors of all bases come from the
+        # byte counts, and only the reads the trim shortened need theirs one by one
+        quality = raw.reshape(n_reads, width)
+        kept = _window_trim_fixed(quality, None if is_n is None
+                                  else is_n.reshape(n_reads, width))
+        kept_errors = float((byte_counts[:256] * _ERROR_BY_BYTE).sum())
+        short = np.flatnonzero(kept < width)
+        if short.size:
+            running = np.cumsum(_ERROR_BY_BYTE[quality[short]], axis=1, dtype=np.float64)
+            keep = kept[short] >= TRIM_MIN_LENGTH
+            kept_part = np.where(keep, running[np.arange(short.size),
+                                               np.maximum(kept[short], 1) - 1], 0.0)
+            kept_errors -= float((running[:, -1] - kept_part).sum())
+    else:
+        kept = window_trim(raw, lengths, starts, is_n)
+        total = np.concatenate([[0.0], np.cumsum(_ERROR_BY_BYTE[raw], dtype=np.float64)])
+        kept_errors = float((total[starts + kept] - total[starts])[
+            kept >= TRIM_MIN_LENGTH].sum())
+    surviving = kept >= TRIM_MIN_LENGTH
+    t.trim_surviving += int(np.count_nonzero(surviving))
+    t.trim_kept_bases += int(kept[surviving].sum())
+    t.trim_kept_errors += kept_errors
+
+
+def _window_trim_fixed(raw: np.ndarray, is_n: np.ndarray | None) -> np.ndarray:
+    """`window_trim` for reads of one length: `raw` is reads x positions."""
+    n_reads, width = raw.shape
+    kept = np.zeros(n_reads, dtype=np.int64)
+    if width < TRIM_WINDOW:
+        return kept
+    quality = raw.astype(np.int16) - PHRED_OFFSET
+    if is_n is not None:
+        quality[is_n] = 0
+    total = np.cumsum(quality, axis=1, dtype=np.int32)
+    window = total[:, TRIM_WINDOW - 1:].copy()
+    window[:, 1:] -= total[:, :-TRIM_WINDOW]
+    failing = window < TRIM_QUALITY * TRIM_WINDOW
+    first = failing.argmax(axis=1)
+    cut = np.where(failing[np.arange(n_reads), first], first + TRIM_WINDOW - 1, width)
+    kept[:] = cut
+    # back to the last good base before the cut, for the reads whose base before the cut
+    # is bad (few: usually none of a clean read's)
+    back = np.flatnonzero(quality[np.arange(n_reads), cut - 1] < TRIM_QUALITY)
+    if back.size:
+        good = (quality[back] >= TRIM_QUALITY) & (np.arange(width) < cut[back, None])
+        last = width - good[:, ::-1].argmax(axis=1)  # one past the last good base
+        kept[back] = np.where(good.any(axis=1), last, 1)
+    kept[failing[:, 0]] = 0
+    return kept
+
+
+def window_trim(raw: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
+                is_n: np.ndarray | None = None) -> np.ndarray:
+    """The length each read keeps under Trimmomatic's SLIDINGWINDOW:4:15 (see the module's
+    docstring), given the chunk's quality bytes, read lengths and read starts, and which
+    bases are N (Trimmomatic counts an N as quality 0, whatever its score)."""
+    if lengths.size and bool((lengths == lengths[0]).all()):
+        return _window_trim_fixed(raw.reshape(lengths.size, int(lengths[0])),
+                                  None if is_n is None
+                                  else is_n.reshape(lengths.size, int(lengths[0])))
+    quality = raw.astype(np.int32) - PHRED_OFFSET
+    if is_n is not None:
+        quality[is_n] = 0
+    total = np.concatenate([[0], np.cumsum(quality)])
+    index = np.arange(raw.size, dtype=np.int64)
+    position = index - np.repeat(starts, lengths)
+    read_end = np.repeat(starts + lengths, lengths)
+    whole = index + TRIM_WINDOW <= read_end  # a window starting here lies inside its read
+    window_sum = np.zeros(raw.size, dtype=np.int64)
+    window_sum[whole] = total[index[whole] + TRIM_WINDOW] - total[index[whole]]
+    failing = whole & (window_sum < TRIM_QUALITY * TRIM_WINDOW)
+    # the cut: the end of the first failing window (the read's end where none fails)
+    cut_at = np.repeat(lengths, lengths).astype(np.int64)
+    cut_at[failing] = position[failing] + TRIM_WINDOW - 1
+    nonempty = lengths > 0
+    cut = np.zeros(lengths.size, dtype=np.int64)
+    if nonempty.any():
+        cut[nonempty] = np.minimum.reduceat(cut_at, starts[nonempty])
+    # then back to the last base before the cut that is good on its own (the first base
+    # is kept in any case)
+    before_cut = position < np.repeat(cut, lengths)
+    last_good = np.where(before_cut & (quality >= TRIM_QUALITY), position + 1, 1)
+    kept = np.zeros(lengths.size, dtype=np.int64)
+    if nonempty.any():
+        kept[nonempty] = np.maximum.reduceat(last_good, starts[nonempty])
+    # a read shorter than the window, or whose first window fails, is dropped
+    first_fails = np.zeros(lengths.size, dtype=bool)
+    first_fails[nonempty] = failing[starts[nonempty]]
+    kept[(lengths < TRIM_WINDOW) | first_fails] = 0
+    return kept
 
 
 _ADAPTER_BYTES = np.array([list(a.encode()) for a in ADAPTERS.values()], dtype=np.uint8)
@@ -277,6 +398,12 @@ def _summary(path: Path, t: _Totals) -> dict[str, Any]:
         "low_complexity_percent": round(100 * float((trimers <= 10).mean()), 4)
         if trimers.size else 0.0,
         "kmer4_entropy_bits": round(entropy, 4),
+        "expected_error_percent": round(
+            100 * float((_ERROR * t.qual_hist).sum()) / max(t.bases, 1), 4),
+        "q15_trim_surviving_percent": round(100 * t.trim_surviving / t.reads, 4),
+        "q15_trim_kept_bases_percent": round(100 * t.trim_kept_bases / max(t.bases, 1), 4),
+        "q15_trim_kept_error_percent": round(
+            100 * t.trim_kept_errors / max(t.trim_kept_bases, 1), 4),
         **{f"adapter_percent.{name}": round(100 * t.adapters[name] / t.reads, 4)
            for name in ADAPTERS},
     }

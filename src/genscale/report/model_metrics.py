@@ -2,8 +2,9 @@
 quotes, printed by `genscale model show BUNDLE`.
 
 Three tables: grouped cross-validation (the model against the straight line on the size and
-the median, with the quantiles' coverage), the size-extrapolation test, and the tail
-classifier. A group is `workflow / step`, or whatever the bundle was grouped by.
+the median, with the quantiles' coverage, and what training chose: trees or a ridge line
+on the law's residuals, and whether the machine scales the law), the size-extrapolation
+test, and the tail classifier. A group is `workflow / step`, or whatever the bundle was grouped by.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ def _group_name(key: str) -> str:
     return " ".join(part.strip() for part in key.split("|"))
 
 
+def _fit_name(fit: dict[str, Any] | None) -> str:
+    """What training chose for a group: its learner, and where the machine went."""
+    if not fit:
+        return "n/a"
+    return fit["learner"] + (" + machine in law" if fit.get("law_factors") else "")
+
+
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:
     align = ["---"] + ["---:" for _ in header[1:]]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
@@ -40,6 +48,7 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
                      size_label: str = "read bases") -> str:
     """The three tables of `meta` (a bundle's model.json), for the groups `keep` accepts."""
     metrics = {k: v for k, v in meta["metrics"].items() if keep(k)}
+    fits = meta.get("fits", {})
     target = meta["target"]
     cv_rows, ex_rows, tail_rows = [], [], []
     for key, result in metrics.items():
@@ -51,7 +60,8 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
                 *(_number(cv[m]["r2"], 3) for m in ("model", "line", "median")),
                 *(_number(cv[m]["mdape"], 1) for m in ("model", "line")),
                 *(_number(cv[m]["mape"], 1) for m in ("model", "line")),
-                _number(cv["coverage"]["p90"], 2), _number(cv["coverage"]["p99"], 2)])
+                _number(cv["coverage"]["p90"], 2), _number(cv["coverage"]["p99"], 2),
+                _fit_name(fits.get(key))])
             tail = cv["tail"]
             tail_rows.append([name, f"{tail['positives']} of {tail['n']}",
                               _number(tail.get("precision"), 2),
@@ -68,8 +78,8 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
         f"{target}: grouped {meta.get('options', {}).get('folds', 5)}-fold CV by "
         f"{meta.get('group') or 'row'} (n = held-out rows)",
         _table(["group", "n", "model R²", "line R²", "median R²", "model MdAPE %",
-                "line MdAPE %", "model MAPE %", "line MAPE %", "p90 cover", "p99 cover"],
-               cv_rows),
+                "line MdAPE %", "model MAPE %", "line MAPE %", "p90 cover", "p99 cover",
+                "fit"], cv_rows),
         f"{target}: size extrapolation (train on small inputs, test on >= 5x the largest)",
         _table(["group", f"train rows (max {size_label})", f"test rows (min {size_label})",
                 "model R²", "line R²", "median R²", "model MdAPE %", "line MdAPE %",

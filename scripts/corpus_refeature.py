@@ -1,0 +1,103 @@
+"""Recompute a synthetic corpus's pre-run (dataset) features with this version's extractor.
+
+A campaign deletes each point's dataset once its run is closed, so a FASTQ feature added
+after the campaign has no values in the committed `features.csv`. The datasets are
+deterministic in their knobs and seed: this script makes each point's dataset again
+(`engine.workload.synth_dataset`), computes `quality.table.dataset_features`, checks that
+every feature the corpus already holds comes out identical (the proof that it is the same
+dataset), and writes `features.csv` with the new columns added, to a temporary name first.
+
+    python scripts/corpus_refeature.py CAMPAIGN_SPEC CORPUS_DIR WORK_DIR [--jobs N]
+        [--datasets-only]
+
+Resumable: each point's features go to WORK_DIR/features/POINT.json as they are computed,
+and a dataset already made is reused. `--datasets-only` makes the datasets and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genscale.engine.campaign import Point, design, load_campaign
+from genscale.engine.workload import synth_dataset
+from genscale.quality.table import dataset_features
+from genscale.store.rundir import atomic_write_json, atomic_write_text
+
+
+def _one(point: Point, work: Path, datasets_only: bool) -> str:
+    out = work / "features" / f"{point.point_id}.json"
+    if out.is_file():
+        return f"{point.point_id}: done earlier"
+    dataset = synth_dataset(point.synth_knobs(), work / "datasets")
+    if datasets_only:
+        return f"{point.point_id}: dataset {dataset.path.name}"
+    row = {"sample": dataset.path.name, **dataset_features(dataset)}
+    atomic_write_json(out, row)
+    return f"{point.point_id}: features"
+
+
+def _same(old: Any, new: Any) -> bool:
+    if pd.isna(old) and (new is None or (isinstance(new, float) and math.isnan(new))):
+        return True
+    try:
+        return math.isclose(float(old), float(new), rel_tol=1e-9, abs_tol=1e-9)
+    except (TypeError, ValueError):
+        return str(old) == str(new)
+
+
+def merge(corpus: Path, work: Path) -> list[str]:
+    """features.csv with the recomputed dataset features; the added columns' names."""
+    features = pd.read_csv(corpus / "features.csv")
+    rows = {}
+    for run_id in features["run_id"]:
+        path = work / "features" / f"{run_id}.json"
+        if not path.is_file():
+            sys.exit(f"{path}: missing; run this script again without --datasets-only")
+        rows[run_id] = json.loads(path.read_text())
+    fresh = pd.DataFrame.from_dict(rows, orient="index")
+    for column in fresh.columns:
+        if column not in features.columns:
+            continue
+        for run_id, old in zip(features["run_id"], features[column], strict=True):
+            if not _same(old, fresh.at[run_id, column]):
+                sys.exit(f"{run_id}: {column} was {old}, recomputed "
+                         f"{fresh.at[run_id, column]}: not the same dataset")
+    added = [c for c in fresh.columns if c not in features.columns]
+    merged = features.join(fresh[added], on="run_id")
+    keys = ["run_id", "workflow", "workflow_id", "sample"]
+    merged = merged[keys + sorted(c for c in merged.columns if c not in keys)]
+    atomic_write_text(corpus / "features.csv", merged.to_csv(index=False))
+    return added
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", type=Path)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--datasets-only", action="store_true")
+    args = parser.parse_args()
+    wanted = set(pd.read_csv(args.corpus / "features.csv", usecols=["run_id"])["run_id"])
+    points = [p for p in design(load_campaign(args.spec)) if p.point_id in wanted]
+    if len(points) != len(wanted):
+        sys.exit(f"{args.spec}: holds {len(points)} of the corpus's {len(wanted)} runs")
+    (args.work / "features").mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(args.jobs) as pool:
+        jobs = [pool.submit(_one, p, args.work, args.datasets_only) for p in points]
+        for i, job in enumerate(jobs, 1):
+            print(f"[{i}/{len(jobs)}] {job.result()}", flush=True)
+    if not args.datasets_only:
+        print("added:", ", ".join(merge(args.corpus, args.work)))
+
+
+if __name__ == "__main__":
+    main()
