@@ -17,7 +17,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from genscale.errors import UserError
 from genscale.model import bundle
 from genscale.model.dataset import WORKFLOW_STEP, model_table, report_source
-from genscale.model.estimator import FitOptions, fit_group
+from genscale.model.estimator import FitOptions, fit_group, predict_group
 from genscale.model.evaluate import cross_validate, extrapolate
 from genscale.quality.table import run_features
 from genscale.store.corpus import export_corpus
@@ -109,6 +109,30 @@ def test_each_group_takes_the_learner_that_predicts_its_held_out_folds_better() 
     state = fit_group(step, "wall_s", ["input_bytes", "quality", "adapters"], "input_bytes",
                       FitOptions(), step["run_id"])
     assert state["learner"] == "trees"
+
+
+def test_a_rare_tail_that_a_feature_marks_is_learnt_from_two_runs() -> None:
+    """Runs take 3x longer where one feature is 0 (as dnaseq's runs whose reads all get
+    trimmed away, 6 of 200, of which a training fold may hold only two). Trained on 200
+    runs with two such, the classifier calls the new ones tail and nothing else."""
+    rng = np.random.default_rng(11)
+
+    def runs(n: int, slow: int) -> pd.DataFrame:
+        size = np.exp(rng.uniform(np.log(1e6), np.log(1e7), n))
+        surviving = rng.uniform(20, 100, n)
+        surviving[:slow] = 0.0
+        wall = (5 + 1e-6 * size) * np.where(surviving == 0, 3.0, 1.0) * np.exp(
+            rng.normal(0, 0.05, n))
+        return pd.DataFrame({"run_id": [f"r{slow}-{i}" for i in range(n)],
+                             "input_bytes": size, "surviving": surviving,
+                             "noise": rng.uniform(0, 1, n), "wall_s": wall})
+
+    train, new = runs(200, 2), runs(40, 4)
+    features = ["input_bytes", "surviving", "noise"]
+    state = fit_group(train, "wall_s", features, "input_bytes", FitOptions(), train["run_id"])
+    assert state["tail"]["positives"] == 2 and state["tail"]["classifier"] is not None
+    called = predict_group(state, new, features, "input_bytes")["tail"].to_numpy()
+    assert called.tolist() == [1] * 4 + [0] * 36
 
 
 def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:

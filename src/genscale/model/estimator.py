@@ -66,6 +66,11 @@ MACHINE_PRIOR = 0.005
 LAW_FACTOR_PREFIX = "machine."  # 0/1 columns of where a row ran: they scale the law
 LEARNERS = ("trees", "ridge")  # what fits the quality's share, on the law's log residuals
 RIDGE_ALPHAS = np.logspace(-2, 3, 21)  # chosen among by leave-one-out (RidgeCV's own)
+# the fewest tail runs (and runs outside it) a tail classifier is trained on: a rare tail
+# that a feature marks cleanly is learnt from two (seen: dnaseq's runs whose reads were
+# all trimmed away, 6 of 200, often only 2 of them in a training fold)
+MIN_TAIL_RUNS = 2
+TAIL_THRESHOLD_FLOOR = 0.05  # a run under this tail probability is never called tail
 
 
 def law_factors(frame: pd.DataFrame, features: list[str]) -> list[str]:
@@ -325,7 +330,7 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
               features: list[str], size: str | None, options: FitOptions,
               folds: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any] | None:
     labels = tail_labels(log_y, typical_log(state, frame, size), options.tail_k)
-    if labels.sum() < 3 or labels.sum() > len(labels) - 3:
+    if labels.sum() < MIN_TAIL_RUNS or labels.sum() > len(labels) - MIN_TAIL_RUNS:
         return {"classifier": None, "threshold": 1.0, "positives": int(labels.sum())}
     # a column with no values here (a feature of another kind of dataset) tells the
     # classifier nothing, and its binning would fail on it
@@ -336,28 +341,35 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
     with one_thread():
         for train, test in folds:
             if 0 < labels[train].sum() < len(train):
-                oof[test] = _classifier(options.seed).fit(
+                oof[test] = _classifier(options.seed, int(labels[train].sum())).fit(
                     matrix[train], labels[train]).predict_proba(matrix[test])[:, 1]
-        classifier = _classifier(options.seed).fit(matrix, labels)
+        classifier = _classifier(options.seed, int(labels.sum())).fit(matrix, labels)
     threshold = choose_threshold(labels, oof, options.tail_recall)
     return {"classifier": classifier, "threshold": threshold, "positives": int(labels.sum()),
             "features": features}
 
 
-def _classifier(seed: int) -> HistGradientBoostingClassifier:
+def _classifier(seed: int, positives: int) -> HistGradientBoostingClassifier:
+    """A leaf may be as small as half the tail runs (5 at most): with a rare tail (6 runs
+    of 200 seen), leaves of 5 cannot hold the tail apart from the rest."""
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
-                                          max_leaf_nodes=8, min_samples_leaf=5,
+                                          max_leaf_nodes=8,
+                                          min_samples_leaf=max(1, min(5, positives // 2)),
                                           class_weight="balanced", random_state=seed)
 
 
 def choose_threshold(labels: np.ndarray, scores: np.ndarray, recall: float) -> float:
-    """The highest score threshold whose recall on (labels, scores) is at least `recall`."""
+    """The highest score threshold whose recall on (labels, scores) is at least `recall`,
+    within [TAIL_THRESHOLD_FLOOR, 0.5]. Above 0.5 (the balanced classifier's own boundary)
+    it would be one tail run's score exactly, and a new run scored a hair lower would be
+    missed (seen: 0.99998); a threshold of 0, which out-of-fold scores of 0 for the tail
+    runs would give, calls every run tail."""
     known = ~np.isnan(scores)
     positives = np.sort(scores[known & (labels == 1)])[::-1]
     if len(positives) == 0:
         return 0.5
     needed = int(np.ceil(recall * len(positives)))
-    return float(positives[max(needed, 1) - 1])
+    return float(np.clip(positives[max(needed, 1) - 1], TAIL_THRESHOLD_FLOOR, 0.5))
 
 
 def predict_group(state: dict[str, Any], frame: pd.DataFrame, features: list[str],
