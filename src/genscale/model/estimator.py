@@ -282,18 +282,12 @@ def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str |
     # tail threshold.
     machine_choices = [True, False] if law_factors(frame, features) else [True]
     candidates = [(m, learner) for learner in LEARNERS for m in machine_choices]
-    best, oof = candidates[0], None
+    best, oof = candidates[0], np.full(len(frame), np.nan)
     if folds:
-        scored = []
-        for machine_law, learner in candidates:
-            predicted = out_of_fold(machine_law, learner)
-            scored.append((float(np.nanmean((log_y - predicted) ** 2)), machine_law,
-                           learner, predicted))
-        _, best_machine, best_learner, oof = min(scored, key=lambda row: row[0])
-        best = (best_machine, best_learner)
+        predicted = [out_of_fold(*candidate) for candidate in candidates]
+        i = int(np.argmin([np.nanmean((log_y - p) ** 2) for p in predicted]))
+        best, oof = candidates[i], predicted[i]
     state = fit_point(frame, target, features, size, options.seed, *best)
-    if oof is None:
-        oof = np.full(len(frame), np.nan)
     residuals = (log_y - oof)[~np.isnan(oof)]
     state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
                           for q in QUANTILES}
@@ -322,10 +316,6 @@ def tail_labels(log_y: np.ndarray, typical: np.ndarray, k: float) -> np.ndarray:
     return np.asarray(log_y > typical + np.log(k), dtype=int)
 
 
-def _tail_matrix(frame: pd.DataFrame, features: list[str], size: str | None) -> np.ndarray:
-    return np.column_stack([_log_size(frame, size), _matrix(frame, features)])
-
-
 def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
               features: list[str], size: str | None, options: FitOptions,
               folds: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any] | None:
@@ -336,7 +326,7 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
     # classifier nothing, and its binning would fail on it
     features = [c for c in features
                 if pd.to_numeric(frame[c], errors="coerce").nunique() > 1]
-    matrix = _tail_matrix(frame, features, size)
+    matrix = _learner_matrix(frame, features, size, "trees")  # the classifier is trees too
     oof = np.full(len(frame), np.nan)
     with one_thread():
         for train, test in folds:
@@ -384,7 +374,7 @@ def predict_group(state: dict[str, Any], frame: pd.DataFrame, features: list[str
     if tail.get("classifier") is not None:
         with one_thread():
             probability = tail["classifier"].predict_proba(
-                _tail_matrix(frame, tail.get("features", features), size))[:, 1]
+                _learner_matrix(frame, tail.get("features", features), size, "trees"))[:, 1]
         out["tail_probability"] = probability
         out["tail"] = (probability >= tail["threshold"]).astype(int)
     else:

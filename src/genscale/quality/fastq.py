@@ -16,10 +16,9 @@ its manual, the GDC-style workflows here and many others) decides how much of a 
 aligners see, and bad reads cost an aligner more per read: so the reads and bases that
 would survive that trim, and the expected errors (from the Phred scores) of what survives,
 are features too. They follow Trimmomatic 0.39's rule exactly (an N counts as quality 0
-there): drop a read whose first
-4-base window has a mean quality under 15; otherwise cut at the end of the first later
-window that does, then back to the last base of quality 15 or more; drop the read if under
-36 bases are left.
+there): drop a read whose first 4-base window has a mean quality under 15; otherwise cut at
+the end of the first later window that does, then back to the last base of quality 15 or
+more; drop the read if under 36 bases are left.
 """
 
 from __future__ import annotations
@@ -204,14 +203,13 @@ def _trim(t: _Totals, raw: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
           is_n: np.ndarray | None, byte_counts: np.ndarray) -> None:
     """Add the chunk's reads and bases surviving the quality trim, and the expected errors
     of the bases kept, to `t`. `byte_counts`: the chunk's quality bytes counted by value."""
+    kept = window_trim(raw, lengths, starts, is_n)
     n_reads = lengths.size
     width = int(lengths[0]) if n_reads else 0
     if n_reads and bool((lengths == width).all()):
-        # the usual case, one read length: 2-D; the errors of all bases come from the
-        # byte counts, and only the reads the trim shortened need theirs one by one
+        # the usual case, one read length: the errors of all bases come from the byte
+        # counts, and only the reads the trim shortened need theirs one by one
         quality = raw.reshape(n_reads, width)
-        kept = _window_trim_fixed(quality, None if is_n is None
-                                  else is_n.reshape(n_reads, width))
         kept_errors = float((byte_counts[:256] * _ERROR_BY_BYTE).sum())
         short = np.flatnonzero(kept < width)
         if short.size:
@@ -221,7 +219,6 @@ def _trim(t: _Totals, raw: np.ndarray, lengths: np.ndarray, starts: np.ndarray,
                                                np.maximum(kept[short], 1) - 1], 0.0)
             kept_errors -= float((running[:, -1] - kept_part).sum())
     else:
-        kept = window_trim(raw, lengths, starts, is_n)
         total = np.concatenate([[0.0], np.cumsum(_ERROR_BY_BYTE[raw], dtype=np.float64)])
         kept_errors = float((total[starts + kept] - total[starts])[
             kept >= TRIM_MIN_LENGTH].sum())
@@ -236,9 +233,8 @@ def _window_trim_fixed(raw: np.ndarray, is_n: np.ndarray | None) -> np.ndarray:
     quality bytes themselves (a window fails when its 4 bytes sum under 4 x (15 + 33)), in
     16-bit sums of shifted views: no cumulative sum, no copy but where there are Ns."""
     n_reads, width = raw.shape
-    kept = np.zeros(n_reads, dtype=np.int64)
     if width < TRIM_WINDOW:
-        return kept
+        return np.zeros(n_reads, dtype=np.int64)
     if is_n is not None:
         raw = np.where(is_n, np.uint8(PHRED_OFFSET), raw)  # an N is quality 0
     good_byte = TRIM_QUALITY + PHRED_OFFSET
@@ -249,7 +245,7 @@ def _window_trim_fixed(raw: np.ndarray, is_n: np.ndarray | None) -> np.ndarray:
     first = failing.argmax(axis=1)
     rows = np.arange(n_reads)
     cut = np.where(failing[rows, first], first + TRIM_WINDOW - 1, width)
-    kept[:] = cut
+    kept = cut.astype(np.int64)
     # back to the last good base before the cut, for the reads whose base before the cut
     # is bad (few: usually none of a clean read's)
     back = np.flatnonzero(raw[rows, cut - 1] < good_byte)
