@@ -1,4 +1,4 @@
-"""Recompute a synthetic corpus's pre-run (dataset) features with this version's extractor.
+"""Recompute a synthetic corpus's pre-run features: this version's dataset features, or pilots.
 
 A campaign deletes each point's dataset once its run is closed, so a FASTQ feature added
 after the campaign has no values in the committed `features.csv`. The datasets are
@@ -8,10 +8,15 @@ every feature the corpus already holds comes out identical (the proof that it is
 dataset), and writes `features.csv` with the new columns added, to a temporary name first.
 
     python scripts/corpus_refeature.py CAMPAIGN_SPEC CORPUS_DIR WORK_DIR [--jobs N]
-        [--datasets-only]
+        [--datasets-only] [--pilot WORKFLOW]
 
 Resumable: each point's features go to WORK_DIR/features/POINT.json as they are computed,
 and a dataset already made is reused. `--datasets-only` makes the datasets and stops.
+
+`--pilot WORKFLOW` instead runs `engine.pilot` once per dataset of that workflow (one at a
+time, whatever `--jobs`: a pilot's times are measurements) into WORK_DIR/pilots/DATASET.json,
+and writes its `pilot.*` columns on every run of the dataset in `features.csv`. The pilots
+run on this machine, now: not on the machine, nor in the session, of the corpus's runs.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from typing import Any
 import pandas as pd
 
 from genscale.engine.campaign import Point, design, load_campaign
+from genscale.engine.pilot import PILOT_PREFIX, pilot_features
 from genscale.engine.workload import synth_dataset
 from genscale.quality.table import dataset_features
+from genscale.store.corpus import dataset_of
 from genscale.store.rundir import atomic_write_json, atomic_write_text
 
 
@@ -42,6 +49,37 @@ def _one(point: Point, work: Path, datasets_only: bool) -> str:
     row = {"sample": dataset.path.name, **dataset_features(dataset)}
     atomic_write_json(out, row)
     return f"{point.point_id}: features"
+
+
+def _pilot(point: Point, work: Path) -> str:
+    out = work / "pilots" / f"{point.dataset_id}.json"
+    if out.is_file():
+        return f"{point.dataset_id}: piloted earlier"
+    dataset = synth_dataset(point.synth_knobs(), work / "datasets")
+    pairs = int(dataset.info.get("stats", {}).get("pairs", point.pairs))
+    features = pilot_features(point.workflow, dataset.path, pairs, scratch=work)
+    atomic_write_json(out, features)
+    return f"{point.dataset_id}: pilot {features[PILOT_PREFIX + 'makespan_s']:.1f} s"
+
+
+def merge_pilots(corpus: Path, work: Path) -> int:
+    """features.csv with the pilot columns of every run whose dataset has a pilot (those
+    columns replaced, not checked: they are measurements); the number of such runs."""
+    features = pd.read_csv(corpus / "features.csv")
+    rows = {}
+    for run_id in features["run_id"]:
+        path = work / "pilots" / f"{dataset_of(run_id)}.json"
+        if path.is_file():
+            rows[run_id] = json.loads(path.read_text())
+    fresh = pd.DataFrame.from_dict(rows, orient="index")
+    for column in fresh.columns:
+        if column not in features.columns:
+            features[column] = float("nan")
+        features[column] = features["run_id"].map(fresh[column]).fillna(features[column])
+    keys = ["run_id", "workflow", "workflow_id", "sample"]
+    features = features[keys + sorted(c for c in features.columns if c not in keys)]
+    atomic_write_text(corpus / "features.csv", features.to_csv(index=False))
+    return len(rows)
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -85,11 +123,20 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--datasets-only", action="store_true")
+    parser.add_argument("--pilot", metavar="WORKFLOW",
+                        help="run a pilot of each dataset of this workflow instead")
     args = parser.parse_args()
     wanted = set(pd.read_csv(args.corpus / "features.csv", usecols=["run_id"])["run_id"])
     points = [p for p in design(load_campaign(args.spec)) if p.point_id in wanted]
     if len(points) != len(wanted):
         sys.exit(f"{args.spec}: holds {len(points)} of the corpus's {len(wanted)} runs")
+    if args.pilot:
+        firsts = [p for p in points if p.workflow == args.pilot and p.repeat == 1]
+        (args.work / "pilots").mkdir(parents=True, exist_ok=True)
+        for i, point in enumerate(firsts, 1):
+            print(f"[{i}/{len(firsts)}] {_pilot(point, args.work)}", flush=True)
+        print(f"pilot columns written for {merge_pilots(args.corpus, args.work)} runs")
+        return
     (args.work / "features").mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.jobs) as pool:
         jobs = [pool.submit(_one, p, args.work, args.datasets_only) for p in points]

@@ -79,6 +79,28 @@ def test_a_later_cell_adds_datasets_and_leaves_the_earlier_points_alone(
         design(load_campaign(clash))
 
 
+
+def test_reruns_run_the_same_datasets_again(tmp_path: Path) -> None:
+    first = design(load_campaign(spec_file(tmp_path)))
+    text = (tmp_path / "tiny.yaml").read_text()
+    rerun = write(tmp_path / "rerun.yaml", text + "reruns:\n  - repeats: 3\n    datasets: "
+                  "['count-dna1000-degraded-s1', '*-dna3000-*']\n")
+    points = design(load_campaign(rerun))
+    before = {p.point_id: p for p in first}
+    assert all(before[p.point_id] == p for p in points if p.point_id in before)
+    added = [p for p in points if p.point_id not in before]
+    assert sorted(p.point_id for p in added) == sorted(
+        f"count-dna{d}-s1-r{r}" for d in ("1000-degraded", "3000-clean", "3000-degraded")
+        for r in (2, 3))
+    for point in added:  # the same reads: seed and knobs of the dataset's first run
+        original = before[point.point_id[:-1] + "1"]
+        assert (point.seed, point.knobs, point.dataset_id) == (
+            original.seed, original.knobs, original.dataset_id)
+    typo = write(tmp_path / "typo.yaml", text + "reruns:\n  - repeats: 2\n    datasets: "
+                 "['count-dna1000-clean-s9']\n")
+    with pytest.raises(UserError, match=r"reruns\[1\]: 'count-dna1000-clean-s9' names no "):
+        design(load_campaign(typo))
+
 def test_campaign_resumes_and_exports(tmp_path: Path) -> None:
     spec = spec_file(tmp_path)
     out = tmp_path / "campaign"

@@ -15,11 +15,12 @@ import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from genscale.errors import UserError
-from genscale.model import bundle
+from genscale.model import bundle, evaluate
 from genscale.model.dataset import WORKFLOW_STEP, model_table, report_source
-from genscale.model.estimator import FitOptions, fit_group, predict_group
+from genscale.model.estimator import FitOptions, fit_group, fit_point, predict_group, predict_log
 from genscale.model.evaluate import cross_validate, extrapolate
 from genscale.quality.table import run_features
+from genscale.report.model_metrics import metrics_markdown
 from genscale.store.corpus import export_corpus
 from genscale.store.rundir import RunDirectory, atomic_write_json
 
@@ -172,6 +173,57 @@ def test_a_feature_empty_in_one_group_does_not_break_its_tail(tmp_path: Path) ->
     assert predicted["tail_probability"].notna().all()
 
 
+def test_run_to_run_noise_of_repeated_inputs_bounds_r2() -> None:
+    """Inputs run three times each, 10% apart run to run, on two machines 1.6x apart: the
+    noise is the spread within an input on one machine, not the machines' difference."""
+    rng = np.random.default_rng(5)
+    inputs = 60
+    mean_s = np.exp(rng.uniform(np.log(5), np.log(50), inputs))
+    machine = np.where(np.arange(inputs) % 2 == 0, "amd", "intel")
+    rows = pd.DataFrame({
+        "dataset_id": np.repeat([f"d{i}" for i in range(inputs)], 3),
+        "run_id": [f"d{i}-r{r}" for i in range(inputs) for r in (1, 2, 3)],
+        "cpu_model": np.repeat(machine, 3),
+        "size": np.repeat(mean_s, 3),
+        "wall_s": np.repeat(mean_s * np.where(machine == "intel", 1.6, 1.0), 3)
+        * np.exp(rng.normal(0, 0.1, 3 * inputs))})
+    noise = evaluate.repeat_noise(rows, "wall_s", "dataset_id")
+    assert noise is not None and (noise["inputs"], noise["runs"]) == (60, 180)
+    assert 8 < noise["run_to_run_sd_percent"] < 12
+    expected = 1 - noise["within_sd"] ** 2 / rows["wall_s"].var()
+    assert noise["r2_ceiling"] == pytest.approx(expected) and 0.9 < expected < 1
+    # without the machine the two machines' runs of an input would not differ: same here
+    assert evaluate.repeat_noise(rows.drop(columns="cpu_model"), "wall_s", "dataset_id")[
+        "run_to_run_sd_percent"] == pytest.approx(noise["run_to_run_sd_percent"])
+    once = rows.drop_duplicates("dataset_id")
+    assert evaluate.repeat_noise(once, "wall_s", "dataset_id") is None
+    # runs of one input are one group of the folds by default
+    spec = bundle.default_spec(rows, "wall_s", ["size"], None, None, None)
+    assert spec.group == "dataset_id"
+    _, meta = bundle.train(rows.assign(app="x"), bundle.default_spec(
+        rows.assign(app="x"), "wall_s", ["size"], ["app"], None, None), FitOptions())
+    assert meta["metrics"]["x"]["noise"]["r2_ceiling"] == pytest.approx(
+        noise["r2_ceiling"])
+    shown = metrics_markdown(meta).split("run-to-run noise")[1]  # `genscale model show`
+    assert f"| x | 60 | 180 | {noise['run_to_run_sd_percent']:.1f} | " in shown
+
+
+def test_a_ridge_line_holds_its_last_value_beyond_the_training_range() -> None:
+    """A quality value far outside the training rows' (a hiccup in a measurement) does not
+    carry the line, and the law it multiplies, past what was seen."""
+    rng = np.random.default_rng(6)
+    n = 80
+    quality = rng.uniform(0, 1, n)
+    frame = pd.DataFrame({"size": np.exp(rng.uniform(np.log(1e6), np.log(1e7), n)),
+                          "quality": quality})
+    frame["wall_s"] = frame["size"] / 1e6 * np.exp(2 * quality) * rng.lognormal(0, 0.02, n)
+    state = fit_point(frame, "wall_s", ["size", "quality"], "size", 1, learner="ridge")
+    edge = frame.iloc[[0, 0, 0]].assign(quality=[frame["quality"].max(), 5.0, 50.0])
+    predicted = np.exp(predict_log(state, edge, "size"))
+    assert predicted[1] == pytest.approx(predicted[0]) and predicted[2] == pytest.approx(
+        predicted[0])
+
+
 def test_bundle_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "b"
     out.mkdir()
@@ -200,6 +252,7 @@ def test_model_table_guards_against_leakage(dnaseq_run: RunDirectory, tmp_path: 
     pre = model_table(corpus)
     assert not [c for c in pre.columns if report_source(c)]  # pre-run: no report at all
     assert pre["fastq_1.quality_mean"].notna().all()
+    assert (pre["dataset_id"] == dnaseq_run.path.name).all()  # its point id has no -rN
     assert (pre.loc[pre["step"] == WORKFLOW_STEP, "wall_s"] > 0).all()
     post = model_table(corpus, post_step=True).set_index("step")
     dup = [c for c in post.columns if c.startswith("picard.DuplicationMetrics.")]

@@ -54,7 +54,7 @@ def dataset_(corpus: Path, out: Path, post_step: bool) -> None:
 @click.option("--by", help="fit one model per group of these columns (default: "
                            "workflow,step when the table has them; '' for one model)")
 @click.option("--group", help="rows sharing this column's value are never split between "
-                              "train and test (default: run_id)")
+                              "train and test (default: dataset_id, else run_id)")
 @click.option("--size", help="the size feature the scaling law uses (default: the first of "
                              "read_bases, dataset_input_bytes, input_bytes)")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
@@ -64,15 +64,18 @@ def dataset_(corpus: Path, out: Path, post_step: bool) -> None:
 @click.option("--where", help="train on the rows matching this pandas query, e.g. "
                               "'background_cores < 0.1'")
 @click.option("--no-evaluate", is_flag=True, help="skip cross-validation and extrapolation")
+@click.option("--pilot", is_flag=True, help="add the pilot features (pilot.*) to the default "
+                                            "features: predict --dataset then runs a pilot")
 @dataclass_options(FitOptions)
 def train(table: Path, target: str, features: str | None, by: str | None,
           group: str | None, size: str | None, out: Path, plain_pickle: bool,
-          where: str | None, no_evaluate: bool, **options: object) -> None:
+          where: str | None, no_evaluate: bool, pilot: bool, **options: object) -> None:
     """Train a bundle on TABLE; its held-out metrics go to model.json and the screen."""
     from genscale.model import bundle
 
     frame = bundle.select(bundle.read_table(table), where)
-    spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size)
+    spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size,
+                               pilot)
     groups, meta = bundle.train(frame, spec, build(FitOptions, options),
                                 evaluate=not no_evaluate)
     meta["where"] = where

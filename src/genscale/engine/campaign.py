@@ -2,7 +2,9 @@
 
 A campaign spec crosses, per workflow, dataset sizes x quality presets x seeds (each seed a
 different synthetic dataset, its knobs jittered around the preset so quality varies
-continuously) x repeats. Every point has a stable id, so the campaign can be stopped at any
+continuously) x repeats. `reruns` run chosen datasets again, to measure how much the same
+run varies from one time to the next (the noise no model of the input can explain). Every
+point has a stable id, so the campaign can be stopped at any
 time and run again: points whose run succeeded are skipped, an interrupted run is resumed
 (`resume_workflow`), and the rest run in a fixed shuffled order, so that any prefix of the
 campaign already spans the whole design.
@@ -15,6 +17,7 @@ laptop's disk.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import random
 import shutil
@@ -33,6 +36,7 @@ from genscale.engine.runner import RunSettings, resume_workflow, run_workflow
 from genscale.engine.workload import synth_dataset
 from genscale.errors import UserError
 from genscale.quality.table import run_features
+from genscale.store.corpus import dataset_of, point_id
 from genscale.store.rundir import RunDirectory, atomic_write_json
 from genscale.workflow.loader import load_model
 
@@ -58,11 +62,23 @@ class Cell(BaseModel):
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
+class Rerun(BaseModel):
+    """More runs of datasets the cells designed: the same reads, run again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # dataset ids (a point id without its `-rN`, such as `dnaseq-dna10000-clean-s1`), or
+    # shell patterns of them (`rnaseq-*-s4`); each must name at least one dataset
+    datasets: Annotated[list[str], Field(min_length=1)]
+    repeats: Annotated[int, Field(ge=2)]  # runs of each, counting the cell's own
+
+
 class CampaignSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")]
     cells: Annotated[list[Cell], Field(min_length=1)]
+    reruns: list[Rerun] = []
     seed: int = 1
     interval_s: Annotated[float, Field(gt=0)] = 1.0
     keep_work: bool = False  # keep each run's work/ directory and its dataset
@@ -81,6 +97,10 @@ class Point:
     seed: int
     repeat: int
     knobs: dict[str, Any]
+
+    @property
+    def dataset_id(self) -> str:
+        return dataset_of(self.point_id)
 
     def synth_knobs(self) -> dict[str, Any]:
         """The arguments of `SynthOptions` for this point's dataset."""
@@ -130,10 +150,11 @@ def design(spec: CampaignSpec) -> list[Point]:
                 for s in range(cell.first_seed, cell.first_seed + cell.seeds):
                     seed = rng.randrange(1, 2**31)
                     knobs = _jittered(preset, cell.jitter, random.Random(seed))
-                    for r in range(cell.repeats):
-                        pid = f"{name}-{cell.kind}{pairs}-{preset}-s{s}-r{r + 1}"
+                    for r in range(1, cell.repeats + 1):
+                        pid = point_id(f"{name}-{cell.kind}{pairs}-{preset}-s{s}", r)
                         points.append(Point(pid, cell.workflow, cell.kind, cell.genome_bases,
-                                            pairs, preset, seed, r + 1, knobs))
+                                            pairs, preset, seed, r, knobs))
+    points += _reruns(spec, points)
     seen: set[str] = set()
     for point in points:
         if point.point_id in seen:
@@ -142,6 +163,27 @@ def design(spec: CampaignSpec) -> list[Point]:
         seen.add(point.point_id)
     random.Random(spec.seed + 1).shuffle(points)
     return points
+
+
+def _reruns(spec: CampaignSpec, points: list[Point]) -> list[Point]:
+    """The points `spec.reruns` add to the cells' `points`: repeats up to each rerun's
+    count, of the same dataset (seed and knobs)."""
+    first = {p.dataset_id: p for p in points if p.repeat == 1}
+    designed = {p.point_id for p in points}  # a cell's own repeats are not added twice
+    added: dict[str, Point] = {}
+    for number, rerun in enumerate(spec.reruns, 1):
+        for pattern in rerun.datasets:
+            matched = fnmatch.filter(first, pattern)
+            if not matched:
+                raise UserError(f"campaign {spec.name}: reruns[{number}]: {pattern!r} names no "
+                                "dataset of the cells (a dataset id is a point id without "
+                                "its -rN, such as dnaseq-dna10000-clean-s1)")
+            for dataset in matched:
+                for r in range(2, rerun.repeats + 1):
+                    pid = point_id(dataset, r)
+                    if pid not in designed:
+                        added.setdefault(pid, replace(first[dataset], point_id=pid, repeat=r))
+    return list(added.values())
 
 
 @dataclass

@@ -34,6 +34,7 @@ from genscale.data.manifest import Dataset
 from genscale.errors import UserError
 from genscale.model.dataset import (
     MEASURED,
+    PILOT_PREFIX,
     WORKFLOW_STEP,
     machine_features,
     pre_run_features,
@@ -46,6 +47,7 @@ from genscale.model.evaluate import (
     fit_baselines,
     point_metrics,
     predict_baselines,
+    repeat_noise,
     tail_labels,
     tail_metrics,
 )
@@ -118,8 +120,10 @@ class TrainSpec:
 
 
 def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
-                 by: list[str] | None, group: str | None, size: str | None) -> TrainSpec:
-    """Fill in what the user left out, from what the table is; check every name."""
+                 by: list[str] | None, group: str | None, size: str | None,
+                 pilot: bool = False) -> TrainSpec:
+    """Fill in what the user left out, from what the table is; check every name. `pilot`:
+    the default features include the pilot features."""
     columns = list(table.columns)
 
     def need(name: str, flag: str) -> None:
@@ -129,9 +133,12 @@ def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
 
     need(target, "--target")
     if features is None:
-        features = pre_run_features(columns)  # ours: what is known before a run
+        features = pre_run_features(columns, pilot)  # ours: what is known before a run
+        if pilot and not any(c.startswith(PILOT_PREFIX) for c in features):
+            raise UserError("--pilot: the table has no pilot.* column (see "
+                            "scripts/corpus_refeature.py --pilot)")
         if not features:
-            keys = {"run_id", "workflow_id", "task_id", target, *MEASURED}
+            keys = {"run_id", "dataset_id", "workflow_id", "task_id", target, *MEASURED}
             features = [c for c in columns if c not in keys
                         and pd.api.types.is_numeric_dtype(table[c])]
     for column in features:
@@ -142,8 +149,8 @@ def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
         by = [c for c in ("workflow", "step") if c in table.columns]
     for column in by:
         need(column, "--by")
-    if group is None and "run_id" in table.columns:
-        group = "run_id"
+    if group is None:  # runs of the same input are kept together, else rows of one run
+        group = next((c for c in ("dataset_id", "run_id") if c in table.columns), None)
     if group is not None:
         need(group, "--group")
     if size is None:
@@ -185,7 +192,8 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
         counts[key] = len(frame)
         # what training chose, readable without loading the estimators
         fits[key] = {"learner": groups[key]["learner"],
-                     "law": groups[key]["law"], "law_factors": groups[key]["law_factors"]}
+                     "law": groups[key]["law"], "law_factors": groups[key]["law_factors"],
+                     "law_pilot": (groups[key].get("law_pilot") or {}).get("column")}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:
@@ -204,6 +212,7 @@ def _train_group(frame: pd.DataFrame, spec: TrainSpec, options: FitOptions,
     return state, {
         "cross_validation": cross_validate(frame, spec.target, spec.features, spec.size,
                                            options, spec.group),
+        "noise": repeat_noise(frame, spec.target, spec.group),
         "extrapolation": (extrapolate(frame, spec.target, spec.features, spec.size, options,
                                       spec.group) if spec.size else None)}
 
@@ -306,20 +315,29 @@ def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -
 
 def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
     """One row per group of the bundle that fits this dataset's kind, holding the
-    dataset's pre-run features: every step, and the whole workflow, before anything runs."""
+    dataset's pre-run features: every step, and the whole workflow, before anything runs.
+    A bundle trained on pilot features gets them from a pilot run of each workflow, here
+    (`engine.pilot`: seconds to tens of seconds)."""
     from genscale.quality.table import dataset_features
 
     dataset = Dataset.load(dataset_dir)
     features = size_features(pd.DataFrame([dataset_features(dataset)])).to_dict("records")[0]
     # it will run here: this machine's indicators
     features.update(machine_features(meta["features"], str(host_facts()["cpu_model"])))
+    kinds = meta.get("kinds", {})
+    keys = [key for key in meta["rows"] if not kinds.get(key) or dataset.kind in kinds[key]]
+    pilots: dict[str, dict[str, float]] = {}
     rows = []
-    for key in meta["rows"]:
-        kinds = meta.get("kinds", {}).get(key)
-        if kinds and dataset.kind not in kinds:
-            continue
-        values = key.split(KEY_SEP) if meta["by"] else []
-        rows.append({**dict(zip(meta["by"], values, strict=True)), **features})
+    for key in keys:
+        values = dict(zip(meta["by"], key.split(KEY_SEP) if meta["by"] else [], strict=True))
+        workflow = values.get("workflow")
+        if workflow and workflow not in pilots and any(
+                c.startswith(PILOT_PREFIX) for c in meta["features"]):
+            from genscale.engine.pilot import pilot_features  # runs the workflow: on demand
+
+            pilots[workflow] = pilot_features(workflow, dataset_dir,
+                                              int(features.get("fastq_1.reads", 0)))
+        rows.append({**values, **features, **pilots.get(str(workflow), {})})
     if not rows:
         raise UserError(f"{dataset_dir}: the bundle has no model for a {dataset.kind} dataset")
     frame = pd.DataFrame(rows)

@@ -4,9 +4,10 @@
 that ran, plus one row per workflow run (`step` = `app` = WORKFLOW_STEP) whose targets are
 the run's makespan, summed CPU and largest peak memory. Columns:
 
-- keys: `run_id`, `workflow`, `step`, `app`, `kind`, and the design (`preset`, `pairs`,
-  `dataset_seed`, `knob.*`), kept to slice the data but never default features: a user's
-  real data has no preset;
+- keys: `run_id`, `dataset_id` (the campaign point without its repeat: the runs of one
+  dataset, which grouped cross-validation keeps together), `workflow`, `step`, `app`,
+  `kind`, and the design (`preset`, `pairs`, `dataset_seed`, `knob.*`), kept to slice the
+  data but never default features: a user's real data has no preset;
 - targets: `wall_s`, `cpu_time_s`, `peak_rss_bytes` (and the other measured columns);
 - pre-run features (`PRE_RUN_PREFIXES`): the dataset's size (`read_bases`, both mates'
   bases, the default size of the models; `dataset_input_bytes`, reads and reference as
@@ -14,6 +15,10 @@ the run's makespan, summed CPU and largest peak memory. Columns:
   anything runs, and, when the corpus spans machines, which machine ran it
   (`machine.cpu_model=NAME`, 1 or 0: the same workflow took up to 1.6x longer per step on
   one of this project's two machine types than on the other);
+- pilot features (`pilot.*`, see `engine.pilot`), where the corpus has them: each step's
+  time on a few thousand of the input's pairs, measured before the run. They are kept
+  apart from the pre-run features (`pre_run_features(..., pilot=True)` adds them): a
+  model that uses them needs a pilot run for every prediction;
 - with `post_step=True`, also the QC reports upstream steps wrote (`fastqc_1.*`,
   `trimmomatic.*`, `picard.*`, `samtools_stats.*`, `flagstat.*`, `star.*`), for
   predicting later steps as a workflow progresses.
@@ -32,8 +37,10 @@ import numpy as np
 import pandas as pd
 
 from genscale.errors import UserError
+from genscale.store.corpus import dataset_of
 
 WORKFLOW_STEP = "(workflow)"
+PILOT_PREFIX = "pilot."  # the columns engine.pilot measures
 PRE_RUN_PREFIXES = ("read_bases", "dataset_input_bytes", "fastq_1.", "fastq_2.", "machine.")
 MACHINE = "machine.cpu_model="
 # which step writes each report source of `quality.table.run_features`
@@ -60,8 +67,9 @@ def report_source(column: str) -> str | None:
     return None
 
 
-def pre_run_features(columns: list[str]) -> list[str]:
-    return [c for c in columns if c.startswith(PRE_RUN_PREFIXES)]
+def pre_run_features(columns: list[str], pilot: bool = False) -> list[str]:
+    prefixes = (*PRE_RUN_PREFIXES, PILOT_PREFIX) if pilot else PRE_RUN_PREFIXES
+    return [c for c in columns if c.startswith(prefixes)]
 
 
 def post_step_features(columns: list[str]) -> list[str]:
@@ -93,7 +101,10 @@ def model_table(corpus_dir: Path, post_step: bool = False) -> pd.DataFrame:
                          wall_s=whole["makespan_s"])
     rows = pd.concat([ran.drop(columns=["kind"]), whole.drop(columns=["kind"], errors="ignore")],
                      ignore_index=True, sort=False)
-    pre = features[["run_id", *pre_run_features(list(features.columns))]]
+    points = rows["point_id"] if "point_id" in rows.columns else pd.Series(np.nan, rows.index)
+    rows["dataset_id"] = [dataset_of(p) if isinstance(p, str) else run
+                          for p, run in zip(points, rows["run_id"], strict=True)]
+    pre = features[["run_id", *pre_run_features(list(features.columns), pilot=True)]]
     table = rows.merge(pre, on="run_id", how="left").merge(kind, on="run_id", how="left")
     if "cpu_model" in table.columns and table["cpu_model"].nunique() > 1:
         for cpu in sorted(table["cpu_model"].dropna().unique()):

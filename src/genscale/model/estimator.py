@@ -48,6 +48,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
+from genscale.model.dataset import PILOT_PREFIX
 from genscale.model.options import FitOptions
 
 QUANTILES = (0.5, 0.9, 0.99)
@@ -71,6 +72,27 @@ RIDGE_ALPHAS = np.logspace(-2, 3, 21)  # chosen among by leave-one-out (RidgeCV'
 # all trimmed away, 6 of 200, often only 2 of them in a training fold)
 MIN_TAIL_RUNS = 2
 TAIL_THRESHOLD_FLOOR = 0.05  # a run under this tail probability is never called tail
+
+
+PILOT_MIN_RHO = 0.3  # a pilot column that follows the target less than this scales nothing
+
+
+def pilot_factor(frame: pd.DataFrame, target: str, features: list[str]) -> str | None:
+    """The pilot time among `features` (`pilot.*`, see `engine.pilot`) that follows the
+    target most closely in `frame` (Spearman), if any does: the law scales with it. For a
+    step that is its own pilot's time; for a whole workflow, its costliest step's."""
+    y = pd.to_numeric(frame[target], errors="coerce")
+    best, best_rho = None, PILOT_MIN_RHO
+    for column in features:
+        if not (column.startswith(PILOT_PREFIX) and column.endswith("_s")):
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.notna().sum() < 10 or not (values.dropna() > 0).all():
+            continue
+        rho = values.corr(y, method="spearman")
+        if pd.notna(rho) and rho > best_rho:
+            best, best_rho = column, float(rho)
+    return best
 
 
 def law_factors(frame: pd.DataFrame, features: list[str]) -> list[str]:
@@ -166,32 +188,60 @@ def law_log(law: list[float], log_size: np.ndarray, factors: np.ndarray | None =
 
 
 def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
-              seed: int, machine_law: bool = True, learner: str = "trees") -> dict[str, Any]:
+              seed: int, machine_law: bool = True, learner: str = "trees",
+              pilot: str | None = None) -> dict[str, Any]:
     """The law and the `learner` (one of LEARNERS) on what it leaves: enough to predict the
     median. Without `machine_law`, the machine indicators are features of the learner like
-    any other."""
+    any other. With `pilot` (a pilot column), the law scales with its log, centred on the
+    training rows' mean, and the learner sees no pilot column."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
     log_size = _log_size(frame, size)
     machines = law_factors(frame, features) if machine_law else []
-    factors = _factor_matrix(frame, machines)
+    state: dict[str, Any] = {"law_factors": machines, "learner": learner,
+                             "residual_model": None, "law_pilot": None}
+    if pilot is not None:
+        logs = np.log(pd.to_numeric(frame[pilot], errors="coerce").to_numpy(dtype=float))
+        center = float(np.nanmean(logs))
+        state["law_pilot"] = {"column": pilot, "center": center,
+                              "range": [float(np.nanmin(logs)) - center,
+                                        float(np.nanmax(logs)) - center]}
+    factors = _law_inputs(state, frame)
     law = fit_law(log_size, log_y, factors)
-    quality = intensive(frame, [f for f in features if f not in machines], size)
-    state = {"law": law, "law_factors": machines, "quality_features": quality,
-             "learner": learner, "residual_model": None}
+    others = [f for f in features if f not in machines
+              and not (pilot is not None and f.startswith(PILOT_PREFIX))]
+    quality = intensive(frame, others, size)
+    state.update(law=law, quality_features=quality)
     if len(frame) >= 10 and (quality or size):
         matrix = _learner_matrix(frame, quality, size, learner)
         state["residual_model"] = _fit_learner(learner, seed, matrix,
                                                log_y - law_log(law, log_size, factors))
-        if machines:
-            # backfitting, once: the law and its machine factors again on what the
-            # learner does not explain, so that a machine that happened to run more of
-            # the slow inputs is not blamed for them; then the learner on the new law
+        if factors.shape[1]:
+            # backfitting, once: the law and its factors again on what the learner does
+            # not explain, so that a machine that happened to run more of the slow inputs
+            # is not blamed for them; then the learner on the new law
             state["law"] = law = fit_law(
                 log_size, log_y - _predict_learner(state, matrix), factors)
             state["residual_model"] = _fit_learner(learner, seed, matrix,
                                                    log_y - law_log(law, log_size, factors))
     return state
+
+
+def _law_inputs(state: dict[str, Any], frame: pd.DataFrame, pilot: bool = True
+                ) -> np.ndarray:
+    """The law's factor columns for `frame`: the machine indicators, then the centred log
+    pilot time (0, the training rows' typical pilot, when `pilot` is False or the value is
+    missing). A pilot time beyond the training rows' counts as their extreme: a pilot of a
+    step of a tenth of a second is mostly start-up noise, and its power, unclipped, made
+    one held-out prediction 1,000x too large (samtools index, R² -38)."""
+    matrix = _factor_matrix(frame, state.get("law_factors", []))
+    spec = state.get("law_pilot")
+    if spec is None:
+        return matrix
+    logs = np.log(pd.to_numeric(frame[spec["column"]], errors="coerce").to_numpy(dtype=float))
+    centred = (np.clip(np.nan_to_num(logs - spec["center"]), *spec["range"]) if pilot
+               else np.zeros(len(frame)))
+    return np.column_stack([matrix, centred])
 
 
 def _learner_matrix(frame: pd.DataFrame, quality: list[str], size: str | None,
@@ -225,7 +275,10 @@ def _predict_learner(state: dict[str, Any], matrix: np.ndarray) -> np.ndarray:
 
 def _fit_ridge(matrix: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
     """Ridge regression on the standardised columns, a missing value taken as its column's
-    training median; kept as plain numbers (nothing for skops to trust)."""
+    training median; kept as plain numbers (nothing for skops to trust). A value beyond
+    its column's training range is taken as the range's end when predicting: a line
+    carried past the data multiplies the law by whatever it reaches (seen: a pilot time of
+    a 0.03 s step, far above the others, made a prediction 40x too large)."""
     median = pd.DataFrame(matrix).median().fillna(0.0).to_numpy(dtype=float)
     filled = np.where(np.isnan(matrix), median, matrix)
     mean = filled.mean(axis=0)
@@ -233,6 +286,7 @@ def _fit_ridge(matrix: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
     scale[scale == 0] = 1.0
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit((filled - mean) / scale, residual)
     return {"median": median.tolist(), "mean": mean.tolist(), "scale": scale.tolist(),
+            "low": filled.min(axis=0).tolist(), "high": filled.max(axis=0).tolist(),
             "coef": np.ravel(ridge.coef_).tolist(), "intercept": float(ridge.intercept_),
             "alpha": float(ridge.alpha_)}
 
@@ -240,12 +294,14 @@ def _fit_ridge(matrix: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
 def _predict_ridge(model: dict[str, Any], matrix: np.ndarray) -> np.ndarray:
     median = np.asarray(model["median"])
     filled = np.where(np.isnan(matrix), median, matrix)
+    if "low" in model:  # bundles of 0.5 kept no range
+        filled = np.clip(filled, model["low"], model["high"])
     z = (filled - np.asarray(model["mean"])) / np.asarray(model["scale"])
     return np.asarray(z @ np.asarray(model["coef"]) + model["intercept"], dtype=float)
 
 
 def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
-    out = typical_log(state, frame, size)
+    out = law_log(state["law"], _log_size(frame, size), _law_inputs(state, frame))
     if _residual_model(state) is not None:
         out = out + _predict_learner(state, _learner_matrix(
             frame, state["quality_features"], size, state.get("learner", "trees")))
@@ -253,10 +309,10 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 
 
 def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
-    """The law alone: the typical log value for the row's size (and machine)."""
-    machines = state.get("law_factors", [])
+    """The law alone: the typical log value for the row's size (and machine), for a typical
+    pilot: what the tail is measured against, whatever a pilot said of the row."""
     return law_log(state["law"], _log_size(frame, size),
-                   _factor_matrix(frame, machines) if machines else None)
+                   _law_inputs(state, frame, pilot=False))
 
 
 def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
@@ -266,11 +322,13 @@ def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str |
     log_y = np.log(np.clip(y, 1e-9, None))
     folds = grouped_folds(frame, groups, options)
 
-    def out_of_fold(machine_law: bool, learner: str) -> np.ndarray:
+    pilot = pilot_factor(frame, target, features)
+
+    def out_of_fold(machine_law: bool, learner: str, law_pilot: str | None) -> np.ndarray:
         oof = np.full(len(frame), np.nan)
         for train, test in folds:
             part = fit_point(frame.iloc[train], target, features, size, options.seed,
-                             machine_law, learner)
+                             machine_law, learner, law_pilot)
             oof[test] = predict_log(part, frame.iloc[test], size)
         return oof
 
@@ -278,10 +336,12 @@ def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str |
     # machines in the law or among the learner's features. The law is the better place
     # when each machine ran a like mix of inputs; where one ran mostly the slow inputs,
     # its factor takes their blame (seen on rnaseq: STAR's R² fell from 0.69 to 0.48 with
-    # the machine in the law). Out-of-fold predictions also give the quantiles and the
-    # tail threshold.
+    # the machine in the law). Likewise a pilot's time: scaling the law, or a feature of
+    # the learner. Out-of-fold predictions also give the quantiles and the tail threshold.
     machine_choices = [True, False] if law_factors(frame, features) else [True]
-    candidates = [(m, learner) for learner in LEARNERS for m in machine_choices]
+    pilot_choices = [pilot, None] if pilot else [None]
+    candidates = [(m, learner, p) for learner in LEARNERS for m in machine_choices
+                  for p in pilot_choices]
     best, oof = candidates[0], np.full(len(frame), np.nan)
     if folds:
         predicted = [out_of_fold(*candidate) for candidate in candidates]

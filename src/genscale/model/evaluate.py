@@ -2,13 +2,17 @@
 
 Every number is measured on rows the model did not train on:
 
-- grouped cross-validation: folds by a group column (by default `run_id`, so no sample is
-  in both train and test), the model refitted on each training part;
+- grouped cross-validation: folds by a group column (by default `dataset_id`, else
+  `run_id`, so no sample, and no run of the same input, is in both train and test), the
+  model refitted on each training part;
 - extrapolation: trained on the inputs up to a size, tested on inputs at least `factor`
   times larger than any it saw.
 
 Beside the model, in the same table: a straight line on the input size (the Lotaru-style
 estimator) and the training median. For the tail: precision, recall and AUC.
+
+And what no model of the input can do better than: where the same input ran more than once
+on the same machine, how much its runs differ (`repeat_noise`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,38 @@ def tail_metrics(labels: np.ndarray, probability: np.ndarray,
             "recall": float(recall_score(labels, called, zero_division=0)),
             "auc": float(roc_auc_score(labels, np.nan_to_num(probability))) if both
             else float("nan")}
+
+
+def repeat_noise(frame: pd.DataFrame, target: str, group: str | None,
+                 machine: str = "cpu_model") -> dict[str, Any] | None:
+    """How much runs of the same input (rows sharing `group`, and `machine` when the table
+    has it) differ; None when no input ran twice.
+
+    - `run_to_run_sd_percent`: the pooled standard deviation of log(target) within an
+      input, in percent (about the coefficient of variation);
+    - `r2_ceiling`: 1 - pooled within-input variance / the variance of all rows: the R² of
+      a model that knew each input's mean exactly, if every input varied as the repeated
+      ones do.
+    """
+    if group is None:
+        return None
+    y = pd.to_numeric(frame[target], errors="coerce")
+    ok = y > 0
+    keys = [group, machine] if machine in frame.columns else [group]
+    data = frame.loc[ok, keys].assign(y=y[ok], log_y=np.log(y[ok]))
+    cells = data.groupby(keys, dropna=False)
+    size = cells["y"].transform("size")
+    repeated = data[size >= 2]
+    if repeated.empty or y[ok].var() <= 0:
+        return None
+    by = repeated.groupby(keys, dropna=False)
+    df = int((by.size() - 1).sum())
+    within = float(((repeated["y"] - by["y"].transform("mean")) ** 2).sum()) / df
+    within_log = float(((repeated["log_y"] - by["log_y"].transform("mean")) ** 2).sum()) / df
+    return {"inputs": int(by.ngroups), "runs": len(repeated),
+            "run_to_run_sd_percent": 100 * float(np.sqrt(within_log)),
+            "within_sd": float(np.sqrt(within)),
+            "r2_ceiling": 1 - within / float(y[ok].var())}
 
 
 def fit_baselines(frame: pd.DataFrame, target: str, size: str | None) -> dict[str, Any]:

@@ -4,7 +4,9 @@ quotes, printed by `genscale model show BUNDLE`.
 Three tables: grouped cross-validation (the model against the straight line on the size and
 the median, with the quantiles' coverage, and what training chose: trees or a ridge line
 on the law's residuals, and whether the machine scales the law), the size-extrapolation
-test, and the tail classifier. A group is `workflow / step`, or whatever the bundle was grouped by.
+test, and the tail classifier. A fourth where the training rows ran some inputs more than
+once: how much those runs differed, and the R² that leaves to any model of the input.
+A group is `workflow / step`, or whatever the bundle was grouped by.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _fit_name(fit: dict[str, Any] | None) -> str:
     """What training chose for a group: its learner, and where the machine went."""
     if not fit:
         return "n/a"
-    return fit["learner"] + (" + machine in law" if fit.get("law_factors") else "")
+    return (fit["learner"] + (" + machine in law" if fit.get("law_factors") else "")
+            + (f" + {fit['law_pilot']} in law" if fit.get("law_pilot") else ""))
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -50,7 +53,7 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
     metrics = {k: v for k, v in meta["metrics"].items() if keep(k)}
     fits = meta.get("fits", {})
     target = meta["target"]
-    cv_rows, ex_rows, tail_rows = [], [], []
+    cv_rows, ex_rows, tail_rows, noise_rows = [], [], [], []
     for key, result in metrics.items():
         name = _group_name(key)
         cv = result.get("cross_validation")
@@ -66,6 +69,12 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
             tail_rows.append([name, f"{tail['positives']} of {tail['n']}",
                               _number(tail.get("precision"), 2),
                               _number(tail.get("recall"), 2), _number(tail.get("auc"), 2)])
+        noise = result.get("noise")
+        if noise:
+            noise_rows.append([name, str(noise["inputs"]), str(noise["runs"]),
+                               _number(noise["run_to_run_sd_percent"], 1),
+                               _number(noise["r2_ceiling"], 3),
+                               _number(cv["model"]["r2"] if cv else None, 3)])
         ex = result.get("extrapolation")
         if ex:
             ex_rows.append([
@@ -87,4 +96,9 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
         f"{target}: tail (above {k} x the size law), held-out",
         _table(["group", "tail runs", "precision", "recall", "AUC"], tail_rows),
     ]
+    if noise_rows:
+        parts += [
+            f"{target}: run-to-run noise (inputs run more than once on the same machine)",
+            _table(["group", "inputs", "runs", "run-to-run SD %", "R² ceiling",
+                    "model R²"], noise_rows)]
     return "\n\n".join(parts) + "\n"

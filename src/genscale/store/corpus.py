@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,17 @@ import pandas as pd
 from genscale import __version__
 from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory, atomic_write_json, atomic_write_text
+
+
+def point_id(dataset_id: str, repeat: int) -> str:
+    """A campaign point's id: its dataset's and the run's number on it (`-r1`, `-r2`)."""
+    return f"{dataset_id}-r{repeat}"
+
+
+def dataset_of(point_id: str) -> str:
+    """The dataset a point ran (its id without the `-rN`): repeats of one dataset are never
+    split between the training and the test rows of a model."""
+    return re.sub(r"-r\d+$", "", point_id)
 
 
 def closed_runs(campaign_dir: Path) -> list[Path]:
