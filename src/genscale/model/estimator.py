@@ -27,6 +27,12 @@ R² 0.66 with trees, 0.82 with the line, on 60 runs). Each group takes whichever
 (and, where it ran on several machines, the machine factors in the law or in the trees)
 predicts its held-out folds better, measured inside the training rows only.
 
+Where the features include pilot times (`pilot.*`, see `engine.pilot`: the workflow run on
+a few thousand of the input's pairs), the one that follows the target best may scale the
+law as a machine does, by a power of it (`pilot_factor`); the law then carries what the
+pilot measured to inputs of any size. Held-out folds decide, as for the machine, whether
+it goes there or to the learner.
+
 Quantiles come from the out-of-fold residuals (on the log scale) of the whole model,
 added to its prediction. The tail is "above `tail_k` times the typical value for its
 size" (the law alone gives the typical value). A classifier predicts it, and its threshold
@@ -231,9 +237,10 @@ def _law_inputs(state: dict[str, Any], frame: pd.DataFrame, pilot: bool = True
                 ) -> np.ndarray:
     """The law's factor columns for `frame`: the machine indicators, then the centred log
     pilot time (0, the training rows' typical pilot, when `pilot` is False or the value is
-    missing). A pilot time beyond the training rows' counts as their extreme: a pilot of a
-    step of a tenth of a second is mostly start-up noise, and its power, unclipped, made
-    one held-out prediction 1,000x too large (samtools index, R² -38)."""
+    missing). A pilot time beyond the training rows' counts as their extreme: the law's
+    power of it is not carried past what was seen (a pilot of a step of a tenth of a
+    second is mostly start-up noise, and one odd value would otherwise scale the law by
+    its power)."""
     matrix = _factor_matrix(frame, state.get("law_factors", []))
     spec = state.get("law_pilot")
     if spec is None:
