@@ -56,8 +56,8 @@ def _pilot(point: Point, work: Path) -> str:
     if out.is_file():
         return f"{point.dataset_id}: piloted earlier"
     dataset = synth_dataset(point.synth_knobs(), work / "datasets")
-    pairs = int(dataset.info.get("stats", {}).get("pairs", point.pairs))
-    features = pilot_features(point.workflow, dataset.path, pairs, scratch=work)
+    features = pilot_features(point.workflow, dataset.path, dataset.pairs or point.pairs,
+                              scratch=work)
     atomic_write_json(out, features)
     return f"{point.dataset_id}: pilot {features[PILOT_PREFIX + 'makespan_s']:.1f} s"
 

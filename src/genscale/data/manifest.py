@@ -41,6 +41,12 @@ class Dataset:
     def input_bytes(self) -> int:
         return sum(int(f["bytes"]) for f in self.files.values())
 
+    @property
+    def pairs(self) -> int | None:
+        """The read pairs its maker counted (synth, subsample, import), if it did."""
+        pairs = self.info.get("stats", {}).get("pairs")
+        return None if pairs is None else int(pairs)
+
     @classmethod
     def build(cls, path: Path, kind: str, files: dict[str, str],
               params: dict[str, str | int | float], info: dict[str, Any]) -> Dataset:

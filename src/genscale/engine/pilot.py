@@ -17,11 +17,9 @@ scratch directory that is deleted afterwards.
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 from pathlib import Path
 
-from genscale.data.manifest import Dataset
 from genscale.data.subsample import subsample
 from genscale.engine.runner import RunSettings, run_workflow
 from genscale.errors import UserError
@@ -57,10 +55,5 @@ def pilot_features(workflow_ref: str, dataset_dir: Path, total_pairs: int,
                     for step, wall in zip(done["step"], done["wall_s"], strict=True)}
         span = float(done["end_time"].max() - done["start_time"].min()) if len(done) else 0.0
         features[f"{PILOT_PREFIX}makespan_s"] = span
-        features[f"{PILOT_PREFIX}pairs"] = float(_pairs(sample))
-        shutil.rmtree(work / "runs", ignore_errors=True)
+        features[f"{PILOT_PREFIX}pairs"] = float(sample.pairs or 0)
     return {k: v for k, v in features.items() if math.isfinite(v)}
-
-
-def _pairs(dataset: Dataset) -> int:
-    return int(dataset.info.get("stats", {}).get("pairs", 0))

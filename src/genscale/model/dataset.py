@@ -101,9 +101,9 @@ def model_table(corpus_dir: Path, post_step: bool = False) -> pd.DataFrame:
                          wall_s=whole["makespan_s"])
     rows = pd.concat([ran.drop(columns=["kind"]), whole.drop(columns=["kind"], errors="ignore")],
                      ignore_index=True, sort=False)
-    points = rows["point_id"] if "point_id" in rows.columns else pd.Series(np.nan, rows.index)
-    rows["dataset_id"] = [dataset_of(p) if isinstance(p, str) else run
-                          for p, run in zip(points, rows["run_id"], strict=True)]
+    rows["dataset_id"] = (rows["point_id"].map(dataset_of, na_action="ignore")
+                          .fillna(rows["run_id"]) if "point_id" in rows.columns
+                          else rows["run_id"])
     pre = features[["run_id", *pre_run_features(list(features.columns), pilot=True)]]
     table = rows.merge(pre, on="run_id", how="left").merge(kind, on="run_id", how="left")
     if "cpu_model" in table.columns and table["cpu_model"].nunique() > 1:

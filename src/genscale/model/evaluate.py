@@ -76,9 +76,7 @@ def repeat_noise(frame: pd.DataFrame, target: str, group: str | None,
     ok = y > 0
     keys = [group, machine] if machine in frame.columns else [group]
     data = frame.loc[ok, keys].assign(y=y[ok], log_y=np.log(y[ok]))
-    cells = data.groupby(keys, dropna=False)
-    size = cells["y"].transform("size")
-    repeated = data[size >= 2]
+    repeated = data[data.groupby(keys, dropna=False)["y"].transform("size") >= 2]
     if repeated.empty or y[ok].var() <= 0:
         return None
     by = repeated.groupby(keys, dropna=False)
