@@ -17,6 +17,7 @@ and a dataset already made is reused. `--datasets-only` makes the datasets and s
 time, whatever `--jobs`: a pilot's times are measurements) into WORK_DIR/pilots/DATASET.json,
 and writes its `pilot.*` columns on every run of the dataset in `features.csv`. The pilots
 run on this machine, now: not on the machine, nor in the session, of the corpus's runs.
+A run whose campaign ran its pilot (a spec with `pilot: true`) keeps that pilot.
 """
 
 from __future__ import annotations
@@ -126,15 +127,25 @@ def main() -> None:
     parser.add_argument("--pilot", metavar="WORKFLOW",
                         help="run a pilot of each dataset of this workflow instead")
     args = parser.parse_args()
-    wanted = set(pd.read_csv(args.corpus / "features.csv", usecols=["run_id"])["run_id"])
+    corpus_features = pd.read_csv(args.corpus / "features.csv")
+    wanted = set(corpus_features["run_id"])
     points = [p for p in design(load_campaign(args.spec)) if p.point_id in wanted]
     if len(points) != len(wanted):
         sys.exit(f"{args.spec}: holds {len(points)} of the corpus's {len(wanted)} runs")
     if args.pilot:
-        firsts = [p for p in points if p.workflow == args.pilot and p.repeat == 1]
+        # a point whose campaign ran its pilot (`pilot: true`) keeps that one: it ran just
+        # before the point's run, in the same session
+        column = corpus_features.get(f"{PILOT_PREFIX}makespan_s")
+        piloted = set() if column is None else set(corpus_features["run_id"][column.notna()])
+        firsts = [p for p in points if p.workflow == args.pilot and p.repeat == 1
+                  and (p.point_id not in piloted
+                       or (args.work / "pilots" / f"{p.dataset_id}.json").is_file())]
         (args.work / "pilots").mkdir(parents=True, exist_ok=True)
-        for i, point in enumerate(firsts, 1):
-            print(f"[{i}/{len(firsts)}] {_pilot(point, args.work)}", flush=True)
+        try:
+            for i, point in enumerate(firsts, 1):
+                print(f"[{i}/{len(firsts)}] {_pilot(point, args.work)}", flush=True)
+        except KeyboardInterrupt:
+            sys.exit("interrupted: run the same command again to resume")
         print(f"pilot columns written for {merge_pilots(args.corpus, args.work)} runs")
         return
     (args.work / "features").mkdir(parents=True, exist_ok=True)

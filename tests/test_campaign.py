@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +16,7 @@ from genscale.errors import UserError
 from genscale.store.corpus import done_points, export_corpus
 from genscale.store.rundir import RunDirectory
 
-from .conftest import write
+from .conftest import GENSCALE, write
 
 COUNT_READS = """\
 name: count
@@ -43,10 +46,11 @@ cells:
 """
 
 
-def spec_file(tmp_path: Path, keep: bool = False) -> Path:
+def spec_file(tmp_path: Path, keep: bool = False, pilot: bool = False) -> Path:
     workflow = write(tmp_path / "count.yaml", COUNT_READS)
-    return write(tmp_path / "tiny.yaml", SPEC.replace("WORKFLOW", str(workflow))
-                 .replace("KEEP", "true" if keep else "false"))
+    text = (SPEC.replace("WORKFLOW", str(workflow))
+            .replace("KEEP", "true" if keep else "false"))
+    return write(tmp_path / "tiny.yaml", text + ("pilot: true\n" if pilot else ""))
 
 
 def test_design_is_a_stable_shuffle_of_the_cross(tmp_path: Path) -> None:
@@ -132,6 +136,56 @@ def test_campaign_resumes_and_exports(tmp_path: Path) -> None:
         workflows.set_index("run_id").loc[features["run_id"], "pairs"].tolist(), rel=0.05)
     meta = json.loads((corpus / "corpus.json").read_text())
     assert meta["runs"] == 4 and set(meta["sha256"]) >= {"tasks.csv", "samples.parquet"}
+
+
+def test_a_point_s_pilot_runs_before_it_and_joins_its_features(tmp_path: Path) -> None:
+    out = tmp_path / "campaign"
+    outcomes = run_campaign(spec_file(tmp_path, pilot=True), out, limit=2)
+    assert [o.status for o in outcomes] == ["succeeded"] * 2
+    corpus = tmp_path / "corpus"
+    export_corpus(out, corpus)
+    features = pd.read_csv(corpus / "features.csv").set_index("run_id")
+    workflows = pd.read_csv(corpus / "workflows.csv").set_index("run_id")
+    for outcome in outcomes:
+        point = outcome.point.point_id
+        pilot = json.loads((out / "pilots" / f"{point}.json").read_text())
+        assert features.loc[point, "pilot.count.wall_s"] == pytest.approx(
+            pilot["pilot.count.wall_s"])
+        # the command sleeps 0.5 s: a time measured, not a placeholder
+        assert pilot["pilot.count.wall_s"] >= 0.5
+        # the pilot ran on a sample of at most its 3,000 pairs, all of a smaller input
+        assert pilot["pilot.pairs"] == pytest.approx(
+            min(3000, workflows.loc[point, "pairs"]), rel=0.1)
+        started = RunDirectory(outcome.run_dir).tasks()["start_time"].min()
+        assert (out / "pilots" / f"{point}.json").stat().st_mtime <= started
+
+
+def test_an_interrupted_pilot_keeps_nothing_and_runs_again(
+        tmp_path: Path, env_no_color: dict[str, str]) -> None:
+    """A pilot cut short would pass for a fast one: the campaign stops, writes no pilot
+    for the point, and runs the whole pilot again when resumed."""
+    spec = spec_file(tmp_path, pilot=True)
+    workflow = tmp_path / "count.yaml"
+    workflow.write_text(COUNT_READS.replace("sleep 0.5", "sleep 3"))
+    out = tmp_path / "campaign"
+    proc = subprocess.Popen([GENSCALE, "campaign", str(spec), "--out", str(out),
+                             "--limit", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env_no_color)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(out.glob("genscale-pilot-*/runs/*/logs/"
+                                                             "count.err")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not list((out / "pilots").glob("*.json"))
+    assert not list((out / "runs").iterdir())  # the point's own run never started
+    assert not list(out.glob("genscale-pilot-*"))  # nor is the pilot's scratch left
+    [again] = run_campaign(spec, out, limit=1)
+    assert again.status == "succeeded"
+    pilot = json.loads((out / "pilots" / f"{again.point.point_id}.json").read_text())
+    assert pilot["pilot.count.wall_s"] >= 3
 
 
 def test_interrupted_point_is_resumed_not_rerun(tmp_path: Path) -> None:

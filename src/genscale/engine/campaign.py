@@ -12,7 +12,8 @@ campaign already spans the whole design.
 Each finished point keeps its run directory's tables, run.json and `features.json` (the
 FASTQ and QC-report features of `quality.table.run_features`); its work directory and
 dataset are deleted unless the spec keeps them, so a campaign of hundreds of runs fits on a
-laptop's disk.
+laptop's disk. With `pilot: true`, each point's dataset gets a pilot run just before its
+own run (`pilots/POINT.json`, kept), and the pilot's features join the point's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genscale.data.knobs import PRESETS, QualityKnobs
 from genscale.engine.engine import EventHook
+from genscale.engine.pilot import pilot_features
 from genscale.engine.runner import RunSettings, resume_workflow, run_workflow
 from genscale.engine.workload import synth_dataset
 from genscale.errors import UserError
@@ -82,6 +84,9 @@ class CampaignSpec(BaseModel):
     seed: int = 1
     interval_s: Annotated[float, Field(gt=0)] = 1.0
     keep_work: bool = False  # keep each run's work/ directory and its dataset
+    # run a pilot (`engine.pilot`) of each point's dataset just before its run, on the same
+    # machine in the same session, and keep its `pilot.*` features with the run's
+    pilot: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,8 @@ def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], 
                 result = resume_workflow(run_dir, on_event=on_event)
             else:
                 dataset = synth_dataset(point.synth_knobs(), datasets)
+                if spec.pilot:
+                    _pilot(point, dataset.path, dataset.pairs or point.pairs, out)
                 settings = RunSettings(runs_dir=runs, interval_s=spec.interval_s,
                                        run_id=point.point_id, use_cache=False)
                 result = run_workflow(point.workflow, dataset.path, settings,
@@ -240,7 +247,8 @@ def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], 
                              else "failed" if result.outcome.failures else "succeeded")
         if result_status != "interrupted":
             uses[_dataset_key(point)] -= 1
-            _close_point(run_dir, point, spec.keep_work or uses[_dataset_key(point)] > 0)
+            _close_point(run_dir, point, spec.keep_work or uses[_dataset_key(point)] > 0,
+                         _pilot_path(out, point))
         outcome = PointOutcome(point, result_status, run_dir, time.monotonic() - start)
         outcomes.append(outcome)
         if on_point is not None:
@@ -260,10 +268,26 @@ def _todo(points: list[Point], runs: Path, limit: int | None) -> list[Point]:
     return todo if limit is None else todo[:limit]
 
 
-def _close_point(run_dir: Path, point: Point, keep_data: bool) -> None:
-    """Record the point and its features beside the run, then free the disk it used
-    (unless `keep_data`)."""
+def _pilot_path(out: Path, point: Point) -> Path:
+    return out / "pilots" / f"{point.point_id}.json"
+
+
+def _pilot(point: Point, dataset_dir: Path, total_pairs: int, out: Path) -> None:
+    """Run the point's pilot, unless it ran already (its run was then interrupted before
+    it started): its times must come from just before the run."""
+    path = _pilot_path(out, point)
+    if not path.is_file():
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_json(path, pilot_features(point.workflow, dataset_dir, total_pairs,
+                                               scratch=out))
+
+
+def _close_point(run_dir: Path, point: Point, keep_data: bool, pilot: Path) -> None:
+    """Record the point and its features beside the run (with its pilot's, if it had
+    one), then free the disk it used (unless `keep_data`)."""
     features = run_features(run_dir)
+    if pilot.is_file():
+        features.update(json.loads(pilot.read_text(encoding="utf-8")))
     info = RunDirectory(run_dir).read_run_info()
     if not keep_data:
         shutil.rmtree(run_dir / "work", ignore_errors=True)

@@ -35,7 +35,8 @@ def pilot_features(workflow_ref: str, dataset_dir: Path, total_pairs: int,
     """Run `workflow_ref` on about `pairs` of the `total_pairs` read pairs of the dataset
     at `dataset_dir` and return the pilot features (see the module's docstring). A step
     the pilot skipped (a tool not installed) has no feature; a step that failed makes the
-    pilot fail, with a UserError naming the step."""
+    pilot fail, with a UserError naming the step; an interrupted pilot (SIGINT, SIGTERM)
+    raises KeyboardInterrupt."""
     if total_pairs <= 0:
         raise UserError(f"{dataset_dir}: no read pairs to run a pilot on")
     with tempfile.TemporaryDirectory(prefix="genscale-pilot-", dir=scratch) as tmp:
@@ -44,6 +45,9 @@ def pilot_features(workflow_ref: str, dataset_dir: Path, total_pairs: int,
         sample = subsample(dataset_dir, fraction, work / "data", seed=PILOT_SEED)
         settings = RunSettings(runs_dir=work / "runs", run_id="pilot", use_cache=False)
         result = run_workflow(workflow_ref, sample.path, settings)
+        if result.outcome.interrupted:
+            # a pilot cut short would look like a fast one: stop, keeping nothing of it
+            raise KeyboardInterrupt(f"{dataset_dir}: the pilot run was interrupted")
         if result.outcome.failures:
             failure = result.outcome.failures[0]
             tail = failure.stderr_tail[-1] if failure.stderr_tail else ""
