@@ -78,7 +78,7 @@ models: setup
 	  $(BIN)/genscale model train --table runs/corpus-v1-table.parquet --target $$target \
 	    --where 'background_cores < 0.1' --out models/corpus-v1-$$target || exit 1; done
 	@$(BIN)/genscale model train --table runs/corpus-v1-table.parquet --target wall_s --pilot \
-	    --where "background_cores < 0.1 and workflow == 'rnaseq'" --out models/corpus-v1-wall_s-pilot
+	    --where 'background_cores < 0.1' --out models/corpus-v1-wall_s-pilot
 
 # A real single-node SLURM on this machine, with accounting (sacct): idempotent.
 slurm-up:

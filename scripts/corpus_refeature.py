@@ -5,7 +5,8 @@ after the campaign has no values in the committed `features.csv`. The datasets a
 deterministic in their knobs and seed: this script makes each point's dataset again
 (`engine.workload.synth_dataset`), computes `quality.table.dataset_features`, checks that
 every feature the corpus already holds comes out identical (the proof that it is the same
-dataset), and writes `features.csv` with the new columns added, to a temporary name first.
+dataset), and writes `features.csv` with the new columns added, to a temporary name first,
+and its new sha256 into `corpus.json`.
 
     python scripts/corpus_refeature.py CAMPAIGN_SPEC CORPUS_DIR WORK_DIR [--jobs N]
         [--datasets-only] [--pilot WORKFLOW]
@@ -36,8 +37,8 @@ from genscale.engine.campaign import Point, design, load_campaign
 from genscale.engine.pilot import PILOT_PREFIX, pilot_features
 from genscale.engine.workload import synth_dataset
 from genscale.quality.table import dataset_features
-from genscale.store.corpus import dataset_of
-from genscale.store.rundir import atomic_write_json, atomic_write_text
+from genscale.store.corpus import dataset_of, write_features
+from genscale.store.rundir import atomic_write_json
 
 
 def _one(point: Point, work: Path, datasets_only: bool) -> str:
@@ -79,7 +80,7 @@ def merge_pilots(corpus: Path, work: Path) -> int:
         features[column] = features["run_id"].map(fresh[column]).fillna(features[column])
     keys = ["run_id", "workflow", "workflow_id", "sample"]
     features = features[keys + sorted(c for c in features.columns if c not in keys)]
-    atomic_write_text(corpus / "features.csv", features.to_csv(index=False))
+    write_features(corpus, features)
     return len(rows)
 
 
@@ -113,7 +114,7 @@ def merge(corpus: Path, work: Path) -> list[str]:
     merged = features.join(fresh[added], on="run_id")
     keys = ["run_id", "workflow", "workflow_id", "sample"]
     merged = merged[keys + sorted(c for c in merged.columns if c not in keys)]
-    atomic_write_text(corpus / "features.csv", merged.to_csv(index=False))
+    write_features(corpus, merged)
     return added
 
 

@@ -13,10 +13,10 @@ import pytest
 
 from genscale.engine.campaign import design, load_campaign, run_campaign
 from genscale.errors import UserError
-from genscale.store.corpus import done_points, export_corpus
+from genscale.store.corpus import done_points, export_corpus, file_hashes, write_features
 from genscale.store.rundir import RunDirectory
 
-from .conftest import GENSCALE, write
+from .conftest import GENSCALE, ROOT, write
 
 COUNT_READS = """\
 name: count
@@ -136,6 +136,17 @@ def test_campaign_resumes_and_exports(tmp_path: Path) -> None:
         workflows.set_index("run_id").loc[features["run_id"], "pairs"].tolist(), rel=0.05)
     meta = json.loads((corpus / "corpus.json").read_text())
     assert meta["runs"] == 4 and set(meta["sha256"]) >= {"tasks.csv", "samples.parquet"}
+    # a feature added later (as scripts/corpus_refeature.py adds one) is sealed in too
+    write_features(corpus, features.assign(**{"pilot.count.wall_s": 1.0}))
+    meta = json.loads((corpus / "corpus.json").read_text())
+    assert meta["sha256"] == file_hashes(corpus) and meta["runs"] == 4
+    assert "pilot.count.wall_s" in pd.read_csv(corpus / "features.csv").columns
+
+
+def test_the_committed_corpus_matches_its_hashes() -> None:
+    """What corpus.json says of the committed tables holds: nothing rewrote one unsealed."""
+    corpus = ROOT / "datasets" / "corpus-v1"
+    assert json.loads((corpus / "corpus.json").read_text())["sha256"] == file_hashes(corpus)
 
 
 def test_a_point_s_pilot_runs_before_it_and_joins_its_features(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ def downsample(samples: pd.DataFrame, max_per_task: int) -> pd.DataFrame:
     return pd.concat(keep, ignore_index=True) if keep else samples
 
 
+CORPUS_TABLES = ("tasks.csv", "workflows.csv", "features.csv", "samples.parquet")
 QUIET_BACKGROUND_CORES = 0.1  # above this, a run shared the machine with other work
 
 
@@ -208,13 +209,27 @@ def export_corpus(campaign_dir: Path, out: Path, max_samples_per_task: int = 30,
         "presets": sorted(str(p) for p in workflow_frame["preset"].unique()),
         "hosts": [json.loads(h) for h in sorted(hosts)], "tool_versions": versions,
         "max_samples_per_task": max_samples_per_task,
-        "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
-                   for name in ("tasks.csv", "workflows.csv", "features.csv",
-                                "samples.parquet")},
+        "sha256": file_hashes(out),
     }
     atomic_write_json(out / "corpus.json", meta)
     return (f"{len(workflow_frame)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
             f"{len(task_frame)} tasks, written to {out}")
+
+
+def file_hashes(corpus_dir: Path) -> dict[str, str]:
+    """The sha256 of each of the corpus's tables, as `corpus.json` records them."""
+    return {name: hashlib.sha256((corpus_dir / name).read_bytes()).hexdigest()
+            for name in CORPUS_TABLES}
+
+
+def write_features(corpus_dir: Path, features: pd.DataFrame) -> None:
+    """Replace the corpus's `features.csv` (to a temporary name first) and its sha256 in
+    `corpus.json`, as a script that adds feature columns to a committed corpus must."""
+    meta_path = corpus_dir / "corpus.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    atomic_write_text(corpus_dir / "features.csv", features.to_csv(index=False))
+    meta["sha256"] = file_hashes(corpus_dir)
+    atomic_write_json(meta_path, meta)
 
 
 def _carry_over(base: pd.DataFrame, new: pd.DataFrame, new_runs: set[str]) -> pd.DataFrame:
