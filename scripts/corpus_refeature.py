@@ -64,6 +64,12 @@ def _pilot(point: Point, work: Path) -> str:
     return f"{point.dataset_id}: pilot {features[PILOT_PREFIX + 'makespan_s']:.1f} s"
 
 
+def _ordered(features: pd.DataFrame) -> pd.DataFrame:
+    """The key columns first, then the features by name, as the corpus keeps them."""
+    keys = ["run_id", "workflow", "workflow_id", "sample"]
+    return features[keys + sorted(c for c in features.columns if c not in keys)]
+
+
 def merge_pilots(corpus: Path, work: Path) -> int:
     """features.csv with the pilot columns of every run whose dataset has a pilot (those
     columns replaced, not checked: they are measurements); the number of such runs."""
@@ -78,9 +84,7 @@ def merge_pilots(corpus: Path, work: Path) -> int:
         if column not in features.columns:
             features[column] = float("nan")
         features[column] = features["run_id"].map(fresh[column]).fillna(features[column])
-    keys = ["run_id", "workflow", "workflow_id", "sample"]
-    features = features[keys + sorted(c for c in features.columns if c not in keys)]
-    write_features(corpus, features)
+    write_features(corpus, _ordered(features))
     return len(rows)
 
 
@@ -112,9 +116,7 @@ def merge(corpus: Path, work: Path) -> list[str]:
                          f"{fresh.at[run_id, column]}: not the same dataset")
     added = [c for c in fresh.columns if c not in features.columns]
     merged = features.join(fresh[added], on="run_id")
-    keys = ["run_id", "workflow", "workflow_id", "sample"]
-    merged = merged[keys + sorted(c for c in merged.columns if c not in keys)]
-    write_features(corpus, merged)
+    write_features(corpus, _ordered(merged))
     return added
 
 
