@@ -32,22 +32,34 @@ import skops.io as sio
 from genscale import __version__
 from genscale.data.manifest import Dataset
 from genscale.errors import UserError
+from genscale.model.compose import (
+    GroupEvidence,
+    compose_workflow,
+    makespans_s,
+    observed_cores,
+    predict_composition,
+    shape_of,
+    workflow_shape,
+)
 from genscale.model.dataset import (
     MEASURED,
     PILOT_PREFIX,
     WORKFLOW_STEP,
     machine_features,
+    post_step_features,
     pre_run_features,
     size_features,
 )
-from genscale.model.estimator import FitOptions, fit_group, predict_group, typical_log
+from genscale.model.estimator import FitOptions, fit_group_oof, predict_group, typical_log
 from genscale.model.evaluate import (
-    cross_validate,
-    extrapolate,
+    cross_validation_splits,
+    extrapolation_held_out,
+    extrapolation_summary,
     fit_baselines,
     point_metrics,
     predict_baselines,
     repeat_noise,
+    summarise,
     tail_labels,
     tail_metrics,
 )
@@ -69,6 +81,7 @@ TRUSTED_TYPES = [
     "collections.OrderedDict",
 ]
 KEY_SEP = " | "
+COMPOSABLE = ("wall_s",)  # targets whose whole-workflow value the steps' replay gives
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -184,11 +197,13 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
     counts: dict[str, int] = {}
     kinds: dict[str, list[str]] = {}
     fits: dict[str, dict[str, Any]] = {}
+    evidence: dict[str, GroupEvidence] = {}
     for key, frame in _groups(usable, spec.by):
         if len(frame) < 5:
             continue  # too few rows to fit anything
         frame = frame.reset_index(drop=True)
-        groups[key], metrics[key] = _train_group(frame, spec, options, evaluate)
+        groups[key], metrics[key], evidence[key] = _train_group(frame, spec, options,
+                                                                evaluate)
         counts[key] = len(frame)
         # what training chose, readable without loading the estimators
         fits[key] = {"learner": groups[key]["learner"],
@@ -198,23 +213,88 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:
         raise UserError(f"no group of {', '.join(spec.by) or 'the table'} has 5 rows or more")
-    return groups, {**_metadata(usable, spec, options, counts, kinds, metrics), "fits": fits}
+    not_composed = _compose(usable, spec, options, groups, metrics, evidence)
+    for key, state in groups.items():
+        if "composed" in state:
+            fits[key]["composed"] = {"cores": state["composed"]["cores"],
+                                     "steps": [s["step"] for s in state["composed"]["steps"]]}
+    return groups, {**_metadata(usable, spec, options, counts, kinds, metrics), "fits": fits,
+                    "not_composed": not_composed}
 
 
 def _train_group(frame: pd.DataFrame, spec: TrainSpec, options: FitOptions,
-                 evaluate: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One group's fitted state, and its held-out metrics (empty without `evaluate`)."""
-    state = fit_group(frame, spec.target, spec.features, spec.size, options,
-                      frame[spec.group] if spec.group else None)
+                 evaluate: bool) -> tuple[dict[str, Any], dict[str, Any], GroupEvidence]:
+    """One group's fitted state, its held-out metrics (empty without `evaluate`), and the
+    predictions behind them (for a workflow composed of its steps)."""
+    state, oof_log = fit_group_oof(frame, spec.target, spec.features, spec.size, options,
+                                   frame[spec.group] if spec.group else None)
     state["baselines"] = fit_baselines(frame, spec.target, spec.size)
+    evidence = GroupEvidence(frame, pd.DataFrame({
+        "y": pd.to_numeric(frame[spec.target], errors="coerce").to_numpy(dtype=float),
+        "model": np.exp(oof_log),
+        "typical": np.exp(typical_log(state, frame, spec.size))}, index=frame.index))
     if not evaluate:
-        return state, {}
+        return state, {}, evidence
+    evidence.cv = cross_validation_splits(frame, spec.target, spec.features, spec.size,
+                                          options, spec.group)
+    evidence.extrapolation = (extrapolation_held_out(frame, spec.target, spec.features,
+                                                     spec.size, options, spec.group)
+                              if spec.size else None)
     return state, {
-        "cross_validation": cross_validate(frame, spec.target, spec.features, spec.size,
-                                           options, spec.group),
+        "cross_validation": summarise([s.test for s in evidence.cv]) if evidence.cv else None,
         "noise": repeat_noise(frame, spec.target, spec.group),
-        "extrapolation": (extrapolate(frame, spec.target, spec.features, spec.size, options,
-                                      spec.group) if spec.size else None)}
+        "extrapolation": (extrapolation_summary(evidence.extrapolation, frame, spec.size)
+                          if evidence.extrapolation is not None and spec.size else None),
+    }, evidence
+
+
+def _compose(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
+             groups: dict[str, Any], metrics: dict[str, Any],
+             evidence: dict[str, GroupEvidence]) -> dict[str, str]:
+    """Each whole workflow's model becomes the replay of its steps' (`model.compose`)
+    where the table allows (a `wall_s` target, groups by workflow and step, a workflow
+    GenScale can plan, pre-run features only: a step's post-step reports are not known
+    for the whole workflow's row, and the cores its runs had) and where the replay
+    predicts the workflow's runs better out of fold than its single law on the makespan.
+    The single law stays in the group, and its metrics under `single_law`; the group's
+    own metrics are those of the choice, made inside each split. Returns why each
+    workflow that was not composed was not."""
+    not_composed: dict[str, str] = {}
+    if spec.target not in COMPOSABLE or spec.by != ["workflow", "step"]:
+        return not_composed
+    for key in [k for k in groups if k.endswith(KEY_SEP + WORKFLOW_STEP)]:
+        workflow = key[: -len(KEY_SEP + WORKFLOW_STEP)]
+        steps = {k[len(workflow + KEY_SEP):]: k for k in groups
+                 if k.startswith(workflow + KEY_SEP) and k != key}
+        rows = table[(table["workflow"].astype(str) == workflow)
+                     & (table["step"] != WORKFLOW_STEP)]
+        shape = workflow_shape(workflow, steps) if steps else None
+        cores = observed_cores(rows)
+        if post_step_features(spec.features):
+            not_composed[workflow] = "post-step features"
+        elif shape is None:
+            not_composed[workflow] = "not a workflow GenScale can plan, or steps it lacks"
+        elif cores is None:
+            not_composed[workflow] = "no start_time, end_time and threads_requested"
+        else:
+            composed = compose_workflow(evidence[key],
+                                        {s: evidence[k] for s, k in steps.items()},
+                                        shape, cores, options, spec.size)
+            if composed is None:
+                not_composed[workflow] = "its steps' rows or splits differ from its own"
+                continue
+            composition, composed_metrics = composed
+            if metrics.get(key):
+                single = {m: metrics[key][m] for m in ("cross_validation", "extrapolation")}
+                metrics[key].update(composed_metrics, single_law=single)
+            if composition["chosen"]:
+                groups[key]["composed"] = composition
+            else:
+                errors = composition["log_mse"]
+                not_composed[workflow] = (
+                    f"its single law predicted its runs better out of fold (log MSE "
+                    f"{errors['single_law']:.4f} against {errors['composed']:.4f} replayed)")
+    return not_composed
 
 
 def _metadata(usable: pd.DataFrame, spec: TrainSpec, options: FitOptions,
@@ -307,10 +387,34 @@ def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -
     for key, frame in _groups(table, meta["by"]):
         if key not in groups:
             continue
-        predicted = predict_group(groups[key], frame, meta["features"], meta["size"])
+        predicted, _ = _predict_key(groups, meta, key, frame)
         for source, column in names.items():
             out.loc[frame.index, column] = predicted[source].to_numpy()
     return out
+
+
+def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
+                 frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The predictions of group `key` for `frame` (as `predict_group` gives them), and the
+    log of the typical value the tail is measured against. A composed workflow's are the
+    replay of its steps' predictions of the same rows (`model.compose`)."""
+    state = groups[key]
+    if "composed" not in state:
+        return (predict_group(state, frame, meta["features"], meta["size"]),
+                typical_log(state, frame, meta["size"]))
+    shape, cores = shape_of(state["composed"])
+    workflow = key[: -len(KEY_SEP + WORKFLOW_STEP)]
+    points, typicals = {}, {}
+    for step in shape:
+        step_state = groups[group_key((workflow, step.step))]
+        rows = frame.assign(step=step.step)
+        points[step.step] = predict_group(step_state, rows, meta["features"],
+                                          meta["size"])["predicted"].to_numpy()
+        typicals[step.step] = np.exp(typical_log(step_state, rows, meta["size"]))
+    predicted = makespans_s(shape, pd.DataFrame(points), cores)
+    typical = makespans_s(shape, pd.DataFrame(typicals), cores)
+    out = predict_composition(state["composed"], predicted, typical)
+    return out.set_index(frame.index), np.log(typical)
 
 
 def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
@@ -366,7 +470,7 @@ def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
         if key in groups:
             baselines = predict_baselines(groups[key]["baselines"], frame, meta["size"])
             result.update({m: point_metrics(truth, v) for m, v in baselines.items()})
-            labels = tail_labels(np.log(truth), typical_log(groups[key], frame, meta["size"]),
+            labels = tail_labels(np.log(truth), _predict_key(groups, meta, key, frame)[1],
                                  meta["options"]["tail_k"])
             result["tail"] = tail_metrics(labels, frame["tail_probability"].to_numpy(),
                                           frame["predicted_tail"].to_numpy())

@@ -325,6 +325,15 @@ def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
               options: FitOptions, groups: pd.Series | None = None) -> dict[str, Any]:
     """Everything `predict_group` needs, fitted on `frame` (rows with a positive target)."""
+    return fit_group_oof(frame, target, features, size, options, groups)[0]
+
+
+def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
+                  options: FitOptions, groups: pd.Series | None = None
+                  ) -> tuple[dict[str, Any], np.ndarray]:
+    """`fit_group`, and the chosen model's out-of-fold log predictions of `frame`'s rows
+    (NaN where no fold held a row out): what a whole workflow composed of this group's
+    step learns its spread and its tail from (`model.compose`)."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
     folds = grouped_folds(frame, groups, options)
@@ -360,7 +369,7 @@ def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str |
                           for q in QUANTILES}
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
-    return state
+    return state, oof
 
 
 def grouped_folds(frame: pd.DataFrame, groups: pd.Series | None,

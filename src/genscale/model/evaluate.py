@@ -17,6 +17,7 @@ on the same machine, how much its runs differ (`repeat_noise`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from sklearn.metrics import precision_score, r2_score, recall_score, roc_auc_sco
 
 from genscale.model.estimator import (
     FitOptions,
-    fit_group,
+    fit_group_oof,
     grouped_folds,
     predict_group,
     tail_labels,
@@ -111,43 +112,72 @@ def predict_baselines(baselines: dict[str, Any], frame: pd.DataFrame,
                                                                 baselines["median"])}
 
 
+@dataclass
+class HeldOut:
+    """One split, row by row (indexed as the frame it came from).
+
+    - `test`: the held-out rows: `y`, each method's prediction (`model`, `line`,
+      `median`), `p90`, `p99`, `typical` (the law alone) and the tail (`tail_label`,
+      `tail_probability`, `tail_call`);
+    - `train`: the training rows: `y`, `model` (their out-of-fold prediction inside the
+      training part) and `typical`: what a workflow composed of its steps
+      (`model.compose`) learns its spread and tail from, on the same split.
+    """
+
+    test: pd.DataFrame
+    train: pd.DataFrame
+
+
 def _held_out(train: pd.DataFrame, test: pd.DataFrame, target: str, features: list[str],
-              size: str | None, options: FitOptions, group: str | None
-              ) -> dict[str, np.ndarray]:
+              size: str | None, options: FitOptions, group: str | None) -> HeldOut:
     """Fit on `train`, predict `test`: every method, the quantiles and the tail."""
-    state = fit_group(train, target, features, size, options,
-                      train[group] if group else None)
+    state, oof_log = fit_group_oof(train, target, features, size, options,
+                                   train[group] if group else None)
     predicted = predict_group(state, test, features, size)
     baselines = predict_baselines(fit_baselines(train, target, size), test, size)
     y = pd.to_numeric(test[target], errors="coerce").to_numpy(dtype=float)
-    labels = tail_labels(np.log(np.clip(y, 1e-9, None)), typical_log(state, test, size),
-                         options.tail_k)
-    return {"y": y, "model": predicted["predicted"].to_numpy(), **baselines,
-            "p90": predicted["p90"].to_numpy(), "p99": predicted["p99"].to_numpy(),
-            "tail_label": labels, "tail_probability": predicted["tail_probability"].to_numpy(),
-            "tail_call": predicted["tail"].to_numpy()}
+    typical = typical_log(state, test, size)
+    rows = pd.DataFrame({
+        "y": y, "model": predicted["predicted"].to_numpy(), **baselines,
+        "p90": predicted["p90"].to_numpy(), "p99": predicted["p99"].to_numpy(),
+        "typical": np.exp(typical),
+        "tail_label": tail_labels(np.log(np.clip(y, 1e-9, None)), typical, options.tail_k),
+        "tail_probability": predicted["tail_probability"].to_numpy(),
+        "tail_call": predicted["tail"].to_numpy()}, index=test.index)
+    trained = pd.DataFrame({
+        "y": pd.to_numeric(train[target], errors="coerce").to_numpy(dtype=float),
+        "model": np.exp(oof_log),
+        "typical": np.exp(typical_log(state, train, size))}, index=train.index)
+    return HeldOut(rows, trained)
 
 
-def _summarise(parts: list[dict[str, np.ndarray]]) -> dict[str, Any]:
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    y = merged["y"]
-    out: dict[str, Any] = {m: point_metrics(y, merged[m]) for m in METHODS}
-    out["coverage"] = {"p90": float(np.mean(y <= merged["p90"])),
-                       "p99": float(np.mean(y <= merged["p99"]))}
-    out["tail"] = tail_metrics(merged["tail_label"], merged["tail_probability"],
-                               merged["tail_call"])
+def summarise(tests: list[pd.DataFrame]) -> dict[str, Any]:
+    """The metrics of held-out rows (`HeldOut.test`, one frame per split)."""
+    merged = pd.concat(tests)
+    y = merged["y"].to_numpy()
+    out: dict[str, Any] = {m: point_metrics(y, merged[m].to_numpy()) for m in METHODS}
+    out["coverage"] = {"p90": float(np.mean(y <= merged["p90"].to_numpy())),
+                       "p99": float(np.mean(y <= merged["p99"].to_numpy()))}
+    out["tail"] = tail_metrics(merged["tail_label"].to_numpy(),
+                               merged["tail_probability"].to_numpy(dtype=float),
+                               merged["tail_call"].to_numpy())
     return out
+
+
+def cross_validation_splits(frame: pd.DataFrame, target: str, features: list[str],
+                            size: str | None, options: FitOptions, group: str | None
+                            ) -> list[HeldOut]:
+    """Grouped k-fold, split by split (none when there are too few groups to split)."""
+    folds = grouped_folds(frame, frame[group] if group else None, options)
+    return [_held_out(frame.iloc[train], frame.iloc[test], target, features, size,
+                      options, group) for train, test in folds]
 
 
 def cross_validate(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
                    options: FitOptions, group: str | None) -> dict[str, Any] | None:
     """Grouped k-fold: the metrics of every method on the held-out folds together."""
-    folds = grouped_folds(frame, frame[group] if group else None, options)
-    if not folds:
-        return None
-    parts = [_held_out(frame.iloc[train], frame.iloc[test], target, features, size,
-                       options, group) for train, test in folds]
-    return _summarise(parts)
+    splits = cross_validation_splits(frame, target, features, size, options, group)
+    return summarise([s.test for s in splits]) if splits else None
 
 
 def extrapolation_split(sizes: pd.Series, factor: float = 5.0,
@@ -167,17 +197,32 @@ def extrapolation_split(sizes: pd.Series, factor: float = 5.0,
     return best
 
 
-def extrapolate(frame: pd.DataFrame, target: str, features: list[str], size: str,
-                options: FitOptions, group: str | None, factor: float = 5.0
-                ) -> dict[str, Any] | None:
-    """Train on the small inputs, test on inputs at least `factor` times larger."""
+def extrapolation_held_out(frame: pd.DataFrame, target: str, features: list[str], size: str,
+                           options: FitOptions, group: str | None, factor: float = 5.0
+                           ) -> HeldOut | None:
+    """Trained on the small inputs, tested on inputs at least `factor` times larger (see
+    `extrapolation_split`); None when the sizes do not span that much."""
     sizes = pd.to_numeric(frame[size], errors="coerce")
     cut = extrapolation_split(sizes, factor)
     if cut is None:
         return None
-    train, test = frame[sizes <= cut], frame[sizes >= factor * cut]
-    result = _summarise([_held_out(train, test, target, features, size, options, group)])
-    result["train_max_size"] = cut
-    result["test_min_size"] = float(sizes[sizes >= factor * cut].min())
-    result["n_train"] = len(train)
+    return _held_out(frame[sizes <= cut], frame[sizes >= factor * cut], target, features,
+                     size, options, group)
+
+
+def extrapolation_summary(split: HeldOut, frame: pd.DataFrame, size: str) -> dict[str, Any]:
+    """The metrics of an extrapolation split, with the sizes it trained and tested on."""
+    sizes = pd.to_numeric(frame[size], errors="coerce")
+    result = summarise([split.test])
+    result["train_max_size"] = float(sizes[split.train.index].max())
+    result["test_min_size"] = float(sizes[split.test.index].min())
+    result["n_train"] = len(split.train)
     return result
+
+
+def extrapolate(frame: pd.DataFrame, target: str, features: list[str], size: str,
+                options: FitOptions, group: str | None, factor: float = 5.0
+                ) -> dict[str, Any] | None:
+    """Train on the small inputs, test on inputs at least `factor` times larger."""
+    split = extrapolation_held_out(frame, target, features, size, options, group, factor)
+    return None if split is None else extrapolation_summary(split, frame, size)

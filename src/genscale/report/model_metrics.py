@@ -6,7 +6,9 @@ the median, with the quantiles' coverage, and what training chose: trees or a ri
 on the law's residuals, and whether the machine scales the law), the size-extrapolation
 test, and the tail classifier. A fourth where the training rows ran some inputs more than
 once: how much those runs differed, and the R² that leaves to any model of the input.
-A group is `workflow / step`, or whatever the bundle was grouped by.
+A group is `workflow / step`, or whatever the bundle was grouped by. A whole workflow
+composed of its steps (`model.compose`) has a second row, `, single law`: the one law on
+its makespan that the composition replaced, measured on the same splits.
 """
 
 from __future__ import annotations
@@ -36,8 +38,13 @@ def _fit_name(fit: dict[str, Any] | None) -> str:
     """What training chose for a group: its learner, and where the machine went."""
     if not fit:
         return "n/a"
+    chosen = (f" (replay chosen in {fit['composed_splits']} splits)"
+              if fit.get("composed_splits") else "")
+    if fit.get("composed"):
+        return (f"replay of its {len(fit['composed']['steps'])} steps on "
+                f"{fit['composed']['cores']} cores{chosen}")
     return (fit["learner"] + (" + machine in law" if fit.get("law_factors") else "")
-            + (f" + {fit['law_pilot']} in law" if fit.get("law_pilot") else ""))
+            + (f" + {fit['law_pilot']} in law" if fit.get("law_pilot") else "") + chosen)
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -54,8 +61,16 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
     fits = meta.get("fits", {})
     target = meta["target"]
     cv_rows, ex_rows, tail_rows, noise_rows = [], [], [], []
+    entries = []
     for key, result in metrics.items():
-        name = _group_name(key)
+        fit = fits.get(key)
+        if result.get("composed_splits") and fit:  # the choice, made inside each split
+            fit = {**fit, "composed_splits": result["composed_splits"]}
+        entries.append((_group_name(key), result, fit))
+        if result.get("single_law"):  # a composed workflow: the law it replaced, beside it
+            fit = {k: v for k, v in (fits.get(key) or {}).items() if k != "composed"}
+            entries.append((f"{_group_name(key)}, single law", result["single_law"], fit))
+    for name, result, fit in entries:
         cv = result.get("cross_validation")
         if cv:
             cv_rows.append([
@@ -64,7 +79,7 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
                 *(_number(cv[m]["mdape"], 1) for m in ("model", "line")),
                 *(_number(cv[m]["mape"], 1) for m in ("model", "line")),
                 _number(cv["coverage"]["p90"], 2), _number(cv["coverage"]["p99"], 2),
-                _fit_name(fits.get(key))])
+                _fit_name(fit)])
             tail = cv["tail"]
             tail_rows.append([name, f"{tail['positives']} of {tail['n']}",
                               _number(tail.get("precision"), 2),
@@ -93,7 +108,8 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
         _table(["group", f"train rows (max {size_label})", f"test rows (min {size_label})",
                 "model R²", "line R²", "median R²", "model MdAPE %", "line MdAPE %",
                 "median MdAPE %"], ex_rows),
-        f"{target}: tail (above {k} x the size law), held-out",
+        f"{target}: tail (above {k} x the typical value for the size: the size law, replayed "
+        "over the steps for a composed workflow), held-out",
         _table(["group", "tail runs", "precision", "recall", "AUC"], tail_rows),
     ]
     if noise_rows:

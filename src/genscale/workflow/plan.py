@@ -113,8 +113,10 @@ def _tool_missing(tool: str) -> bool:
 
 def make_plan(workflow: Workflow, source: SourceMap, dataset: Dataset | None,
               workdir: Path, params: Mapping[str, str] | None = None,
-              task_prefix: str = "") -> Plan:
-    """Resolve `workflow` against `dataset` into tasks; raises SpecError with every problem."""
+              task_prefix: str = "", shape_only: bool = False) -> Plan:
+    """Resolve `workflow` against `dataset` into tasks; raises SpecError with every problem.
+    With `shape_only`, the plan is only its tasks' order, dependencies and resources: a
+    missing dataset input or tool is not a problem and skips nothing (see `plan_shape`)."""
     problems: list[str] = []
     values: dict[str, str] = {f"params.{k}": str(v) for k, v in workflow.params.items()}
     if dataset is not None:
@@ -166,7 +168,7 @@ def make_plan(workflow: Workflow, source: SourceMap, dataset: Dataset | None,
                                                    "a step cannot read its own output"))
                 elif dep not in task.deps:
                     task.deps.append(dep)
-            elif path in absent:
+            elif path in absent or shape_only:
                 continue
             elif not path.exists():
                 problems.append(source.problem(("steps", i, "inputs", in_name),
@@ -174,7 +176,7 @@ def make_plan(workflow: Workflow, source: SourceMap, dataset: Dataset | None,
                                                "exist"))
     ordered = _topological(tasks, by_id, source, step_index, problems)
     reported: set[str] = set()
-    for task in ordered:
+    for task in ordered if not shape_only else ():
         step = workflow.steps[step_index[task.step]]
         missing = [t for t in (render(x, values, quote=False) for x in step.tools)
                    if _tool_missing(t)]
