@@ -19,9 +19,10 @@ What is composed, from the steps' predictions of the same rows:
 - the typical value for the size: the replay of the steps' typical values (each law
   alone); the tail is a makespan above `tail_k` times it;
 - the spread: quantiles of the log residuals of the replayed out-of-fold predictions;
-- the tail's probability: a logistic curve on log(composed prediction / composed typical),
-  fitted on the same out-of-fold rows, its threshold chosen as a step's is
-  (`estimator.choose_threshold`).
+- the tail: a run is called tail where log(composed prediction / composed typical) is
+  above a bar, the highest that keeps the out-of-fold recall asked for
+  (`estimator.choose_threshold`), between log(sqrt(k)) and log(k); its probability is a
+  logistic curve on the same log ratio, fitted on the same out-of-fold rows.
 
 Where the steps' out-of-fold predictions come from the training rows only (`fit_group_oof`
 inside each split of `evaluate`), so do the spread and the tail's curve: a composed
@@ -153,13 +154,18 @@ def fit_composition(y: np.ndarray, predicted: np.ndarray, typical: np.ndarray,
     quantiles = {str(q): float(np.quantile(residuals, q)) for q in QUANTILES}
     labels = tail_labels(log_y, np.log(typical), options.tail_k)
     tail: dict[str, Any] = {"positives": int(labels.sum()), "coef": None, "intercept": None,
-                            "threshold": 1.0}
+                            "log_ratio_threshold": None}
     if MIN_TAIL_RUNS <= labels.sum() <= len(labels) - MIN_TAIL_RUNS:
-        score = np.log(predicted / typical)[:, None]
-        curve = LogisticRegression(class_weight="balanced").fit(score, labels)
-        probability = curve.predict_proba(score)[:, 1]
+        score = np.log(predicted / typical)
+        curve = LogisticRegression().fit(score[:, None], labels)
+        # a prediction above k times the typical value is a tail call by definition; a
+        # lower bar keeps the recall asked for, down to sqrt(k) (seen on dnaseq: runs
+        # whose reads are all trimmed away, predicted at 1.4x their typical makespan and
+        # run at 2x or more)
+        bar = np.log(options.tail_k)
         tail.update(coef=float(curve.coef_[0, 0]), intercept=float(curve.intercept_[0]),
-                    threshold=choose_threshold(labels, probability, options.tail_recall))
+                    log_ratio_threshold=choose_threshold(labels, score, options.tail_recall,
+                                                         low=bar / 2, high=bar))
     return {"quantiles": quantiles, "tail": tail}
 
 
@@ -173,9 +179,10 @@ def predict_composition(composition: dict[str, Any], predicted: np.ndarray,
     if tail["coef"] is None:
         out["tail_probability"], out["tail"] = np.nan, 0
     else:
-        z = tail["coef"] * np.log(predicted / typical) + tail["intercept"]
-        out["tail_probability"] = 1.0 / (1.0 + np.exp(-z))
-        out["tail"] = (out["tail_probability"] >= tail["threshold"]).astype(int)
+        score = np.log(predicted / typical)
+        out["tail_probability"] = 1.0 / (1.0 + np.exp(-(tail["coef"] * score
+                                                         + tail["intercept"])))
+        out["tail"] = (score >= tail["log_ratio_threshold"]).astype(int)
     return out
 
 

@@ -424,18 +424,20 @@ def _classifier(seed: int, positives: int) -> HistGradientBoostingClassifier:
                                           class_weight="balanced", random_state=seed)
 
 
-def choose_threshold(labels: np.ndarray, scores: np.ndarray, recall: float) -> float:
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, recall: float,
+                     low: float = TAIL_THRESHOLD_FLOOR, high: float = 0.5) -> float:
     """The highest score threshold whose recall on (labels, scores) is at least `recall`,
-    within [TAIL_THRESHOLD_FLOOR, 0.5]. Above 0.5 (the balanced classifier's own boundary)
-    it would be one tail run's score exactly, and a new run scored a hair lower would be
+    within [low, high]; `high` when no label is 1. For a classifier's probabilities,
+    [TAIL_THRESHOLD_FLOOR, 0.5]: above 0.5 (the balanced classifier's own boundary) it
+    would be one tail run's score exactly, and a new run scored a hair lower would be
     missed (seen: 0.99998); a threshold of 0, which out-of-fold scores of 0 for the tail
     runs would give, calls every run tail."""
     known = ~np.isnan(scores)
     positives = np.sort(scores[known & (labels == 1)])[::-1]
     if len(positives) == 0:
-        return 0.5
+        return high
     needed = int(np.ceil(recall * len(positives)))
-    return float(np.clip(positives[max(needed, 1) - 1], TAIL_THRESHOLD_FLOOR, 0.5))
+    return float(np.clip(positives[max(needed, 1) - 1], low, high))
 
 
 def predict_group(state: dict[str, Any], frame: pd.DataFrame, features: list[str],
