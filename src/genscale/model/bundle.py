@@ -34,6 +34,7 @@ from genscale.data.manifest import Dataset
 from genscale.errors import UserError
 from genscale.model.compose import (
     GroupEvidence,
+    StepShape,
     compose_workflow,
     makespans_s,
     observed_cores,
@@ -387,34 +388,48 @@ def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -
     for key, frame in _groups(table, meta["by"]):
         if key not in groups:
             continue
-        predicted, _ = _predict_key(groups, meta, key, frame)
+        predicted = _predict_key(groups, meta, key, frame)
         for source, column in names.items():
             out.loc[frame.index, column] = predicted[source].to_numpy()
     return out
 
 
-def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
-                 frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The predictions of group `key` for `frame` (as `predict_group` gives them), and the
-    log of the typical value the tail is measured against. A composed workflow's are the
-    replay of its steps' predictions of the same rows (`model.compose`)."""
-    state = groups[key]
-    if "composed" not in state:
-        return (predict_group(state, frame, meta["features"], meta["size"]),
-                typical_log(state, frame, meta["size"]))
-    shape, cores = shape_of(state["composed"])
+def _step_frames(groups: dict[str, Any], key: str, frame: pd.DataFrame
+                 ) -> tuple[list[StepShape], int, list[tuple[str, dict[str, Any], pd.DataFrame]]]:
+    """A composed workflow's shape, cores, and each step's (name, state, `frame` as that
+    step's rows)."""
+    shape, cores = shape_of(groups[key]["composed"])
     workflow = key[: -len(KEY_SEP + WORKFLOW_STEP)]
-    points, typicals = {}, {}
-    for step in shape:
-        step_state = groups[group_key((workflow, step.step))]
-        rows = frame.assign(step=step.step)
-        points[step.step] = predict_group(step_state, rows, meta["features"],
-                                          meta["size"])["predicted"].to_numpy()
-        typicals[step.step] = np.exp(typical_log(step_state, rows, meta["size"]))
+    return shape, cores, [(s.step, groups[group_key((workflow, s.step))],
+                           frame.assign(step=s.step)) for s in shape]
+
+
+def _group_typical_log(groups: dict[str, Any], meta: dict[str, Any], key: str,
+                       frame: pd.DataFrame) -> np.ndarray:
+    """The log of the typical value group `key`'s tail is measured against: its law's,
+    or for a composed workflow the replay of its steps' laws (`model.compose`)."""
+    if "composed" not in groups[key]:
+        return typical_log(groups[key], frame, meta["size"])
+    shape, cores, steps = _step_frames(groups, key, frame)
+    typicals = {step: np.exp(typical_log(state, rows, meta["size"]))
+                for step, state, rows in steps}
+    return np.log(makespans_s(shape, pd.DataFrame(typicals), cores))
+
+
+def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
+                 frame: pd.DataFrame) -> pd.DataFrame:
+    """The predictions of group `key` for `frame`, as `predict_group` gives them. A
+    composed workflow's are the replay of its steps' predictions of the same rows."""
+    if "composed" not in groups[key]:
+        return predict_group(groups[key], frame, meta["features"], meta["size"])
+    shape, cores, steps = _step_frames(groups, key, frame)
+    points = {step: predict_group(state, rows, meta["features"],
+                                  meta["size"])["predicted"].to_numpy()
+              for step, state, rows in steps}
     predicted = makespans_s(shape, pd.DataFrame(points), cores)
-    typical = makespans_s(shape, pd.DataFrame(typicals), cores)
-    out = predict_composition(state["composed"], predicted, typical)
-    return out.set_index(frame.index), np.log(typical)
+    typical = np.exp(_group_typical_log(groups, meta, key, frame))
+    out = predict_composition(groups[key]["composed"], predicted, typical)
+    return out.set_index(frame.index)
 
 
 def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
@@ -470,7 +485,7 @@ def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
         if key in groups:
             baselines = predict_baselines(groups[key]["baselines"], frame, meta["size"])
             result.update({m: point_metrics(truth, v) for m, v in baselines.items()})
-            labels = tail_labels(np.log(truth), _predict_key(groups, meta, key, frame)[1],
+            labels = tail_labels(np.log(truth), _group_typical_log(groups, meta, key, frame),
                                  meta["options"]["tail_k"])
             result["tail"] = tail_metrics(labels, frame["tail_probability"].to_numpy(),
                                           frame["predicted_tail"].to_numpy())

@@ -176,7 +176,8 @@ def make_plan(workflow: Workflow, source: SourceMap, dataset: Dataset | None,
                                                "exist"))
     ordered = _topological(tasks, by_id, source, step_index, problems)
     reported: set[str] = set()
-    for task in ordered if not shape_only else ():
+    # what a real run needs of the dataset and the machine; a shape needs none of it
+    for task in () if shape_only else ordered:
         step = workflow.steps[step_index[task.step]]
         missing = [t for t in (render(x, values, quote=False) for x in step.tools)
                    if _tool_missing(t)]
