@@ -64,6 +64,23 @@ def test_extrapolates_to_five_times_larger_inputs() -> None:
     assert (trees.predict(large[["input_bytes", "quality"]]) < large["wall_s"]).mean() > 0.9
 
 
+def test_extrapolation_trains_up_to_a_chosen_size() -> None:
+    """A cut given by hand replaces the rule's: the training rows end at it, the test rows
+    start at 5x it, and a cut nothing lies 5x beyond gives no test."""
+    frame = synthetic_table()
+    frame = frame[frame["app"] == "bwa"].reset_index(drop=True)
+    features = ["input_bytes", "quality", "adapters", "reads"]
+    cut = 3e6
+    result = extrapolate(frame, "wall_s", features, "input_bytes", FitOptions(), "run_id",
+                         cut=cut)
+    assert result is not None
+    assert result["train_max_size"] <= cut <= result["test_min_size"] / 5
+    assert result["n_train"] == int((frame["input_bytes"] <= cut).sum())
+    assert result["model"]["n"] == int((frame["input_bytes"] >= 5 * cut).sum())
+    assert extrapolate(frame, "wall_s", features, "input_bytes", FitOptions(), "run_id",
+                       cut=2e7) is None
+
+
 def test_machine_factor_keeps_the_law_straight_on_a_mixed_corpus() -> None:
     """Runtime = (2 + 2e-6 * size) x 1.6 on the slow machine, which ran mostly the
     larger inputs. Fitted without knowing the machine, the law's slope takes the machine's
@@ -156,6 +173,19 @@ def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     assert saved["features"] == ["input_bytes", "quality", "adapters"]
     assert len(saved["training_sha256"]) == 64 and saved["versions"]["scikit-learn"]
     assert (tmp_path / "b" / "model.pkl").is_file()
+
+
+def test_groups_fitted_in_several_processes_give_the_same_bundle() -> None:
+    table = synthetic_table(120)
+    spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality", "adapters"],
+                               ["app"], "run_id", None)
+    one_groups, one_meta = bundle.train(table, spec, FitOptions())
+    two_groups, two_meta = bundle.train(table, spec, FitOptions(), jobs=2)
+    assert list(two_meta["metrics"]) == ["bwa", "picard"]
+    assert json.dumps(two_meta["metrics"], sort_keys=True) == json.dumps(one_meta["metrics"],
+                                                                          sort_keys=True)
+    pd.testing.assert_frame_equal(bundle.predict(one_groups, one_meta, table),
+                                  bundle.predict(two_groups, two_meta, table))
 
 
 def test_a_feature_empty_in_one_group_does_not_break_its_tail(tmp_path: Path) -> None:
@@ -273,7 +303,8 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     train = subprocess.run([GENSCALE, "model", "train", "--table", str(tmp_path / "mine.csv"),
                             "--target", "wall_s", "--features", "input_bytes,quality",
-                            "--by", "app", "--out", str(out)], capture_output=True, text=True)
+                            "--by", "app", "--jobs", "2", "--out", str(out)],
+                           capture_output=True, text=True)
     assert train.returncode == 0, train.stderr
     assert "bwa" in train.stderr and train.stdout.strip() == str(out)
     predicted = subprocess.run([GENSCALE, "model", "predict", str(out), "--table",

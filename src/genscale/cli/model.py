@@ -66,10 +66,13 @@ def dataset_(corpus: Path, out: Path, post_step: bool) -> None:
 @click.option("--no-evaluate", is_flag=True, help="skip cross-validation and extrapolation")
 @click.option("--pilot", is_flag=True, help="add the pilot features (pilot.*) to the default "
                                             "features: predict --dataset then runs a pilot")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="fit this many groups at once, one process each (the bundle is the same)")
 @dataclass_options(FitOptions)
 def train(table: Path, target: str, features: str | None, by: str | None,
           group: str | None, size: str | None, out: Path, plain_pickle: bool,
-          where: str | None, no_evaluate: bool, pilot: bool, **options: object) -> None:
+          where: str | None, no_evaluate: bool, pilot: bool, jobs: int,
+          **options: object) -> None:
     """Train a bundle on TABLE; its held-out metrics go to model.json and the screen."""
     from genscale.model import bundle
 
@@ -77,7 +80,7 @@ def train(table: Path, target: str, features: str | None, by: str | None,
     spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size,
                                pilot)
     groups, meta = bundle.train(frame, spec, build(FitOptions, options),
-                                evaluate=not no_evaluate)
+                                evaluate=not no_evaluate, jobs=jobs)
     meta["where"] = where
     bundle.save(out, groups, meta, plain_pickle)
     for key, result in meta["metrics"].items():

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import pickle
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -187,8 +189,9 @@ def _groups(table: pd.DataFrame, by: list[str]) -> list[tuple[str, pd.DataFrame]
 
 
 def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
-          evaluate: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(groups, metadata): one fitted model per group of `by`, with its held-out metrics."""
+          evaluate: bool = True, jobs: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(groups, metadata): one fitted model per group of `by`, with its held-out metrics.
+    `jobs` processes fit the groups; the result does not depend on how many."""
     target = pd.to_numeric(table[spec.target], errors="coerce")
     usable = table[target.notna() & (target > 0)]
     if usable.empty:
@@ -199,12 +202,12 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
     kinds: dict[str, list[str]] = {}
     fits: dict[str, dict[str, Any]] = {}
     evidence: dict[str, GroupEvidence] = {}
-    for key, frame in _groups(usable, spec.by):
-        if len(frame) < 5:
-            continue  # too few rows to fit anything
-        frame = frame.reset_index(drop=True)
-        groups[key], metrics[key], evidence[key] = _train_group(frame, spec, options,
-                                                                evaluate)
+    frames = {key: frame.reset_index(drop=True) for key, frame in _groups(usable, spec.by)
+              if len(frame) >= 5}  # fewer rows are too few to fit anything
+    for key, trained in zip(frames, _train_groups(list(frames.values()), spec, options,
+                                                  evaluate, jobs), strict=True):
+        frame = frames[key]
+        groups[key], metrics[key], evidence[key] = trained
         counts[key] = len(frame)
         # what training chose, readable without loading the estimators
         fits[key] = {"learner": groups[key]["learner"],
@@ -221,6 +224,20 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
                                      "steps": [s["step"] for s in state["composed"]["steps"]]}
     return groups, {**_metadata(usable, spec, options, counts, kinds, metrics), "fits": fits,
                     "not_composed": not_composed}
+
+
+def _train_groups(frames: list[pd.DataFrame], spec: TrainSpec, options: FitOptions,
+                  evaluate: bool, jobs: int
+                  ) -> list[tuple[dict[str, Any], dict[str, Any], GroupEvidence]]:
+    """`_train_group` of each frame, in order, in up to `jobs` processes. Every fit is
+    seeded by `options` alone, so the processes give what one process would. Spawned,
+    not forked: a fork of a process whose BLAS or OpenMP threads have started can hang."""
+    if jobs <= 1 or len(frames) < 2:
+        return [_train_group(frame, spec, options, evaluate) for frame in frames]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(frames)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_train_group, frames, [spec] * len(frames),
+                             [options] * len(frames), [evaluate] * len(frames)))
 
 
 def _train_group(frame: pd.DataFrame, spec: TrainSpec, options: FitOptions,

@@ -198,13 +198,13 @@ def extrapolation_split(sizes: pd.Series, factor: float = 5.0,
 
 
 def extrapolation_held_out(frame: pd.DataFrame, target: str, features: list[str], size: str,
-                           options: FitOptions, group: str | None, factor: float = 5.0
-                           ) -> HeldOut | None:
-    """Trained on the small inputs, tested on inputs at least `factor` times larger (see
-    `extrapolation_split`); None when the sizes do not span that much."""
+                           options: FitOptions, group: str | None, factor: float = 5.0,
+                           cut: float | None = None) -> HeldOut | None:
+    """Trained on the inputs up to `cut` (by default `extrapolation_split`'s), tested on
+    inputs at least `factor` times larger; None when the sizes do not span that much."""
     sizes = pd.to_numeric(frame[size], errors="coerce")
-    cut = extrapolation_split(sizes, factor)
-    if cut is None:
+    cut = extrapolation_split(sizes, factor) if cut is None else cut
+    if cut is None or not (sizes <= cut).any() or not (sizes >= factor * cut).any():
         return None
     return _held_out(frame[sizes <= cut], frame[sizes >= factor * cut], target, features,
                      size, options, group)
@@ -221,8 +221,10 @@ def extrapolation_summary(split: HeldOut, frame: pd.DataFrame, size: str) -> dic
 
 
 def extrapolate(frame: pd.DataFrame, target: str, features: list[str], size: str,
-                options: FitOptions, group: str | None, factor: float = 5.0
-                ) -> dict[str, Any] | None:
-    """Train on the small inputs, test on inputs at least `factor` times larger."""
-    split = extrapolation_held_out(frame, target, features, size, options, group, factor)
+                options: FitOptions, group: str | None, factor: float = 5.0,
+                cut: float | None = None) -> dict[str, Any] | None:
+    """Train on the small inputs (up to `cut`, see `extrapolation_held_out`), test on
+    inputs at least `factor` times larger."""
+    split = extrapolation_held_out(frame, target, features, size, options, group, factor,
+                                   cut)
     return None if split is None else extrapolation_summary(split, frame, size)
