@@ -421,16 +421,21 @@ def _step_frames(groups: dict[str, Any], key: str, frame: pd.DataFrame
                            frame.assign(step=s.step)) for s in shape]
 
 
+def _replayed_typical_s(shape: list[StepShape], cores: int,
+                        steps: list[tuple[str, dict[str, Any], pd.DataFrame]],
+                        size: str | None) -> np.ndarray:
+    """The replay of the steps' typical values (each step's law alone)."""
+    typicals = {step: np.exp(typical_log(state, rows, size)) for step, state, rows in steps}
+    return makespans_s(shape, pd.DataFrame(typicals), cores)
+
+
 def _group_typical_log(groups: dict[str, Any], meta: dict[str, Any], key: str,
                        frame: pd.DataFrame) -> np.ndarray:
     """The log of the typical value group `key`'s tail is measured against: its law's,
     or for a composed workflow the replay of its steps' laws (`model.compose`)."""
     if "composed" not in groups[key]:
         return typical_log(groups[key], frame, meta["size"])
-    shape, cores, steps = _step_frames(groups, key, frame)
-    typicals = {step: np.exp(typical_log(state, rows, meta["size"]))
-                for step, state, rows in steps}
-    return np.log(makespans_s(shape, pd.DataFrame(typicals), cores))
+    return np.log(_replayed_typical_s(*_step_frames(groups, key, frame), meta["size"]))
 
 
 def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
@@ -444,7 +449,7 @@ def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
                                   meta["size"])["predicted"].to_numpy()
               for step, state, rows in steps}
     predicted = makespans_s(shape, pd.DataFrame(points), cores)
-    typical = np.exp(_group_typical_log(groups, meta, key, frame))
+    typical = _replayed_typical_s(shape, cores, steps, meta["size"])
     out = predict_composition(groups[key]["composed"], predicted, typical)
     return out.set_index(frame.index)
 
