@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -173,6 +174,8 @@ def test_bundle_trains_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     assert saved["features"] == ["input_bytes", "quality", "adapters"]
     assert len(saved["training_sha256"]) == 64 and saved["versions"]["scikit-learn"]
     assert (tmp_path / "b" / "model.pkl").is_file()
+    with zipfile.ZipFile(tmp_path / "b" / "model.skops") as model_file:
+        assert {i.compress_type for i in model_file.infolist()} == {zipfile.ZIP_DEFLATED}
 
 
 def test_groups_fitted_in_several_processes_give_the_same_bundle() -> None:

@@ -19,6 +19,7 @@ import multiprocessing
 import pickle
 import platform
 import time
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -344,7 +345,9 @@ def save(out: Path, groups: dict[str, Any], meta: dict[str, Any],
          plain_pickle: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".model.skops.tmp"
-    sio.dump({"groups": groups}, tmp)
+    # deflated: the estimators' arrays shrink 4.6x (corpus-v1's 21 MB to 4.6 MB) and
+    # load as fast
+    sio.dump({"groups": groups}, tmp, compression=zipfile.ZIP_DEFLATED)
     tmp.replace(out / "model.skops")
     if plain_pickle:
         tmp = out / ".model.pkl.tmp"
