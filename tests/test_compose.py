@@ -16,10 +16,12 @@ from genscale.model.compose import (
     GroupEvidence,
     StepShape,
     compose_workflow,
+    fit_composition,
     makespan_s,
     makespans_s,
     observed_cores,
     plan_shape,
+    predict_composition,
     restrict,
 )
 from genscale.model.dataset import WORKFLOW_STEP, model_table
@@ -207,3 +209,21 @@ def test_the_replay_is_kept_only_where_it_predicts_better_than_the_single_law(
         truth = single.cv[0].test
         assert held_out["mape"] == pytest.approx(
             float((abs(truth["model"] - truth["y"]) / truth["y"]).mean() * 100))
+
+
+def test_a_composed_tail_predicted_short_of_k_times_typical_is_still_called() -> None:
+    """Tail runs predicted at 1.4x their typical makespan and run at 2x or more (dnaseq's
+    inputs whose reads are all trimmed away): the weighted curve's call catches them,
+    and not the runs predicted near their typical value."""
+    rng = np.random.default_rng(3)
+    n = 240
+    typical = rng.uniform(10, 100, n)
+    tail = np.arange(n) < 8
+    predicted = typical * np.where(tail, rng.uniform(1.38, 1.45, n), rng.uniform(0.8, 1.25, n))
+    y = typical * np.where(tail, rng.uniform(2.0, 2.4, n), rng.uniform(0.8, 1.3, n))
+    composition = fit_composition(y, predicted, typical, FitOptions(tail_k=1.5))
+    assert composition["tail"]["positives"] == 8
+    out = predict_composition(composition, predicted, typical)
+    assert out["tail"].to_numpy()[tail].all()
+    assert out["tail"].to_numpy()[~tail].sum() <= 2
+    assert (out["tail_probability"].to_numpy()[tail] > 0.5).all()

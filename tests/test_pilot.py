@@ -13,7 +13,12 @@ from genscale.data.manifest import Dataset
 from genscale.engine.pilot import pilot_features
 from genscale.errors import UserError
 from genscale.model import bundle
-from genscale.model.estimator import FitOptions, pilot_factor
+from genscale.model.estimator import (
+    FitOptions,
+    fit_group,
+    pilot_factor,
+    pilot_use,
+)
 from genscale.model.evaluate import extrapolate
 
 
@@ -49,6 +54,25 @@ def test_a_pilot_time_scales_the_law_and_carries_it_to_larger_inputs() -> None:
     result = extrapolate(table, "wall_s", features, "read_bases", FitOptions(), "run_id")
     assert result is not None and result["test_min_size"] >= 5 * result["train_max_size"]
     assert result["model"]["mdape"] < 15 and result["line"]["mdape"] > 40
+
+
+def test_a_pilot_that_tells_nothing_is_left_out() -> None:
+    """A step whose time is its size law alone, beside pilot times that do not follow it
+    (as a pilot tells little of bwa mem's time, or misleads where the trim keeps 2% of an
+    input's pairs and almost none of the pilot's): trees on the pilot times fit noise, and
+    held-out folds choose the model that uses no pilot."""
+    rng = np.random.default_rng(5)
+    n = 150
+    read_bases = np.exp(rng.uniform(np.log(2e6), np.log(2e7), n))
+    table = pd.DataFrame({
+        "run_id": [f"r{i}" for i in range(n)], "read_bases": read_bases,
+        "pilot.bwa_mem.wall_s": rng.lognormal(0, 0.5, n),
+        "pilot.makespan_s": rng.lognormal(3, 0.2, n),
+        "wall_s": 1.0 + read_bases / 1e6 * 0.3 * rng.lognormal(0, 0.1, n)})
+    features = ["read_bases", "pilot.bwa_mem.wall_s", "pilot.makespan_s"]
+    state = fit_group(table, "wall_s", features, "read_bases", FitOptions(), table["run_id"])
+    assert pilot_use(state, features) == "none"
+    assert state["residual_model"] is None or not state["quality_features"]
 
 
 def test_predicting_with_pilot_features_runs_the_pilot(rna_dataset: Dataset,

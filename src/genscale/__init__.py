@@ -1,3 +1,3 @@
 """GenScale: benchmark genomics workflows with exact per-task CPU, memory and I/O series."""
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"

@@ -54,7 +54,13 @@ from genscale.model.dataset import (
     pre_run_features,
     size_features,
 )
-from genscale.model.estimator import FitOptions, fit_group_oof, predict_group, typical_log
+from genscale.model.estimator import (
+    FitOptions,
+    fit_group_oof,
+    pilot_use,
+    predict_group,
+    typical_log,
+)
 from genscale.model.evaluate import (
     cross_validation_splits,
     extrapolation_held_out,
@@ -213,7 +219,8 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
         # what training chose, readable without loading the estimators
         fits[key] = {"learner": groups[key]["learner"],
                      "law": groups[key]["law"], "law_factors": groups[key]["law_factors"],
-                     "law_pilot": (groups[key].get("law_pilot") or {}).get("column")}
+                     "law_pilot": (groups[key].get("law_pilot") or {}).get("column"),
+                     "pilot": pilot_use(groups[key], spec.features)}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:
@@ -427,15 +434,15 @@ def _step_frames(groups: dict[str, Any], key: str, frame: pd.DataFrame
 def _replayed_typical_s(shape: list[StepShape], cores: int,
                         steps: list[tuple[str, dict[str, Any], pd.DataFrame]],
                         size: str | None) -> np.ndarray:
-    """The replay of the steps' typical values (each step's law alone)."""
+    """The replay of the steps' typical values (`estimator.typical_log`)."""
     typicals = {step: np.exp(typical_log(state, rows, size)) for step, state, rows in steps}
     return makespans_s(shape, pd.DataFrame(typicals), cores)
 
 
 def _group_typical_log(groups: dict[str, Any], meta: dict[str, Any], key: str,
                        frame: pd.DataFrame) -> np.ndarray:
-    """The log of the typical value group `key`'s tail is measured against: its law's,
-    or for a composed workflow the replay of its steps' laws (`model.compose`)."""
+    """The log of the typical value group `key`'s tail is measured against: its own, or
+    for a composed workflow the replay of its steps' (`model.compose`)."""
     if "composed" not in groups[key]:
         return typical_log(groups[key], frame, meta["size"])
     return np.log(_replayed_typical_s(*_step_frames(groups, key, frame), meta["size"]))

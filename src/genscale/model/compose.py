@@ -16,13 +16,15 @@ across both bent towards the small inputs and under-predicted the 1,000,000-pair
 What is composed, from the steps' predictions of the same rows:
 
 - the point: the replay of the steps' predictions;
-- the typical value for the size: the replay of the steps' typical values (each law
-  alone); the tail is a makespan above `tail_k` times it;
+- the typical value for the size: the replay of the steps' typical values (each a law of
+  the size and the machine alone, `estimator.typical_log`); the tail is a makespan above
+  `tail_k` times it;
 - the spread: quantiles of the log residuals of the replayed out-of-fold predictions;
-- the tail: a run is called tail where log(composed prediction / composed typical) is
-  above a bar, the highest that keeps the out-of-fold recall asked for
-  (`estimator.choose_threshold`), between log(sqrt(k)) and log(k); its probability is a
-  logistic curve on the same log ratio, fitted on the same out-of-fold rows.
+- the tail: a logistic curve on log(composed prediction / composed typical), fitted on
+  the same out-of-fold rows with the classes weighted as a step's tail classifier's are;
+  a run is called tail where its probability is above the threshold a step's classifier
+  would take (`estimator.choose_threshold`: the highest that keeps the out-of-fold recall
+  asked for, at most 0.5).
 
 Where the steps' out-of-fold predictions come from the training rows only (`fit_group_oof`
 inside each split of `evaluate`), so do the spread and the tail's curve: a composed
@@ -158,18 +160,22 @@ def fit_composition(y: np.ndarray, predicted: np.ndarray, typical: np.ndarray,
     quantiles = {str(q): float(np.quantile(residuals, q)) for q in QUANTILES}
     labels = tail_labels(log_y, np.log(typical), options.tail_k)
     tail: dict[str, Any] = {"positives": int(labels.sum()), "coef": None, "intercept": None,
-                            "log_ratio_threshold": None}
+                            "threshold": None}
     if MIN_TAIL_RUNS <= labels.sum() <= len(labels) - MIN_TAIL_RUNS:
-        score = np.log(predicted / typical)
-        curve = LogisticRegression().fit(score[:, None], labels)
-        # a prediction above k times the typical value is a tail call by definition; a
-        # lower bar keeps the recall asked for, down to sqrt(k) (seen on dnaseq: runs
-        # whose reads are all trimmed away, predicted at 1.4x their typical makespan and
-        # run at 2x or more)
-        bar = np.log(options.tail_k)
+        score = np.log(predicted / typical)[:, None]
+        # weighted as a step's tail classifier is, and its call chosen by the same rule:
+        # the bar then sits where the few tail runs and the many others balance, below k
+        # times the typical value when the tail runs are predicted short of it (seen on
+        # dnaseq: runs whose reads are all trimmed away, predicted at 1.46x their typical
+        # makespan and run at 2.3x; a bar at 1.5x, the most the rule of 0.8.0 allowed,
+        # missed them)
+        # a light penalty: the log ratios span a few tenths, and the default one (C=1)
+        # flattened the curve until runs at 1.25x their typical makespan were called
+        # with the tail (19 of 232 in tests/test_compose.py; 0 with C=100)
+        curve = LogisticRegression(class_weight="balanced", C=100.0).fit(score, labels)
         tail.update(coef=float(curve.coef_[0, 0]), intercept=float(curve.intercept_[0]),
-                    log_ratio_threshold=choose_threshold(labels, score, options.tail_recall,
-                                                         low=bar / 2, high=bar))
+                    threshold=choose_threshold(labels, curve.predict_proba(score)[:, 1],
+                                               options.tail_recall))
     return {"quantiles": quantiles, "tail": tail}
 
 
@@ -184,9 +190,12 @@ def predict_composition(composition: dict[str, Any], predicted: np.ndarray,
         out["tail_probability"], out["tail"] = np.nan, 0
     else:
         score = np.log(predicted / typical)
-        out["tail_probability"] = 1.0 / (1.0 + np.exp(-(tail["coef"] * score
-                                                         + tail["intercept"])))
-        out["tail"] = (score >= tail["log_ratio_threshold"]).astype(int)
+        probability = 1.0 / (1.0 + np.exp(-(tail["coef"] * score + tail["intercept"])))
+        out["tail_probability"] = probability
+        if "threshold" in tail:
+            out["tail"] = (probability >= tail["threshold"]).astype(int)
+        else:  # bundles of 0.8 and 0.9 set a bar on the log ratio itself
+            out["tail"] = (score >= tail["log_ratio_threshold"]).astype(int)
     return out
 
 

@@ -35,8 +35,9 @@ it goes there or to the learner.
 
 Quantiles come from the out-of-fold residuals (on the log scale) of the whole model,
 added to its prediction. The tail is "above `tail_k` times the typical value for its
-size" (the law alone gives the typical value). A classifier predicts it, and its threshold
-is the highest whose out-of-fold recall is at least `tail_recall`.
+size" (on its machine: a law of the size and the machine alone, `fit_typical`). A
+classifier predicts it, and its threshold is the highest whose out-of-fold recall is at
+least `tail_recall`.
 
 A fitted group is a dict of plain numbers, lists and scikit-learn estimators, so that skops
 can save it without trusting any class of ours.
@@ -99,6 +100,16 @@ def pilot_factor(frame: pd.DataFrame, target: str, features: list[str]) -> str |
         if pd.notna(rho) and rho > best_rho:
             best, best_rho = column, float(rho)
     return best
+
+
+def pilot_use(state: dict[str, Any], features: list[str]) -> str | None:
+    """How a fitted group uses the pilot times: "law" (one scales its law), "learner"
+    (they are the learner's features) or "none"; None when `features` has no pilot."""
+    if not any(f.startswith(PILOT_PREFIX) for f in features):
+        return None
+    if state.get("law_pilot"):
+        return "law"
+    return "learner" if state.get("pilot_features", True) else "none"
 
 
 def law_factors(frame: pd.DataFrame, features: list[str]) -> list[str]:
@@ -195,17 +206,19 @@ def law_log(law: list[float], log_size: np.ndarray, factors: np.ndarray | None =
 
 def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
               seed: int, machine_law: bool = True, learner: str = "trees",
-              pilot: str | None = None) -> dict[str, Any]:
+              pilot: str | None = None, pilot_features: bool = True) -> dict[str, Any]:
     """The law and the `learner` (one of LEARNERS) on what it leaves: enough to predict the
     median. Without `machine_law`, the machine indicators are features of the learner like
     any other. With `pilot` (a pilot column), the law scales with its log, centred on the
-    training rows' mean, and the learner sees no pilot column."""
+    training rows' mean, and the learner sees no pilot column; without `pilot_features`,
+    no pilot column is used at all."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
     log_size = _log_size(frame, size)
     machines = law_factors(frame, features) if machine_law else []
     state: dict[str, Any] = {"law_factors": machines, "learner": learner,
-                             "residual_model": None, "law_pilot": None}
+                             "residual_model": None, "law_pilot": None,
+                             "pilot_features": pilot_features}
     if pilot is not None:
         logs = np.log(pd.to_numeric(frame[pilot], errors="coerce").to_numpy(dtype=float))
         center = float(np.nanmean(logs))
@@ -215,7 +228,8 @@ def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str |
     factors = _law_inputs(state, frame)
     law = fit_law(log_size, log_y, factors)
     others = [f for f in features if f not in machines
-              and not (pilot is not None and f.startswith(PILOT_PREFIX))]
+              and not ((pilot is not None or not pilot_features)
+                       and f.startswith(PILOT_PREFIX))]
     quality = intensive(frame, others, size)
     state.update(law=law, quality_features=quality)
     if len(frame) >= 10 and (quality or size):
@@ -315,11 +329,29 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
     return np.asarray(out, dtype=float)
 
 
+def fit_typical(frame: pd.DataFrame, log_y: np.ndarray, features: list[str],
+                size: str | None) -> dict[str, Any]:
+    """The typical value for a row's size on its machine: the law fitted on the size and the
+    machine indicators alone (robustly: the slow runs do not raise it), whatever else the
+    model uses. So the tail's labels are a property of the rows, not of the features: a
+    bundle trained with pilot times calls the same runs tail as one without (its law,
+    scaled by a pilot that also tells the machines apart, had put the typical 1,000,000-pair
+    dnaseq run 17% lower, and its tail was not the same runs)."""
+    machines = law_factors(frame, features)
+    law = fit_law(_log_size(frame, size), log_y, _factor_matrix(frame, machines))
+    return {"law": law, "machines": machines}
+
+
 def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
-    """The law alone: the typical log value for the row's size (and machine), for a typical
-    pilot: what the tail is measured against, whatever a pilot said of the row."""
-    return law_log(state["law"], _log_size(frame, size),
-                   _law_inputs(state, frame, pilot=False))
+    """The typical log value for the row's size and machine (`fit_typical`): what the tail
+    is measured against. Bundles before 0.10 kept none: their point law stands in, at a
+    typical pilot."""
+    typical = state.get("typical")
+    if typical is None:
+        return law_log(state["law"], _log_size(frame, size),
+                       _law_inputs(state, frame, pilot=False))
+    return law_log(typical["law"], _log_size(frame, size),
+                   _factor_matrix(frame, typical["machines"]))
 
 
 def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
@@ -340,11 +372,12 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
 
     pilot = pilot_factor(frame, target, features)
 
-    def out_of_fold(machine_law: bool, learner: str, law_pilot: str | None) -> np.ndarray:
+    def out_of_fold(machine_law: bool, learner: str, law_pilot: str | None,
+                    pilot_features: bool) -> np.ndarray:
         oof = np.full(len(frame), np.nan)
         for train, test in folds:
             part = fit_point(frame.iloc[train], target, features, size, options.seed,
-                             machine_law, learner, law_pilot)
+                             machine_law, learner, law_pilot, pilot_features)
             oof[test] = predict_log(part, frame.iloc[test], size)
         return oof
 
@@ -352,11 +385,17 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     # machines in the law or among the learner's features. The law is the better place
     # when each machine ran a like mix of inputs; where one ran mostly the slow inputs,
     # its factor takes their blame (seen on rnaseq: STAR's R² fell from 0.69 to 0.48 with
-    # the machine in the law). Likewise a pilot's time: scaling the law, or a feature of
-    # the learner. Out-of-fold predictions also give the quantiles and the tail threshold.
+    # the machine in the law). Likewise a pilot's time: scaling the law, a feature of the
+    # learner, or not used: a pilot of 3,000 pairs can mislead where the input's size
+    # matters more than its time per read (seen: a dnaseq input whose trim kept 2% of the
+    # pairs; its pilot kept almost none, and CollectWgsMetrics on the empty alignments
+    # took 62 s, where the run took 7 s). Out-of-fold predictions also give the quantiles
+    # and the tail threshold.
     machine_choices = [True, False] if law_factors(frame, features) else [True]
-    pilot_choices = [pilot, None] if pilot else [None]
-    candidates = [(m, learner, p) for learner in LEARNERS for m in machine_choices
+    has_pilot = any(f.startswith(PILOT_PREFIX) for f in features)
+    pilot_choices = ([(pilot, True)] if pilot else []) + (
+        [(None, True), (None, False)] if has_pilot else [(None, True)])
+    candidates = [(m, learner, *p) for learner in LEARNERS for m in machine_choices
                   for p in pilot_choices]
     best, oof = candidates[0], np.full(len(frame), np.nan)
     if folds:
@@ -367,6 +406,7 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     residuals = (log_y - oof)[~np.isnan(oof)]
     state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
                           for q in QUANTILES}
+    state["typical"] = fit_typical(frame, log_y, features, size)
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
     return state, oof

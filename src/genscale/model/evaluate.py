@@ -117,8 +117,8 @@ class HeldOut:
     """One split, row by row (indexed as the frame it came from).
 
     - `test`: the held-out rows: `y`, each method's prediction (`model`, `line`,
-      `median`), `p90`, `p99`, `typical` (the law alone) and the tail (`tail_label`,
-      `tail_probability`, `tail_call`);
+      `median`), `p90`, `p99`, `typical` (`estimator.typical_log`) and the tail
+      (`tail_label`, `tail_probability`, `tail_call`);
     - `train`: the training rows: `y`, `model` (their out-of-fold prediction inside the
       training part) and `typical`: what a workflow composed of its steps
       (`model.compose`) learns its spread and tail from, on the same split.

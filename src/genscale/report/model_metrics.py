@@ -44,7 +44,8 @@ def _fit_name(fit: dict[str, Any] | None) -> str:
         return (f"replay of its {len(fit['composed']['steps'])} steps on "
                 f"{fit['composed']['cores']} cores{chosen}")
     return (fit["learner"] + (" + machine in law" if fit.get("law_factors") else "")
-            + (f" + {fit['law_pilot']} in law" if fit.get("law_pilot") else "") + chosen)
+            + (f" + {fit['law_pilot']} in law" if fit.get("law_pilot") else "")
+            + (" + no pilot" if fit.get("pilot") == "none" else "") + chosen)
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -108,8 +109,8 @@ def metrics_markdown(meta: dict[str, Any], keep: Callable[[str], bool] = lambda 
         _table(["group", f"train rows (max {size_label})", f"test rows (min {size_label})",
                 "model R²", "line R²", "median R²", "model MdAPE %", "line MdAPE %",
                 "median MdAPE %"], ex_rows),
-        f"{target}: tail (above {k} x the typical value for the size: the size law, replayed "
-        "over the steps for a composed workflow), held-out",
+        f"{target}: tail (above {k} x the typical value for the size: a law of the size and "
+        "the machine alone, replayed over the steps for a composed workflow), held-out",
         _table(["group", "tail runs", "precision", "recall", "AUC"], tail_rows),
     ]
     if noise_rows:
