@@ -47,7 +47,6 @@ from genscale.model.compose import (
 )
 from genscale.model.dataset import (
     MEASURED,
-    PILOT_PREFIX,
     WORKFLOW_STEP,
     machine_features,
     post_step_features,
@@ -57,6 +56,7 @@ from genscale.model.dataset import (
 from genscale.model.estimator import (
     FitOptions,
     fit_group_oof,
+    has_pilot,
     pilot_use,
     predict_group,
     typical_log,
@@ -157,7 +157,7 @@ def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
     need(target, "--target")
     if features is None:
         features = pre_run_features(columns, pilot)  # ours: what is known before a run
-        if pilot and not any(c.startswith(PILOT_PREFIX) for c in features):
+        if pilot and not has_pilot(features):
             raise UserError("--pilot: the table has no pilot.* column (see "
                             "scripts/corpus_refeature.py --pilot)")
         if not features:
@@ -482,8 +482,7 @@ def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
     for key in keys:
         values = dict(zip(meta["by"], key.split(KEY_SEP) if meta["by"] else [], strict=True))
         workflow = values.get("workflow")
-        if workflow and workflow not in pilots and any(
-                c.startswith(PILOT_PREFIX) for c in meta["features"]):
+        if workflow and workflow not in pilots and has_pilot(meta["features"]):
             from genscale.engine.pilot import pilot_features  # runs the workflow: on demand
 
             pilots[workflow] = pilot_features(workflow, dataset_dir,

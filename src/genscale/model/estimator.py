@@ -102,10 +102,14 @@ def pilot_factor(frame: pd.DataFrame, target: str, features: list[str]) -> str |
     return best
 
 
+def has_pilot(features: list[str]) -> bool:
+    return any(f.startswith(PILOT_PREFIX) for f in features)
+
+
 def pilot_use(state: dict[str, Any], features: list[str]) -> str | None:
     """How a fitted group uses the pilot times: "law" (one scales its law), "learner"
     (they are the learner's features) or "none"; None when `features` has no pilot."""
-    if not any(f.startswith(PILOT_PREFIX) for f in features):
+    if not has_pilot(features):
         return None
     if state.get("law_pilot"):
         return "law"
@@ -392,9 +396,8 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     # took 62 s, where the run took 7 s). Out-of-fold predictions also give the quantiles
     # and the tail threshold.
     machine_choices = [True, False] if law_factors(frame, features) else [True]
-    has_pilot = any(f.startswith(PILOT_PREFIX) for f in features)
     pilot_choices = ([(pilot, True)] if pilot else []) + (
-        [(None, True), (None, False)] if has_pilot else [(None, True)])
+        [(None, True), (None, False)] if has_pilot(features) else [(None, True)])
     candidates = [(m, learner, *p) for learner in LEARNERS for m in machine_choices
                   for p in pilot_choices]
     best, oof = candidates[0], np.full(len(frame), np.nan)
