@@ -163,15 +163,14 @@ def fit_composition(y: np.ndarray, predicted: np.ndarray, typical: np.ndarray,
                             "threshold": None}
     if MIN_TAIL_RUNS <= labels.sum() <= len(labels) - MIN_TAIL_RUNS:
         score = np.log(predicted / typical)[:, None]
-        # weighted as a step's tail classifier is, and its call chosen by the same rule:
-        # the bar then sits where the few tail runs and the many others balance, below k
-        # times the typical value when the tail runs are predicted short of it (seen on
-        # dnaseq: runs whose reads are all trimmed away, predicted at 1.46x their typical
-        # makespan and run at 2.3x; a bar at 1.5x, the most the rule of 0.8.0 allowed,
-        # missed them)
-        # a light penalty: the log ratios span a few tenths, and the default one (C=1)
-        # flattened the curve until runs at 1.25x their typical makespan were called
-        # with the tail (19 of 232 in tests/test_compose.py; 0 with C=100)
+        # weighted as a step's tail classifier is, and called by the same rule, the bar
+        # sits where the few tail runs and the many others balance: below k times the
+        # typical value when the tail runs are predicted short of it (seen on dnaseq: runs
+        # whose reads are all trimmed away, predicted at 1.46x their typical makespan and
+        # run at 2.3x, which 0.8.0's bar of at most 1.5x missed). The penalty is light
+        # because the log ratios span a few tenths: the default (C=1) flattened the curve
+        # until runs at 1.25x their typical makespan were called tail (19 of 232 in
+        # tests/test_compose.py; none with C=100).
         curve = LogisticRegression(class_weight="balanced", C=100.0).fit(score, labels)
         tail.update(coef=float(curve.coef_[0, 0]), intercept=float(curve.intercept_[0]),
                     threshold=choose_threshold(labels, curve.predict_proba(score)[:, 1],
