@@ -83,7 +83,7 @@ def test_bad_logs_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"bad\.txt:1: not a pidstat -h log"):
         parse_pidstat(write(tmp_path / "bad.txt", "hello world\n"))
     broken = (DATA / "pidstat_one_process.txt").read_text().replace("98.04", "n/a")
-    with pytest.raises(UserError, match=r"broken\.txt:4: not a number"):
+    with pytest.raises(UserError, match=r"broken\.txt:4: %CPU: expected a number, got 'n/a'"):
         parse_pidstat(write(tmp_path / "broken.txt", broken))
 
 

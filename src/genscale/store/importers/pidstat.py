@@ -1,13 +1,22 @@
 """`pidstat -h -u -t -d -r [-G NAME] INTERVAL` logs (the GenScale prototype's sidecar).
 
-Each file becomes one task named after the file. With -h every line is one process (TID
-`-`) or one of its threads (TGID `-`). A process line already holds the totals of all its
-threads, so the process lines of a report are summed and thread lines only count threads:
-nothing is counted twice (the prototype's converter kept one thread per core instead, and
-under-counted CPU by up to 2.3x). Rates become cumulative bytes over each report's
-interval. Columns are found by their header names, so files with or without `%wait`, from
-sysstat 10 to 12, read the same; times may be HH:MM:SS, with AM/PM, or seconds since the
-epoch.
+Each file becomes one task named after the file. With -h every line is one process or one
+of its threads. A process line already holds the totals of all its threads, so the process
+lines of a report are summed and thread lines only count threads: nothing is counted twice
+(the prototype's converter kept one thread per core instead, and under-counted CPU by up
+to 2.3x). Rates become cumulative bytes over each report's interval.
+
+sysstat has marked threads three ways, and all read the same here:
+- 10.0 and 10.1 with -h: a process is `TGID=14 TID=0`, a thread `TGID=0 TID=14`;
+- 10.2 on: a process is `TGID=14 TID=-`, a thread `TGID=- TID=14`;
+- 11.x and 12.x, a thread whose process is not shown (filtered out by -C or -G): both IDs
+  given, its command `(bwa)__bwa`; its numbers are the only record of its process, so
+  they are counted (summed per TGID for CPU and I/O; memory, which the threads share,
+  once per TGID).
+In every layout a thread shown under its process has its command as `|__bwa`, and the
+main thread's own line repeats the process's numbers. Columns are found by their header
+names, so files with or without UID or USER, `%wait` or `iodelay`, from sysstat 10 to
+12.7, read the same; times may be HH:MM:SS, with AM/PM, or seconds since the epoch.
 
 One limit is pidstat's own: a process's I/O counters include the children it has reaped,
 so when a child is reaped its bytes show again in its parent's report. Any sum over
@@ -24,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from genscale.errors import UserError
+from genscale.store.importers.numbers import measure
 
 KIB = 1024
 _DATE = re.compile(r"\b(\d{2})/(\d{2})/(\d{2,4})\b")
@@ -44,6 +54,7 @@ class Report:
     procs: int = 0
     threads: int = 0
     thread_ids: set[str] = field(default_factory=set)
+    orphan_rss: dict[str, int] = field(default_factory=dict)  # TGID -> bytes
 
 
 def _base_date(header: str) -> datetime:
@@ -91,45 +102,107 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
             raise UserError(f"{path}:{number}: expected {len(columns)} fields, found "
                             f"{len(tokens)}")
         row = dict(zip(columns, tokens, strict=False))
+        # -l prints the whole command line: the Command field is the rest of the line
+        row["Command"] = " ".join(tokens[len(columns) - 1:]) if "Command" in columns else ""
         try:
             when, last_clock, day = _timestamp(row["Time"], day, last_clock)
             report = reports.setdefault(when, Report(when))
-            if row.get("Command", "").removeprefix("|__") in exclude:
+            kind = _line_kind(row)
+            command = _THREAD_PREFIX.sub("", row["Command"]).split(" ", 1)[0]
+            if command in exclude or (kind == "orphan" and
+                                      _orphan_process(row["Command"]) in exclude):
                 continue
-            if row.get("TGID", "-") == "-":  # a thread of the process above
+            if kind == "thread":
                 report.thread_ids.add(row.get("TID", ""))
                 continue
-            report.procs += 1
-            report.cpu_cores += float(row["%CPU"]) / 100
-            report.user_cores += float(row.get("%usr", "0")) / 100
-            report.system_cores += float(row.get("%system", "0")) / 100
-            report.rss_bytes += int(float(row["RSS"])) * KIB
-            report.read_rate += float(row.get("kB_rd/s", "0")) * KIB
-            report.write_rate += float(row.get("kB_wr/s", "0")) * KIB
+            cpu = _number(row, "%CPU") / 100
+            rss = int(_number(row, "RSS")) * KIB
+            user = _number(row, "%usr") / 100
+            system = _number(row, "%system") / 100
+            read = _number(row, "kB_rd/s") * KIB
+            write = _number(row, "kB_wr/s") * KIB
         except ValueError as exc:
-            raise UserError(f"{path}:{number}: not a number where one was expected ({exc})"
-                            ) from None
+            raise UserError(f"{path}:{number}: {exc}") from None
+        if kind == "orphan":
+            tgid = row["TGID"]
+            report.thread_ids.add(row.get("TID", ""))
+            report.orphan_rss[tgid] = max(report.orphan_rss.get(tgid, 0), rss)
+        else:
+            report.procs += 1
+            report.rss_bytes += rss
+        report.cpu_cores += cpu
+        report.user_cores += user
+        report.system_cores += system
+        report.read_rate += read
+        report.write_rate += write
     if not reports:
         raise UserError(f"{path}: no reports")
     out = sorted(reports.values(), key=lambda r: r.time)
     for r in out:
+        r.procs += len(r.orphan_rss)
+        r.rss_bytes += sum(r.orphan_rss.values())
         r.threads = max(len(r.thread_ids), r.procs)
     return out
+
+
+_THREAD_PREFIX = re.compile(r"^(\|__|\(.*?\)__)")
+_ORPHAN = re.compile(r"^\((.*?)\)__")
+_NO_ID = ("-", "0")
+
+
+def _line_kind(row: dict[str, str]) -> str:
+    """`process`, `thread` (its numbers are inside its process's line) or `orphan` (a
+    thread whose process line pidstat did not print)."""
+    command = row["Command"]
+    if command.startswith("|__"):
+        return "thread"
+    if _ORPHAN.match(command):
+        return "orphan"
+    if "TID" not in row:
+        return "process"
+    if row.get("TGID", "-") in _NO_ID and row["TID"] not in _NO_ID:
+        return "thread"
+    return "process"
+
+
+def _orphan_process(command: str) -> str:
+    match = _ORPHAN.match(command)
+    return match.group(1) if match else ""
+
+
+def _number(row: dict[str, str], column: str) -> float:
+    """A measured column of a line (0 where the layout lacks it). pidstat prints -1.00 for
+    the I/O of a task whose /proc/PID/io it could not read: that is no I/O measured."""
+    text = row.get(column, "0")
+    if column.startswith("kB_") and text in ("-1.00", "-1"):
+        return 0.0
+    try:
+        return measure(text)
+    except ValueError as exc:
+        raise ValueError(f"{column}: {exc}") from None
 
 
 def _timestamp(value: str, day: datetime, last_clock: float) -> tuple[float, float, datetime]:
     """(epoch seconds, clock seconds of the day, the day) of a Time field; a clock that goes
     backwards means the log crossed midnight."""
     if value.isdigit():
+        if len(value) > 12:
+            raise ValueError(f"Time: expected seconds since the epoch, got {value!r}")
         return float(value), last_clock, day
-    clock_text, _, meridiem = value.partition(" ")
-    h, m, s = (int(x) for x in clock_text.split(":"))
-    if meridiem:
-        h = h % 12 + (12 if meridiem == "PM" else 0)
+    match = _CLOCK.fullmatch(value)
+    if match is None:
+        raise ValueError(f"Time: expected HH:MM:SS, HH:MM:SS AM or seconds since the epoch, "
+                         f"got {value!r}")
+    h, m, s = int(match[1]), int(match[2]), int(match[3])
+    if match[4]:
+        h = h % 12 + (12 if match[4] == "PM" else 0)
     clock = h * 3600 + m * 60 + s
     if clock < last_clock:
         day += timedelta(days=1)
     return (day + timedelta(seconds=clock)).timestamp(), clock, day
+
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d):([0-5]\d|60)(?: (AM|PM))?")
 
 
 def to_rows(path: Path, run_id: str, exclude: frozenset[str] = frozenset()
