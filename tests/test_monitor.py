@@ -16,7 +16,8 @@ import pytest
 
 from genscale.monitor.cgroups import CgroupLayout, TaskCgroup
 from genscale.monitor.process import TaskTotals, run_monitored
-from genscale.monitor.sampler import Sampler
+from genscale.monitor.procfs import ProcCounters
+from genscale.monitor.sampler import Clock, Sampler, TaskProbe, usable_cores
 from genscale.store.rundir import RunDirectory
 
 from .conftest import GENSCALE
@@ -261,3 +262,30 @@ def test_cgroup_v1_cpuacct_path(tmp_path: Path) -> None:
     finally:
         layout.remove()
     assert layout.description == "cgroup: CPU from cgroup v1, memory from the process tree"
+
+
+def test_no_row_claims_more_cores_than_the_task_could_use(tmp_path: Path) -> None:
+    """At 10 ms, CPU counters move in 10 ms ticks and a periodic row can land after the
+    exit: 0.10.0 showed 5.9 and 7.2 cores on this 2-core machine, and 480,360 once. Every
+    row stays within the usable cores, and the series still integrates to the CPU time."""
+    cores = usable_cores()
+    for attempt in range(3):
+        totals, _, samples = monitored(tmp_path / str(attempt),
+                                       f"{burn(0.15)} & {burn(0.15)} & wait; true",
+                                       interval_s=0.01)
+        assert samples["cpu_cores"].max() <= cores + 1e-3
+        dt = samples["elapsed_s"].diff().fillna(samples["elapsed_s"])
+        assert (samples["cpu_cores"] * dt).sum() == pytest.approx(totals.cpu_time_s, rel=0.01)
+
+
+def test_closing_row_after_a_late_periodic_row_stays_within_cores() -> None:
+    """The race itself, made certain: the last periodic row is stamped after the exit and
+    saw less CPU than the exact total."""
+    clock = Clock()
+    probe = TaskProbe(os.getpid(), "r", "t", "a", clock, start_mono=100.0, cores=2)
+    probe.last_mono = 110.000001  # a periodic row after the exit at 110.0
+    probe.cum = ProcCounters(cpu_s=19.0)
+    row = probe.close(110.0, ProcCounters(cpu_s=19.48))
+    assert float(row["cpu_cores"]) <= 2.0
+    assert (float(row["elapsed_s"]) - 10.000001) * float(row["cpu_cores"]) == \
+        pytest.approx(0.48)

@@ -8,6 +8,7 @@ before the next tick.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,14 +32,25 @@ class Clock:
         return self.wall0 + (mono - self.mono0)
 
 
+def usable_cores(pid: int = 0) -> int:
+    """The CPUs a process may run on (its affinity), which bounds any CPU rate it shows."""
+    try:
+        return len(os.sched_getaffinity(pid))
+    except OSError:
+        return os.cpu_count() or 1
+
+
 class TaskProbe:
     """The running state of one monitored task: cumulative counters never go backwards,
-    and the peaks seen so far."""
+    and the peaks seen so far. No row claims more than `cores` cores: the CPU a row adds
+    is spread over at least the time `cores` cores need to use it."""
 
     def __init__(self, pid: int, run_id: str, task_id: str, app: str, clock: Clock,
                  start_mono: float, launcher: bool = False,
-                 cgroup: TaskCgroup | None = None, attempt: int = 1) -> None:
+                 cgroup: TaskCgroup | None = None, attempt: int = 1,
+                 cores: int | None = None) -> None:
         self.pid = pid
+        self.cores = cores or usable_cores()
         self.attempt = attempt
         self.launcher = launcher
         self.cgroup = cgroup
@@ -56,10 +68,16 @@ class TaskProbe:
         self._closed = False
 
     def _row(self, mono: float, cpu_s: float, current: ProcCounters, procs: int,
-             memory: tuple[int, int] | None = None) -> SampleRow:
+             memory: tuple[int, int] | None = None, final: bool = False) -> SampleRow:
         dt = mono - self.last_mono
-        cpu_cores = max(0.0, cpu_s - self.cum.cpu_s) / dt if dt > 0 else 0.0
-        self.cum.cpu_s = max(self.cum.cpu_s, cpu_s)
+        # CPU counters move in clock ticks (10 ms), so at a fine interval one row can see
+        # two ticks in 2 ms: what exceeds `cores` over the interval is carried to the next
+        # row (`cum.cpu_s` is the CPU the rows have shown so far), and the closing row
+        # shows the rest; the series' integral stays the task's CPU time.
+        gained = max(0.0, cpu_s - self.cum.cpu_s)
+        shown = gained if final else min(gained, self.cores * max(dt, 0.0))
+        cpu_cores = shown / dt if dt > 0 else 0.0
+        self.cum.cpu_s += shown
         for name in IO_FIELDS:
             setattr(self.cum, name, max(getattr(self.cum, name), getattr(current, name)))
         self.last_mono = mono
@@ -112,8 +130,14 @@ class TaskProbe:
             exact.rss_bytes = 0
             exact.pss_bytes = 0
             exact.threads = 0
-            return self._row(max(end_mono, self.last_mono + 1e-6), exact.cpu_s, exact, 0,
-                             memory)
+            # A periodic row can be taken after the exit (the tree is a zombie until it is
+            # reaped) and CPU that no periodic row saw (children reaped between rows) only
+            # shows in the exact total: stamped at the exit, such a row would divide that
+            # CPU by microseconds. Its interval is at least what `cores` cores need for it.
+            unseen_cpu_s = max(0.0, exact.cpu_s - self.cum.cpu_s)
+            closing = max(end_mono, self.last_mono + unseen_cpu_s / self.cores,
+                          self.last_mono + 1e-6)
+            return self._row(closing, exact.cpu_s, exact, 0, memory, final=True)
 
 
 class Sampler:
