@@ -119,3 +119,16 @@ def test_not_a_benchmark_file(tmp_path: Path) -> None:
 
     with pytest.raises(UserError, match="not a Snakemake benchmark file"):
         snakemake_rows(write(tmp_path / "x.tsv", "a\tb\n1\t2\n"), "r")
+
+
+def test_summary_columns_are_one_counter_each(tmp_path: Path) -> None:
+    """0.10.0's "read MiB" was read calls and its "written MiB" storage writes, so a
+    Nextflow trace (rchar, wchar, no storage counters) showed a blank beside its data."""
+    from genscale.report.summary import summary_table
+
+    tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_human.csv")
+    table = summary_table(tasks.reset_index()).set_index("task")
+    bwa = table.loc["nextflow_trace_human.1"]
+    assert bwa["read() MiB"] == pytest.approx(30.1 * 1024)
+    assert bwa["write() MiB"] == pytest.approx(8.2 * 1024)
+    assert pd.isna(bwa["storage read MiB"]) and pd.isna(bwa["storage written MiB"])

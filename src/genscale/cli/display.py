@@ -58,7 +58,8 @@ def _print_by_app(tasks: pd.DataFrame, title: str) -> None:
     ran = tasks[tasks["wall_s"].notna()]
     table = Table(title=f"{title}: {len(tasks)} tasks, by application", title_justify="left")
     for i, col in enumerate(("app", "tasks", "succeeded", "wall s (sum)", "mean cores",
-                             "peak MiB (max)", "read MiB", "written MiB")):
+                             "peak MiB (max)", "storage read MiB", "storage written MiB",
+                             "read() MiB", "write() MiB")):
         table.add_column(col, justify="left" if i == 0 else "right")
     for app, group in tasks.groupby("app", sort=True):
         done = ran[ran["app"] == app]
@@ -67,6 +68,14 @@ def _print_by_app(tasks: pd.DataFrame, title: str) -> None:
                       f"{wall:,.2f}",
                       f"{float(done['cpu_time_s'].sum()) / wall:,.2f}" if wall else "",
                       f"{float(done['peak_rss_bytes'].max()) / 2**20:,.1f}" if len(done) else "",
-                      f"{float(done['read_chars'].sum()) / 2**20:,.1f}",
-                      f"{float(done['write_bytes'].sum()) / 2**20:,.1f}")
+                      *(_mib_sum(done, column) for column in
+                        ("read_bytes", "write_bytes", "read_chars", "write_chars")))
     stderr.print(table)
+
+
+def _mib_sum(tasks: pd.DataFrame, column: str) -> str:
+    """The column's sum in MiB, blank where no task has the counter."""
+    values = pd.to_numeric(tasks[column], errors="coerce") if column in tasks else None
+    if values is None or values.isna().all():
+        return ""
+    return f"{float(values.sum()) / 2**20:,.1f}"

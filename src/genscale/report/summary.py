@@ -12,20 +12,24 @@ from genscale.store.rundir import RunDirectory, atomic_write_text
 SUMMARY_COLUMNS = {
     "task_id": "task", "app": "app", "status": "status", "wall_s": "wall s",
     "mean_cores": "mean cores", "peak_rss_mib": "peak MiB",
-    "read_mib": "read MiB", "write_mib": "written MiB",
+    "read_mib": "storage read MiB", "write_mib": "storage written MiB",
+    "read_chars_mib": "read() MiB", "write_chars_mib": "write() MiB",
 }
 
 
 def summary_table(tasks: pd.DataFrame) -> pd.DataFrame:
-    """Per task: wall time, mean cores, peak memory, bytes read and written (MiB).
-
-    "read" counts bytes through read calls (read_chars), since small inputs are served from
-    the page cache and storage reads would show 0 for them; "written" is bytes to storage.
+    """Per task: wall time, mean cores, peak memory, and bytes in MiB of each kind, each
+    column one counter: read from and written to storage (`read_bytes`, `write_bytes`),
+    and through read and write calls (`read_chars`, `write_chars`; small inputs are served
+    from the page cache, so storage reads can be 0 where read calls are not). A counter a
+    source does not have stays blank.
     """
     out = tasks.copy()
-    out["peak_rss_mib"] = out["peak_rss_bytes"].astype("Float64") / 2**20
-    out["read_mib"] = out["read_chars"].astype("Float64") / 2**20
-    out["write_mib"] = out["write_bytes"].astype("Float64") / 2**20
+    for column, source in (("peak_rss_mib", "peak_rss_bytes"), ("read_mib", "read_bytes"),
+                           ("write_mib", "write_bytes"), ("read_chars_mib", "read_chars"),
+                           ("write_chars_mib", "write_chars")):
+        values = out[source] if source in out else pd.Series(pd.NA, index=out.index)
+        out[column] = pd.to_numeric(values, errors="coerce").astype("Float64") / 2**20
     out = out.sort_values("start_time", na_position="last")
     return out[list(SUMMARY_COLUMNS)].rename(columns=SUMMARY_COLUMNS)
 
