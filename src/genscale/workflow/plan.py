@@ -8,7 +8,6 @@ are collected and reported together, each with its file, line and field.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import string
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from pathlib import Path
 from genscale.data.manifest import Dataset
 from genscale.errors import SpecError, UserError
 from genscale.workflow.loader import SourceMap
+from genscale.workflow.shellquote import check_template, render_quoted
 from genscale.workflow.spec import Step, Workflow
 
 _FORMATTER = string.Formatter()
@@ -72,25 +72,34 @@ def template_fields(template: str) -> list[tuple[str, str | None, str | None]]:
 
 
 def render(template: str, values: Mapping[str, str], quote: bool) -> str:
-    """Substitute `{name}` fields; with `quote`, each value is shell-quoted so that a space
-    or a `;` in a file name neither breaks the command nor injects one."""
+    """Substitute `{name}` fields; with `quote`, each value is shell-quoted for the place it
+    stands in (a word, or inside '...', "..." or $(...)), so that a space, a quote or a `;`
+    in a value neither breaks the command nor injects one (see `shellquote`)."""
+    if quote:
+        return render_quoted(template, values)
     out = []
     for literal, name, _, _ in _FORMATTER.parse(template):
         out.append(literal)
         if name is not None:
             value = values[name]
-            out.append(shlex.quote(value) if quote else value)
+            out.append(value)
     return "".join(out)
 
 
 def _check_fields(template: str, allowed: Mapping[str, str], where: str, source: SourceMap,
-                  loc: tuple[str | int, ...], problems: list[str]) -> bool:
+                  loc: tuple[str | int, ...], problems: list[str], shell: bool = False) -> bool:
+    """Every field of `template` defined and plain; with `shell`, each also standing where
+    its value can be quoted (see `shellquote`)."""
     try:
         fields = template_fields(template)
     except ValueError as exc:
         problems.append(source.problem(loc, f"bad template in {where}: {exc}"))
         return False
     ok = True
+    for name, why in check_template(template) if shell else ():
+        problems.append(source.problem(loc, f"{{{name}}} in {where}: no quoting can make its "
+                                            f"value literal there: {why}"))
+        ok = False
     for name, conv, spec in fields:
         if conv or spec:
             problems.append(source.problem(loc, f"{{{name}}}: conversions and format specs "
@@ -103,6 +112,19 @@ def _check_fields(template: str, allowed: Mapping[str, str], where: str, source:
             problems.append(source.problem(loc, f"undefined variable {{{name}}} in {where}"))
             ok = False
     return ok
+
+
+def _param_type_problem(default: object, value: str) -> str | None:
+    """What is wrong with `value` for a parameter whose default is `default`: a number's
+    override must be a number of its kind (its text goes into commands), else None."""
+    kinds: list[tuple[type, type, str]] = [(int, int, "an integer"), (float, float, "a number")]
+    for kind, convert, name in kinds:
+        if isinstance(default, kind) and not isinstance(default, bool):
+            try:
+                convert(value)
+            except ValueError:
+                return f"expected {name}, as its default {default!r} is, got {value!r}"
+    return None
 
 
 def _tool_missing(tool: str) -> bool:
@@ -125,6 +147,8 @@ def make_plan(workflow: Workflow, source: SourceMap, dataset: Dataset | None,
         if f"params.{key}" not in values:
             problems.append(f"--param {key}: the workflow has no such parameter "
                             f"(it has: {', '.join(sorted(workflow.params)) or 'none'})")
+        elif (why := _param_type_problem(workflow.params.get(key), str(value))) is not None:
+            problems.append(f"--param {key}: {why}")
         values[f"params.{key}"] = str(value)
     # a dataset input that is missing only matters to the steps that read it: optional ones
     # are skipped, others make it an error
@@ -230,12 +254,12 @@ def _plan_step(i: int, step: Step, values: Mapping[str, str], source: SourceMap,
     command_values["memory_bytes"] = str(step.memory)
     command_values["memory_mb"] = str(step.memory // 2**20)
     ok &= _check_fields(step.command, command_values, "command", source,
-                        ("steps", i, "command"), problems)
+                        ("steps", i, "command"), problems, shell=True)
     for j, tool in enumerate(step.tools):
         ok &= _check_fields(tool, values, "tools", source, ("steps", i, "tools", j), problems)
     if step.version:
         ok &= _check_fields(step.version, values, "version", source, ("steps", i, "version"),
-                            problems)
+                            problems, shell=True)
     if not ok:  # keep its paths, so its dependents are not reported as orphans too
         return PlannedTask(f"{prefix}{step.name}", step.name, step.app, "", step.threads,
                            step.memory, paths["inputs"], paths["outputs"])
