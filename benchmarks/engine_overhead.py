@@ -53,10 +53,18 @@ def timed(argv: list[str], cwd: Path) -> float:
     return time.monotonic() - start
 
 
+def _executable(path: str) -> str:
+    """An absolute path to `path` (the benchmark runs Snakemake from another directory, so
+    a relative path given on the command line would no longer name it)."""
+    found = shutil.which(path)
+    return str(Path(found).resolve()) if found else str(Path(path).resolve())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
-    parser.add_argument("--snakemake", default=shutil.which("snakemake") or "snakemake")
+    parser.add_argument("--snakemake", default=shutil.which("snakemake") or "snakemake",
+                        type=_executable)
     args = parser.parse_args()
     n = args.tasks
     genscale = str(Path(sys.executable).with_name("genscale"))

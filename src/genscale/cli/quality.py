@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from genscale.quality.detect import parse_report
+from genscale.errors import UserError
+from genscale.quality.detect import find_reports, parse_report
 from genscale.quality.errors import ReportError
 from genscale.quality.fastq import fastq_features
 from genscale.quality.table import features_table
@@ -41,6 +42,11 @@ def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
             raise click.UsageError("genscale quality fastq FILE...: no files given")
     results: list[dict[str, Any]] = []
     failed = 0
+    if not fastq_mode:  # a folder stands for every report under it
+        paths = [r for path in paths for r in (find_reports(path) if path.is_dir()
+                                               else [path])]
+        if not paths:
+            raise UserError(f"{', '.join(files)}: no QC report found")
     for path in paths:
         try:
             results.append(fastq_features(path) if fastq_mode else parse_report(path))

@@ -40,7 +40,7 @@ from genscale.errors import UserError
 from genscale.quality.table import run_features
 from genscale.store.corpus import dataset_of, point_id
 from genscale.store.rundir import RunDirectory, atomic_write_json
-from genscale.workflow.loader import load_model
+from genscale.workflow.loader import load_model, read_spec_text
 
 Preset = Literal["clean", "typical", "degraded", "pathological"]
 
@@ -116,7 +116,7 @@ class Point:
 def load_campaign(path: Path) -> CampaignSpec:
     if not path.is_file():
         raise UserError(f"{path}: no such campaign spec")
-    spec, _ = load_model(str(path), path.read_text(encoding="utf-8"), CampaignSpec,
+    spec, _ = load_model(str(path), read_spec_text(path), CampaignSpec,
                          "a campaign spec")
     return spec
 

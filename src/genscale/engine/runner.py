@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
 import secrets
 import subprocess
@@ -106,12 +108,7 @@ def new_run_id(workflow: str) -> str:
 def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
             params: Mapping[str, str] | None = None) -> tuple[Plan, Path, str]:
     """Plan a run without touching the disk: (plan, run directory to be, run id)."""
-    if settings.interval_s <= 0:
-        raise UserError(f"--interval: expected a positive number of seconds, "
-                        f"got {settings.interval_s}")
-    if settings.executor not in EXECUTORS:
-        raise UserError(f"--executor {settings.executor}: expected one of "
-                        f"{', '.join(EXECUTORS)}")
+    check_settings(settings)
     if settings.dry_run and settings.executor != "kubernetes":
         raise UserError("--dry-run goes with --executor kubernetes")
     workflow, source = load_workflow(workflow_ref)
@@ -123,6 +120,7 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
     run_dir = (settings.runs_dir / run_id).resolve()
     if run_dir.exists():
         raise UserError(f"{run_dir}: a run directory of that name exists already")
+    check_runs_dir(settings.runs_dir)
     plan = make_plan(workflow, source, dataset, run_dir / "work", params)
     if settings.executor == "kubernetes":  # paths off the volume fail before anything runs
         pod_paths(plan, run_dir, run_id, settings.kubernetes, settings.dry_run)
@@ -133,6 +131,56 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
     elif settings.repeat != 1:
         raise UserError("--repeat goes with --only STEP")
     return plan, run_dir, run_id
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def check_settings(settings: RunSettings) -> None:
+    """Every flag within its range, or one UserError naming the flag and what it takes."""
+    if not (math.isfinite(settings.interval_s) and 0 < settings.interval_s <= 3600):
+        raise UserError(f"--interval: expected a positive number of seconds, at most 3600, "
+                        f"got {settings.interval_s}")
+    if settings.executor not in EXECUTORS:
+        raise UserError(f"--executor {settings.executor}: expected one of "
+                        f"{', '.join(EXECUTORS)}")
+    if settings.cores is not None and not 1 <= settings.cores <= 1_000_000:
+        raise UserError(f"--cores: expected a whole number of cores of at least 1, "
+                        f"got {settings.cores}")
+    if settings.memory is not None:
+        memory_budget(settings.memory)
+    if settings.retries < 0:
+        raise UserError(f"--retries: expected 0 or more, got {settings.retries}")
+    if settings.repeat < 1:
+        raise UserError(f"--repeat: expected 1 or more, got {settings.repeat}")
+    if settings.prometheus_port is not None and not 1 <= settings.prometheus_port <= 65535:
+        raise UserError(f"--prometheus-port: expected a port from 1 to 65535, "
+                        f"got {settings.prometheus_port}")
+    if settings.run_id is not None and not _RUN_ID.fullmatch(settings.run_id):
+        raise UserError(f"--run-id {settings.run_id!r}: expected a plain name (letters, "
+                        "digits, '.', '_', '-'; no '/' or leading '.'), which stays inside "
+                        "the runs directory")
+
+
+def memory_budget(text: str) -> int:
+    """Bytes of a `--memory` value such as 16G; UserError for anything else or <= 0."""
+    try:
+        value = parse_bytes(text)
+    except ValueError as exc:
+        raise UserError(f"--memory {text!r}: {exc}") from None
+    if value <= 0:
+        raise UserError(f"--memory {text!r}: expected a size above 0, such as 16G")
+    return value
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """`runs_dir` is (or can be made) a directory we may write in."""
+    existing = next((p for p in (runs_dir, *runs_dir.resolve().parents) if p.exists()),
+                    Path("/"))
+    if not existing.is_dir():
+        raise UserError(f"--runs-dir {runs_dir}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--runs-dir {runs_dir}: {existing} is not writable")
 
 
 def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
@@ -212,7 +260,14 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
     identity = {"run_id": run_id, "workflow_id": f"{plan.workflow.name}-0",
                 "workflow": plan.workflow.name}
     session = MonitorSession(run, run_id, settings.interval_s, settings.cgroups, exporter)
-    executor = make_executor(settings, run, run_id, session, plan)
+    try:
+        executor = make_executor(settings, run, run_id, session, plan)
+    except BaseException as exc:  # e.g. an API that does not answer: no run stays "running"
+        info.update(status="failed", end_time=time.time(), error=str(exc).split("\n")[0])
+        run.write_run_info(info)
+        if exporter is not None:
+            exporter.close()
+        raise
     cache = StepCache(settings.runs_dir.resolve() / ".cache") if settings.use_cache else None
     engine = Engine(plan, run, executor, identity, settings.interval_s, cache, versions,
                     on_event, settings.retries, done, attempts, **(workload or {}))
@@ -224,13 +279,20 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
                 executor.shutdown()
     finally:
         skipped = dict(info.get("skipped") or {})  # type: ignore[call-overload]
+        retried: dict[str, list[Any]] = {k: list(v) for k, v in
+                                         dict(info.get("retried") or {}).items()}  # type: ignore[call-overload]
+        for task_id, attempts_ in engine.outcome.retried.items():
+            retried.setdefault(task_id, []).extend(attempts_)
+        # the status is the table's: a resumed run keeps the failures of its first part
+        failed_rows = any(r.get("status") == "failed" for r in run.task_rows())
         info.update(
             end_time=time.time(),
             status=("interrupted" if engine.outcome.interrupted
-                    else "failed" if engine.outcome.failures else "succeeded"),
+                    else "failed" if engine.outcome.failures or failed_rows
+                    else "succeeded"),
             skipped={**skipped, **engine.outcome.skip_reasons},
             failures=[asdict(f) for f in engine.outcome.failures],
-            retried=engine.outcome.retried,
+            retried=retried,
             monitor=session.summary(),
         )
         if isinstance(info.get("workload"), dict):
@@ -248,7 +310,7 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
 
 def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
                   session: MonitorSession, plan: Plan) -> Executor:
-    memory_bytes = parse_bytes(settings.memory) if settings.memory else None
+    memory_bytes = memory_budget(settings.memory) if settings.memory else None
     if settings.executor == "kubernetes":
         # the tasks are sampled in their pods; the session samples this (manager) host
         paths = pod_paths(plan, run.path, run_id, settings.kubernetes, dry_run=False)
@@ -269,7 +331,8 @@ def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
 def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResult:
     """Finish a run whose manager died (SIGKILL, a lost machine): stop what it left running,
     keep every row and sample it wrote, and run only the tasks that have no row."""
-    run = RunDirectory(run_dir)
+    # absolute: the tasks run in the work directory, and their log paths must still hold
+    run = RunDirectory(run_dir.resolve())
     if not run.run_json.is_file():
         raise UserError(f"{run_dir}: not a run directory (no run.json)")
     info = run.read_run_info()
@@ -278,7 +341,9 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
             "spec" not in info.get("workflow", {}) and not workload):
         raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
     stored = dict(info["settings"])
-    stored["runs_dir"] = Path(str(stored["runs_dir"]))
+    # the run directory is RUNS_DIR/RUN_ID wherever it was started from (the stored
+    # runs_dir may be relative to another working directory)
+    stored["runs_dir"] = run.path.parent
     stored["slurm"] = SlurmSettings(**stored.get("slurm", {}))
     stored["kubernetes"] = KubernetesSettings(**stored.get("kubernetes", {}))
     settings = RunSettings(**stored)
@@ -296,8 +361,23 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
     stopped = stop_leftovers(run, str(info["run_id"]), settings)
     for table in (run.samples_csv, run.node_csv):
         repair_tail(table)
-    done = {t: str(r["status"]) for t, r in run.load_tasks().items()
+    rows = run.load_tasks()
+    done = {t: str(r["status"]) for t, r in rows.items()
             if r["status"] in ("succeeded", "skipped", "failed")}
+    # a task cancelled by an interrupt runs again; its attempt's row is kept beside the
+    # retried attempts, and its logs beside theirs
+    retried: dict[str, list[Any]] = {k: list(v) for k, v in
+                                     (info.get("retried") or {}).items()}
+    for task_id, row in rows.items():
+        if task_id not in done:
+            attempt = int(float(str(row.get("attempt") or 1)))
+            for log in run.log_paths(task_id):
+                if log.exists():
+                    log.rename(log.with_name(f"{task_id}.attempt{attempt}{log.suffix}"))
+            retried.setdefault(task_id, []).append(
+                {"attempt": attempt, "exit_code": None, "lost": False,
+                 "status": row.get("status"), "row": row})
+    info["retried"] = retried
     attempts = _attempts_used(run)
     resumes = list(info.get("resumed", []))
     resumes.append({"time": time.time(), "previous_status": info.get("status"),

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genscale.data.manifest import Dataset
 from genscale.data.synth import SynthOptions, synthesize
 from genscale.errors import UserError
-from genscale.workflow.loader import catalog_names, load_model, load_workflow
+from genscale.workflow.loader import catalog_names, load_model, load_workflow, read_spec_text
 from genscale.workflow.plan import Plan, make_plan
 
 
@@ -63,7 +63,7 @@ class WorkloadSpec(BaseModel):
 def load_workload(path: Path) -> WorkloadSpec:
     if not path.is_file():
         raise UserError(f"{path}: no such workload spec")
-    spec, source = load_model(str(path), path.read_text(encoding="utf-8"), WorkloadSpec,
+    spec, source = load_model(str(path), read_spec_text(path), WorkloadSpec,
                               "a workload spec")
     a = spec.arrival
     needs = {"poisson": ("rate_per_min",), "bursts": ("burst_size", "burst_every_s"),

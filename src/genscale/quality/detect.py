@@ -66,3 +66,25 @@ def parse_report(path: Path) -> dict[str, Any]:
         raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, STAR, "
                                 "Trimmomatic, fastp or GATK report")
     return {"file": str(path), **parser(path, text)}
+
+
+def find_reports(folder: Path) -> list[Path]:
+    """The files under `folder` (recursively, in name order) that are reports by their
+    content, as MultiQC finds them; other files are passed over. A FastQC report found
+    both as its zip and unzipped is taken once, from the folder."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        try:
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    if any(n.endswith("fastqc_data.txt") for n in archive.namelist()):
+                        if not path.with_suffix("").is_dir():
+                            found.append(path)
+                continue
+            with open(path, "rb") as f:
+                head = f.read(20000).decode("utf-8", "ignore")
+        except (OSError, zipfile.BadZipFile):
+            continue
+        if head and detect(path, head) is not None:
+            found.append(path)
+    return found

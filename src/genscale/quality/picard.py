@@ -22,12 +22,30 @@ KNOWN_CLASSES = {
 }
 
 
-def _table(lines: list[str], start: int) -> tuple[list[str], list[list[Any]], int]:
+# columns of the known classes that hold text; every other column of theirs is a number
+TEXT_COLUMNS = {"CATEGORY", "PAIR_ORIENTATION", "LIBRARY", "SAMPLE", "READ_GROUP",
+                "ACCUMULATION_LEVEL"}
+
+
+def _table(path: Path, lines: list[str], start: int, numeric: bool
+           ) -> tuple[list[str], list[list[Any]], int]:
+    """(header, rows, next line) of the table whose header is line `start`; a row with
+    another number of fields than the header, or (`numeric`) text in a number column, is a
+    ReportError naming its line and column: read on, every later value would be shifted."""
     header = lines[start].split("\t")
     rows = []
     i = start + 1
     while i < len(lines) and lines[i].strip() and not lines[i].startswith("#"):
-        rows.append([number(v) for v in lines[i].split("\t")])
+        fields = lines[i].split("\t")
+        if len(fields) != len(header):
+            raise ReportError(path, f"line {i + 1}: {len(fields)} fields where the header "
+                                    f"on line {start + 1} has {len(header)}")
+        values = [number(v) for v in fields]
+        for column, value in zip(header, values, strict=True):
+            if numeric and isinstance(value, str) and column not in TEXT_COLUMNS:
+                raise ReportError(path, f"line {i + 1}: {column}: expected a number, got "
+                                        f"{value!r}")
+        rows.append(values)
         i += 1
     return header, rows, i
 
@@ -41,7 +59,8 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     klass = lines[at].split("\t", 1)[1].strip() if "\t" in lines[at] else ""
     if at + 1 >= len(lines) or not lines[at + 1].strip():
         raise ReportError(path, f"truncated: {klass or 'the metrics class'} has no header row")
-    header, rows, _ = _table(lines, at + 1)
+    short = klass.rsplit(".", 1)[-1]
+    header, rows, _ = _table(path, lines, at + 1, numeric=short in KNOWN_CLASSES)
     if not rows:
         raise ReportError(path, f"truncated: {klass} has a header but no rows")
     records = [dict(zip(header, r, strict=False)) for r in rows]
@@ -53,9 +72,8 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
                            "metrics": _summary(records)}
     hist = next((i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM")), None)
     if hist is not None and hist + 1 < len(lines):
-        h_header, h_rows, _ = _table(lines, hist + 1)
+        h_header, h_rows, _ = _table(path, lines, hist + 1, numeric=True)
         out["histogram"] = {"columns": h_header, "rows": h_rows}
-    short = klass.rsplit(".", 1)[-1]
     if short in KNOWN_CLASSES:
         out["type"] = short
     return out

@@ -42,16 +42,24 @@ def dotted(loc: Loc) -> str:
     return out or "(top)"
 
 
-def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+def _index(node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[str]) -> None:
+    """Line of every key and item under `node`; a key given twice in one mapping (YAML
+    forbids it; PyYAML would keep the last silently) goes to `duplicates`."""
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key, value in node.value:
             sub = (*loc, str(key.value))
-            lines[sub] = key.start_mark.line + 1
-            _index(value, sub, lines)
+            line = key.start_mark.line + 1
+            if str(key.value) in seen:
+                duplicates.append(f"{line}: {dotted(sub)}: key given twice (first on line "
+                                  f"{seen[str(key.value)]})")
+            seen.setdefault(str(key.value), line)
+            lines[sub] = line
+            _index(value, sub, lines, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index(item, (*loc, i), lines)
+            _index(item, (*loc, i), lines, duplicates)
 
 
 def catalog_names() -> list[str]:
@@ -68,7 +76,18 @@ def resolve(name_or_path: str) -> tuple[str, str]:
     if not path.is_file():
         raise UserError(f"{name_or_path}: no such workflow file, and not a catalog name "
                         f"(catalog: {', '.join(catalog_names())})")
-    return str(path), path.read_text(encoding="utf-8")
+    return str(path), read_spec_text(path)
+
+
+def read_spec_text(path: Path) -> str:
+    """A spec file's text; UserError naming the line of a byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x} at "
+                        f"offset {exc.start})") from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,7 +105,10 @@ def load_model(file: str, text: str, model: type[M], what: str) -> tuple[M, Sour
                          f"{getattr(exc, 'problem', None) or exc}"]) from None
     source = SourceMap(file)
     if node is not None:
-        _index(node, (), source.lines)
+        duplicates: list[str] = []
+        _index(node, (), source.lines, duplicates)
+        if duplicates:
+            raise SpecError([f"{file}:{d}" for d in duplicates])
     if not isinstance(data, dict):
         raise SpecError([f"{file}:1: {what} is a YAML mapping"])
     try:

@@ -245,7 +245,13 @@ def _plan_step(i: int, step: Step, values: Mapping[str, str], source: SourceMap,
                 ok = False
                 continue
             rel = render(template, values, quote=False)
-            paths[kind][name] = Path(os.path.normpath(workdir / rel))
+            path = Path(os.path.normpath(workdir / rel))
+            if kind == "outputs" and (Path(rel).is_absolute() or workdir not in path.parents):
+                problems.append(source.problem(loc, f"output {rel!r} is outside the run's "
+                                                    "work directory: give a relative path "
+                                                    "without '..'"))
+                ok = False
+            paths[kind][name] = path
     command_values = dict(values)
     for kind, group in paths.items():
         for name, path in group.items():

@@ -15,21 +15,29 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 _UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20,
           "MIB": 2**20, "G": 2**30, "GB": 2**30, "GIB": 2**30, "T": 2**40, "TB": 2**40,
           "TIB": 2**40}
+LARGEST_BYTES = 2**60
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
 def parse_bytes(value: object) -> int:
-    """'4G', '512 MiB', 1048576 -> bytes (binary units: G means GiB, as schedulers mean it)."""
+    """'4G', '512 MiB', 1048576 -> bytes (binary units: G means GiB, as schedulers mean it).
+    At most 1 EiB: a larger size is a typo, and would not fit the tables' integers."""
     if isinstance(value, bool):
         raise ValueError("expected a size such as 512M or 4G")
     if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected a size such as 512M or 4G, got {value!r}")
         if value < 0:
             raise ValueError("a size cannot be negative")
-        return int(value)
-    match = _SIZE.match(str(value))
-    if not match or match.group(2).upper() not in _UNITS:
-        raise ValueError(f"expected a size such as 512M or 4G, got {value!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+        size = int(value)
+    else:
+        match = _SIZE.match(str(value))
+        if not match or match.group(2).upper() not in _UNITS:
+            raise ValueError(f"expected a size such as 512M or 4G, got {value!r}")
+        size = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+    if size > LARGEST_BYTES:
+        raise ValueError(f"expected a size of at most 1 EiB, got {value!r}")
+    return size
 
 
 Bytes = Annotated[int, BeforeValidator(parse_bytes)]
@@ -46,7 +54,7 @@ class Step(BaseModel):
     command: Annotated[str, Field(min_length=1)]
     inputs: dict[Name, str] = {}
     outputs: dict[Name, str] = {}
-    threads: Annotated[int, Field(ge=1)] = 1
+    threads: Annotated[int, Field(ge=1, le=4096, strict=True)] = 1
     memory: Bytes = 1 * 2**30
     tools: list[str] = []
     version: str | None = None

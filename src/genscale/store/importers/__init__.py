@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +19,10 @@ Rows = tuple[dict[str, object], list[dict[str, object]]]
 def import_run(files: list[Path], out: Path, source: str,
                convert: Callable[[Path, str], list[Rows]]) -> RunDirectory:
     """Convert every file (each one task or more) into a new run directory `out`. All files
-    are read before anything is written, so a bad file leaves nothing half-imported."""
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out}: directory exists and is not empty")
+    are read before anything is written, and the directory is written under a temporary
+    name and renamed when whole, so a bad file or a crash leaves nothing half-imported."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: exists and is not an empty directory")
     run_id = out.resolve().name
     converted = [rows for path in files for rows in convert(path, run_id)]
     if not converted:
@@ -27,19 +31,28 @@ def import_run(files: list[Path], out: Path, source: str,
     if len(set(ids)) != len(ids):
         raise UserError(f"two files give the same task id ({', '.join(map(str, ids))}); "
                         "rename one")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir()
-    run = RunDirectory(out)
-    run.write_run_info({
-        "run_id": run_id, "genscale_version": __version__, "status": "imported",
-        "executor": source, "imported_from": [str(p.resolve()) for p in files],
-        "imported_at": time.time(),
-        "sample_interval_s": converted[0][0].get("sample_interval_s") or None,
-    })
-    writer = run.sample_writer()
-    for task, samples in converted:
-        writer(samples)
-        run.record_task(task)
-    writer.close()
-    run.write_parquet()
-    return run
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    try:
+        (tmp / "logs").mkdir()
+        run = RunDirectory(tmp)
+        run.write_run_info({
+            "run_id": run_id, "genscale_version": __version__, "status": "imported",
+            "executor": source, "imported_from": [str(p.resolve()) for p in files],
+            "imported_at": time.time(),
+            "sample_interval_s": converted[0][0].get("sample_interval_s") or None,
+        })
+        writer = run.sample_writer()
+        for task, samples in converted:
+            writer(samples)
+            run.record_task(task)
+        writer.close()
+        run.finish_tasks()
+        run.write_parquet()
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RunDirectory(out)

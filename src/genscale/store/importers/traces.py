@@ -28,6 +28,7 @@ from typing import Any
 
 from genscale.errors import UserError
 from genscale.store.importers import Rows
+from genscale.store.importers.numbers import check_measure
 
 MIB = 2**20
 MISSING = {"", "-", "NA", "na", "N/A", "null"}
@@ -112,16 +113,24 @@ class _Row:
     def __init__(self, path: Path, line: int, values: dict[str, str]) -> None:
         self.path, self.line, self.values = path, line, values
 
-    def get(self, column: str, convert: Callable[[str], Any]) -> Any:
+    def get(self, column: str, convert: Callable[[str], Any], measured: bool = True) -> Any:
+        """The column's value, None where missing; `measured` values must be finite and
+        not negative (an exit status may be anything)."""
         text = self.values.get(column, "")
         if text in MISSING:
             return None
         try:
-            return convert(text)
-        except ValueError as exc:
+            value = convert(text)
+        except (ValueError, OverflowError) as exc:
             expected = str(exc) if " " in str(exc) else f"a {convert.__name__} value"
             raise UserError(f"{self.path}:{self.line}: {column}: expected {expected}, "
                             f"got {text!r}") from None
+        if measured:
+            try:
+                check_measure(value, text)
+            except ValueError as exc:
+                raise UserError(f"{self.path}:{self.line}: {column}: {exc}") from None
+        return value
 
 
 NEXTFLOW_STATUS = {"COMPLETED": "succeeded", "FAILED": "failed", "ABORTED": "cancelled",
@@ -152,7 +161,7 @@ def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
             "run_id": run_id, "workflow_id": workflow_id, "workflow": "nextflow-import",
             "task_id": f"{workflow_id}.{values.get('task_id') or n}", "step": step,
             "app": app, "host": values.get("hostname", ""), "executor": "nextflow-import",
-            "status": NEXTFLOW_STATUS[status], "exit_code": row.get("exit", int),
+            "status": NEXTFLOW_STATUS[status], "exit_code": row.get("exit", int, measured=False),
             "submit_time": row.get("submit", timestamp_s), "start_time": start,
             "end_time": end, "wall_s": wall, "cpu_time_s": cpu,
             "mean_cores": round(cpu / wall, 4) if cpu is not None and wall else None,
