@@ -8,6 +8,7 @@ dataset directory, not copied, unless asked.
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import shlex
@@ -199,11 +200,47 @@ def import_dataset(req: ImportRequest) -> Dataset:
     genome_bases = check_fasta(req.reference)
     if req.annotation is not None:
         check_gtf(req.annotation)
-    if req.known_sites is not None and not req.known_sites.is_file():
-        raise UserError(f"{req.known_sites}: no such file")
+    if req.known_sites is not None:
+        check_vcf(req.known_sites)
+    if req.out.exists() and (not req.out.is_dir() or any(req.out.iterdir())):
+        raise UserError(f"{req.out}: exists and is not an empty directory; choose a new --out")
+    created = not req.out.exists()
     req.out.mkdir(parents=True, exist_ok=True)
-    if any(req.out.iterdir()):
-        raise UserError(f"{req.out}: directory is not empty; choose a new --out")
+    try:
+        return _import_into(req, genome_bases)
+    except BaseException:
+        # nothing half-imported: the --out directory as it was before (absent, or empty)
+        if created:
+            shutil.rmtree(req.out, ignore_errors=True)
+        else:
+            for entry in req.out.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
+def check_vcf(path: Path) -> None:
+    """`path` is a VCF (plain, or gzip/BGZF-compressed where its name ends in .gz)."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if path.name.endswith(".gz") and magic != b"\x1f\x8b":
+        raise UserError(f"{path}: named .gz but not gzip-compressed (bgzip it: "
+                        "bgzip -c plain.vcf > file.vcf.gz)")
+    try:
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            first = f.readline(200)
+    except (OSError, EOFError) as exc:
+        raise UserError(f"{path}: unreadable compressed VCF ({exc})") from None
+    if not first.startswith(b"##fileformat=VCF"):
+        raise UserError(f"{path}:1: not a VCF (expected '##fileformat=VCFv4.x' first)")
+
+
+def _import_into(req: ImportRequest, genome_bases: int) -> Dataset:
     files: dict[str, str] = {}
     if req.bam is not None:
         reads = _bam_to_reads(req.bam, req.out)
@@ -217,6 +254,7 @@ def import_dataset(req: ImportRequest) -> Dataset:
                 files[f"reads_{i + 1}"] = path.name
             else:
                 files[f"reads_{i + 1}"] = _place(path, req.out, f"reads_{i + 1}", req.copy)
+    assert req.reference is not None  # checked by import_dataset
     files["reference"] = _place(req.reference, req.out, "reference", req.copy)
     if req.annotation is not None:
         files["annotation"] = _place(req.annotation, req.out, "annotation", req.copy)

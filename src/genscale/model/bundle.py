@@ -20,6 +20,7 @@ import pickle
 import platform
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -385,18 +386,44 @@ def _bundle_files(bundle: Path) -> tuple[Path, Path]:
 
 def load_meta(bundle: Path) -> dict[str, Any]:
     """The bundle's model.json alone (no estimator is loaded)."""
-    return dict(json.loads(_bundle_files(bundle)[1].read_text()))
+    meta_file = _bundle_files(bundle)[1]
+    try:
+        return dict(json.loads(meta_file.read_text(encoding="utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise UserError(f"{meta_file}: not a model.json GenScale wrote ({exc})") from None
 
 
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
     model, meta_file = _bundle_files(bundle)
-    untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{meta_file}: not a model.json GenScale wrote ({exc})") from None
+    lacking = [k for k in ("target", "features", "by") if not isinstance(meta, dict)
+               or k not in meta]
+    if lacking:
+        raise UserError(f"{meta_file}: not a model.json GenScale wrote (no "
+                        f"{', '.join(lacking)})")
+    # skops reads a zip of JSON and never runs code for the types it is told to trust; a
+    # damaged file fails in zipfile, zlib or json, which is the file's fault, not ours
+    damaged = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError,
+               AttributeError, IndexError)
+    try:
+        untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
+    except damaged as exc:
+        raise UserError(f"{model}: not a readable model file ({type(exc).__name__}: "
+                        f"{str(exc)[:120]})") from None
     if untrusted:
         raise UserError(f"{model}: holds types this version does not trust: "
                         f"{', '.join(sorted(untrusted))}")
-    data = sio.load(model, trusted=TRUSTED_TYPES)
-    return data["groups"], json.loads(meta_file.read_text())
+    try:
+        data = sio.load(model, trusted=TRUSTED_TYPES)
+        groups = data["groups"]
+    except damaged as exc:
+        raise UserError(f"{model}: not a readable model file ({type(exc).__name__}: "
+                        f"{str(exc)[:120]})") from None
+    return groups, meta
 
 
 def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:

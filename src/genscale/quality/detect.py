@@ -77,9 +77,9 @@ def find_reports(folder: Path) -> list[Path]:
         try:
             if zipfile.is_zipfile(path):
                 with zipfile.ZipFile(path) as archive:
-                    if any(n.endswith("fastqc_data.txt") for n in archive.namelist()):
-                        if not path.with_suffix("").is_dir():
-                            found.append(path)
+                    if (any(n.endswith("fastqc_data.txt") for n in archive.namelist())
+                            and not path.with_suffix("").is_dir()):
+                        found.append(path)
                 continue
             with open(path, "rb") as f:
                 head = f.read(20000).decode("utf-8", "ignore")

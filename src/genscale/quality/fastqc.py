@@ -14,7 +14,6 @@ from typing import Any
 from genscale.quality.errors import ReportError
 from genscale.quality.numbers import number
 
-
 NUMERIC_STATISTICS = ("Total Sequences", "Sequences flagged as poor quality", "%GC")
 # fastqc_data.txt of a whole lane is a few MB; anything near this is not a FastQC report,
 # and is not decompressed to find out (a zip bomb would take the machine's memory)
