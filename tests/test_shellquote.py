@@ -52,7 +52,8 @@ def bash(command: str, cwd: Path) -> str:
 
 
 @pytest.mark.parametrize("template,expected", CONTEXTS)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=HOSTILE)
 def test_value_is_literal_in_every_context(template: str, expected: str, value: str,
                                            tmp_path: Path) -> None:

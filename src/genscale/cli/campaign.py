@@ -20,7 +20,8 @@ def _point(outcome: PointOutcome) -> None:
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path),
               help="campaign directory (default: runs/campaign-NAME)")
-@click.option("--limit", type=int, help="run at most this many of the points left")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="run at most this many of the points left")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path),
               help="instead of running: write the corpus of the points done to this "
                    "directory (its tables; the datasheet is written by hand)")

@@ -51,8 +51,14 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("genscale: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # one line, like every other mistake: the command, what was wrong, where help is
+        where = exc.ctx.command_path if exc.ctx is not None else "genscale"
+        click.echo(f"genscale: error: {exc.format_message()} (see '{where} --help')",
+                   err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"genscale: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from genscale.cli.options import INTERVAL, PORT
 from genscale.monitor.wrapper import monitor_command
 
 
 @click.command(context_settings={"ignore_unknown_options": True,
                                  "allow_interspersed_args": False})
-@click.option("--interval", "interval_s", type=float, default=1.0, show_default=True,
+@click.option("--interval", "interval_s", type=INTERVAL, default=1.0, show_default=True,
               help="sampling interval (s)")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="run directory to write (new or empty)")
@@ -20,7 +21,7 @@ from genscale.monitor.wrapper import monitor_command
 @click.option("--app", help="application name (default: the command's name)")
 @click.option("--cgroups/--no-cgroups", default=True, show_default=True,
               help="a cgroup for the command where the machine allows it")
-@click.option("--prometheus-port", type=int, help="serve live metrics on this port")
+@click.option("--prometheus-port", type=PORT, help="serve live metrics on this port")
 @click.option("--prometheus-host", default="127.0.0.1", show_default=True,
               help="address for --prometheus-port (loopback unless you open it)")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)

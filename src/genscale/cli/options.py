@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -12,6 +13,28 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class IntervalSeconds(click.ParamType):
+    """A sampling interval: finite seconds above 0, at most an hour (nan and inf, which
+    float() accepts, are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number of seconds, got {value!r}", param, ctx)
+        if not (math.isfinite(seconds) and 0 < seconds <= 3600):
+            self.fail(f"expected a positive number of seconds, at most 3600, got {value!r}",
+                      param, ctx)
+        return seconds
+
+
+INTERVAL = IntervalSeconds()
+PORT = click.IntRange(1, 65535)
 
 
 def _click_type(annotation: Any) -> tuple[Any, bool]:

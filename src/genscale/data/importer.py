@@ -58,13 +58,16 @@ def check_reads(paths: list[Path]) -> ReadStats:
         with dnaio.open(*paths) as reader:
             for record in reader:
                 first = record[0] if isinstance(record, tuple) else record
+                if first.qualities is None:
+                    raise UserError(f"{where}: FASTA, not FASTQ: reads need their base "
+                                    "qualities")
                 records += 1
                 max_length = max(max_length, len(first.sequence))
                 bases += len(first.sequence)
     except EOFError:
         raise UserError(f"{where}: truncated gzip (the compressed stream ends early, "
                         f"after {records:,} records)") from None
-    except dnaio.exceptions.FileFormatError as exc:
+    except (dnaio.exceptions.FileFormatError, dnaio.exceptions.UnknownFileFormat) as exc:
         message = str(exc).replace("Error in sequence file at unknown line: ", "")
         if "improperly paired" in message:
             raise UserError(f"{where}: mates have different read counts or names ({message})"

@@ -80,10 +80,18 @@ class Dataset:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise UserError(f"{manifest}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise UserError(f"{manifest}: not UTF-8 text") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{manifest}: expected a JSON object")
         for key in ("kind", "files"):
             if key not in data:
                 raise UserError(f"{manifest}: field '{key}' is missing")
         files = data.pop("files")
+        if not isinstance(files, dict):
+            raise UserError(f"{manifest}: files: expected an object of name: {{path: ...}}")
+        if not isinstance(data.get("params", {}), dict):
+            raise UserError(f"{manifest}: params: expected an object")
         for name, entry in files.items():
             if not isinstance(entry, dict) or "path" not in entry:
                 raise UserError(f"{manifest}: files.{name}: expected an object with 'path'")

@@ -107,6 +107,8 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
         if shutil.which(exe) is None:
             raise UserError(f"{exe} not found: run 'make setup' (Debian package "
                             f"{'art-nextgen-simulation-tools' if exe == 'art_illumina' else exe})")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: a file, not a directory; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
     if any(out.iterdir()):
         raise UserError(f"{out}: directory is not empty; choose a new --out")

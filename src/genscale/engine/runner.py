@@ -338,7 +338,8 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
     info = run.read_run_info()
     workload = info.get("workload")
     if info.get("executor") not in EXECUTORS or info.get("status") == "dry-run" or (
-            "spec" not in info.get("workflow", {}) and not workload):
+            "spec" not in (info.get("workflow") or {}) and not workload) or not isinstance(
+            info.get("settings"), dict):
         raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
     stored = dict(info["settings"])
     # the run directory is RUNS_DIR/RUN_ID wherever it was started from (the stored

@@ -386,25 +386,26 @@ def _bundle_files(bundle: Path) -> tuple[Path, Path]:
 
 def load_meta(bundle: Path) -> dict[str, Any]:
     """The bundle's model.json alone (no estimator is loaded)."""
-    meta_file = _bundle_files(bundle)[1]
+    return _read_meta(_bundle_files(bundle)[1], ("target", "features", "by", "metrics"))
+
+
+def _read_meta(meta_file: Path, required: tuple[str, ...]) -> dict[str, Any]:
+    """model.json as a dict with the `required` keys; UserError naming the file otherwise."""
     try:
-        return dict(json.loads(meta_file.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{meta_file}: not a model.json GenScale wrote ({exc})") from None
+    lacking = [k for k in required if not isinstance(meta, dict) or k not in meta]
+    if lacking:
+        raise UserError(f"{meta_file}: not a model.json GenScale wrote (no "
+                        f"{', '.join(lacking)})")
+    return dict(meta)
 
 
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
     model, meta_file = _bundle_files(bundle)
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{meta_file}: not a model.json GenScale wrote ({exc})") from None
-    lacking = [k for k in ("target", "features", "by") if not isinstance(meta, dict)
-               or k not in meta]
-    if lacking:
-        raise UserError(f"{meta_file}: not a model.json GenScale wrote (no "
-                        f"{', '.join(lacking)})")
+    meta = _read_meta(meta_file, ("target", "features", "by"))
     # skops reads a zip of JSON and never runs code for the types it is told to trust; a
     # damaged file fails in zipfile, zlib or json, which is the file's fault, not ours
     damaged = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError,

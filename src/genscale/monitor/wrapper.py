@@ -8,6 +8,7 @@ status is the command's (128 + N when it was killed by signal N).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import resource
 import shlex
@@ -34,12 +35,13 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
     """Run `argv` under the monitor into run directory `out`; (exit status, totals)."""
     if not argv:
         raise UserError("monitor: no command given; usage: genscale monitor --out DIR -- CMD")
-    if interval_s <= 0:
-        raise UserError(f"--interval: expected a positive number of seconds, got {interval_s}")
+    if not (math.isfinite(interval_s) and 0 < interval_s <= 3600):
+        raise UserError(f"--interval: expected a positive number of seconds, at most 3600, "
+                        f"got {interval_s}")
     if shutil.which(argv[0]) is None:
         raise UserError(f"{argv[0]}: command not found")
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out}: directory exists and is not empty")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: exists and is not an empty directory")
     exporter = (PrometheusExporter(prometheus_port, prometheus_host)
                 if prometheus_port is not None else None)
     out.mkdir(parents=True, exist_ok=True)

@@ -419,6 +419,10 @@ def fastq_features(path: Path) -> dict[str, Any]:
     line = 1
     try:
         with xopen(path, "rb", threads=0) as f:
+            first = f.peek(1)[:1] if hasattr(f, "peek") else b""
+            if first and first != b"@":
+                raise ValueError("FASTA, not FASTQ (no qualities)" if first == b">" else
+                                 f"expected '@' to start the first record, found {first!r}")
             for view in dnaio.read_chunks(cast(io.BufferedIOBase, f), CHUNK_BYTES):
                 buf = np.frombuffer(view, dtype=np.uint8)
                 if buf.size and buf[0] == ord(">"):
@@ -430,7 +434,7 @@ def fastq_features(path: Path) -> dict[str, Any]:
                 _chunk(t, *parsed)
     except EOFError:
         raise ReportError(path, "truncated gzip") from None
-    except dnaio.exceptions.FileFormatError as exc:
+    except (dnaio.exceptions.FileFormatError, dnaio.exceptions.UnknownFileFormat) as exc:
         raise ReportError(path, f"not valid FASTQ: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ReportError(path, f"cannot be read as FASTQ: {exc}") from None

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from genscale.errors import UserError
 from genscale.store.schema import (
     NODE_COLUMNS,
     NODE_FIELDS,
@@ -123,7 +124,15 @@ class RunDirectory:
         atomic_write_json(self.run_json, info)
 
     def read_run_info(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.run_json.read_text(encoding="utf-8"))
+        """run.json as a dict; UserError naming the file where it is not one."""
+        try:
+            data = json.loads(self.run_json.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{self.path}: not a run directory (no run.json)") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"{self.run_json}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{self.run_json}: expected a JSON object")
         return data
 
     def load_tasks(self) -> dict[str, dict[str, object]]:

@@ -91,8 +91,14 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: a directory; give the files in it") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a text file") from None
+    if "\x00" in text:
+        raise UserError(f"{path}: not a text file (holds NUL bytes)")
     lines = text.splitlines()
     if not lines:
         raise UserError(f"{path}: empty file")
@@ -101,6 +107,12 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]
     header = [h.strip() for h in (reader.fieldnames or [])]
     rows = []
     for row in reader:
+        # DictReader marks a ragged row: extra fields under the key None, missing ones as
+        # None values; read on, every later column would be shifted
+        if None in row or None in row.values():
+            how = "more" if None in row else "fewer"
+            raise UserError(f"{path}:{reader.line_num}: {how} fields than the header's "
+                            f"{len(header)}")
         values = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if any(values.values()):
             rows.append((reader.line_num, values))
