@@ -405,7 +405,6 @@ def _read_meta(meta_file: Path, required: tuple[str, ...]) -> dict[str, Any]:
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
     model, meta_file = _bundle_files(bundle)
-    meta = _read_meta(meta_file, ("target", "features", "by"))
     # skops reads a zip of JSON and never runs code for the types it is told to trust; a
     # damaged file fails in zipfile, zlib or json, which is the file's fault, not ours
     damaged = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError,
@@ -418,6 +417,7 @@ def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if untrusted:
         raise UserError(f"{model}: holds types this version does not trust: "
                         f"{', '.join(sorted(untrusted))}")
+    meta = _read_meta(meta_file, ("target", "features", "by"))
     try:
         data = sio.load(model, trusted=TRUSTED_TYPES)
         groups = data["groups"]
