@@ -172,8 +172,8 @@ def test_every_sysstat_layout_gives_the_workload_totals(layout: Layout,
 
 
 def test_old_layout_threads_are_not_processes(tmp_path: Path) -> None:
-    """The regression of 0.10.0: sysstat 10.0's `TGID=0` threads read as processes gave 2x
-    the CPU, 10x the memory and max_procs 11 on this log."""
+    """The regression of 0.10.0: sysstat 10.0's `TGID=0` threads read as processes gave 2.0x
+    the CPU, 10x the peak memory and max_procs 12 on this log."""
     path = tmp_path / "old.txt"
     path.write_text(LAYOUTS[0].render())
     task, _ = to_rows(path, "r")

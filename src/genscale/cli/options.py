@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
 from collections.abc import Callable
@@ -12,12 +11,14 @@ from typing import Any, TypeVar
 
 import click
 
+from genscale.errors import UserError
+from genscale.monitor.sampler import check_interval
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class IntervalSeconds(click.ParamType):
-    """A sampling interval: finite seconds above 0, at most an hour (nan and inf, which
-    float() accepts, are refused)."""
+    """A sampling interval, checked as the monitor checks it (`check_interval`)."""
 
     name = "seconds"
 
@@ -25,11 +26,11 @@ class IntervalSeconds(click.ParamType):
                 ctx: click.Context | None) -> float:
         try:
             seconds = float(value)
-        except (TypeError, ValueError):
+            check_interval(seconds)
+        except ValueError:
             self.fail(f"expected a number of seconds, got {value!r}", param, ctx)
-        if not (math.isfinite(seconds) and 0 < seconds <= 3600):
-            self.fail(f"expected a positive number of seconds, at most 3600, got {value!r}",
-                      param, ctx)
+        except UserError as exc:
+            self.fail(str(exc).removeprefix("--interval: "), param, ctx)
         return seconds
 
 

@@ -22,6 +22,7 @@ import dnaio
 
 from genscale.data.manifest import Dataset
 from genscale.errors import UserError
+from genscale.store.rundir import require_new_or_empty
 
 IUPAC = set(b"ACGTUNRYKMSWBDHVacgtunrykmswbdhv-*")
 
@@ -205,8 +206,7 @@ def import_dataset(req: ImportRequest) -> Dataset:
         check_gtf(req.annotation)
     if req.known_sites is not None:
         check_vcf(req.known_sites)
-    if req.out.exists() and (not req.out.is_dir() or any(req.out.iterdir())):
-        raise UserError(f"{req.out}: exists and is not an empty directory; choose a new --out")
+    require_new_or_empty(req.out, "; choose a new --out")
     created = not req.out.exists()
     req.out.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,6 +16,7 @@ import dnaio
 from genscale.data.manifest import Dataset
 from genscale.data.reads import gzipped_pair_writer
 from genscale.errors import UserError
+from genscale.store.rundir import require_new_or_empty
 
 READ_FILES = ("reads_1", "reads_2")
 
@@ -27,9 +28,8 @@ def subsample(source_dir: Path, fraction: float, out: Path, seed: int = 1) -> Da
     missing = [name for name in READ_FILES if name not in source.files]
     if missing:
         raise UserError(f"{source_dir}: the manifest has no {', '.join(missing)}")
+    require_new_or_empty(out, "; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    if any(out.iterdir()):
-        raise UserError(f"{out}: directory is not empty; choose a new --out")
     files = {}
     for name, entry in source.files.items():
         rel = entry["path"]

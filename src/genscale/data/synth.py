@@ -23,6 +23,7 @@ from genscale.data.knobs import PRESETS, QualityKnobs
 from genscale.data.manifest import Dataset
 from genscale.data.reads import apply_knobs, gc_oversampling
 from genscale.errors import UserError
+from genscale.store.rundir import require_new_or_empty
 
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
@@ -107,11 +108,8 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
         if shutil.which(exe) is None:
             raise UserError(f"{exe} not found: run 'make setup' (Debian package "
                             f"{'art-nextgen-simulation-tools' if exe == 'art_illumina' else exe})")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: a file, not a directory; choose a new --out")
+    require_new_or_empty(out, "; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
-    if any(out.iterdir()):
-        raise UserError(f"{out}: directory is not empty; choose a new --out")
     rng = np.random.default_rng(options.seed)
     contigs = _reference(options, rng)
     _write_fasta(out / "reference.fa", contigs)

@@ -195,9 +195,7 @@ class Engine:
                tail: list[str], lost: bool = False) -> None:
         """Keep the failed attempt's logs (its samples carry its attempt number) and run
         the task again. `lost`: the attempt vanished (node or job lost) without a record."""
-        for log in self.run.log_paths(task.task_id):
-            if log.exists():
-                log.rename(log.with_name(f"{task.task_id}.attempt{attempt}{log.suffix}"))
+        self.run.keep_attempt_logs(task.task_id, attempt)
         self.outcome.retried.setdefault(task.task_id, []).append(
             {"attempt": attempt, "exit_code": exit_code, "lost": lost, "stderr_tail": tail})
         self.on_event("retrying", task, {"exit_code": exit_code, "attempt": attempt,

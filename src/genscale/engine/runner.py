@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -50,6 +49,7 @@ from genscale.monitor.cgroups import kill_stale_cgroups
 from genscale.monitor.host import host_facts, tool_versions
 from genscale.monitor.process import kill_recorded
 from genscale.monitor.prometheus import PrometheusExporter
+from genscale.monitor.sampler import check_interval
 from genscale.monitor.session import MonitorSession
 from genscale.store.rundir import RunDirectory, repair_tail
 from genscale.workflow.loader import SourceMap, load_workflow, resolve
@@ -138,9 +138,7 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 def check_settings(settings: RunSettings) -> None:
     """Every flag within its range, or one UserError naming the flag and what it takes."""
-    if not (math.isfinite(settings.interval_s) and 0 < settings.interval_s <= 3600):
-        raise UserError(f"--interval: expected a positive number of seconds, at most 3600, "
-                        f"got {settings.interval_s}")
+    check_interval(settings.interval_s)
     if settings.executor not in EXECUTORS:
         raise UserError(f"--executor {settings.executor}: expected one of "
                         f"{', '.join(EXECUTORS)}")
@@ -279,10 +277,10 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
                 executor.shutdown()
     finally:
         skipped = dict(info.get("skipped") or {})  # type: ignore[call-overload]
-        retried: dict[str, list[Any]] = {k: list(v) for k, v in
-                                         dict(info.get("retried") or {}).items()}  # type: ignore[call-overload]
-        for task_id, attempts_ in engine.outcome.retried.items():
-            retried.setdefault(task_id, []).extend(attempts_)
+        # a resumed run keeps the attempts its earlier parts retried
+        retried: dict[str, list[Any]] = dict(info.get("retried") or {})  # type: ignore[call-overload]
+        for task_id, more in engine.outcome.retried.items():
+            retried[task_id] = [*retried.get(task_id, []), *more]
         # the status is the table's: a resumed run keeps the failures of its first part
         failed_rows = any(r.get("status") == "failed" for r in run.task_rows())
         info.update(
@@ -367,18 +365,14 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
             if r["status"] in ("succeeded", "skipped", "failed")}
     # a task cancelled by an interrupt runs again; its attempt's row is kept beside the
     # retried attempts, and its logs beside theirs
-    retried: dict[str, list[Any]] = {k: list(v) for k, v in
-                                     (info.get("retried") or {}).items()}
+    retried = info.setdefault("retried", {})
     for task_id, row in rows.items():
         if task_id not in done:
             attempt = int(float(str(row.get("attempt") or 1)))
-            for log in run.log_paths(task_id):
-                if log.exists():
-                    log.rename(log.with_name(f"{task_id}.attempt{attempt}{log.suffix}"))
+            run.keep_attempt_logs(task_id, attempt)
             retried.setdefault(task_id, []).append(
                 {"attempt": attempt, "exit_code": None, "lost": False,
                  "status": row.get("status"), "row": row})
-    info["retried"] = retried
     attempts = _attempts_used(run)
     resumes = list(info.get("resumed", []))
     resumes.append({"time": time.time(), "previous_status": info.get("status"),

@@ -8,12 +8,14 @@ before the next tick.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from genscale.errors import UserError
 from genscale.monitor.cgroups import TaskCgroup
 from genscale.monitor.node import NodeProbe
 from genscale.monitor.procfs import IO_FIELDS, ProcCounters, tree_counters
@@ -30,6 +32,17 @@ class Clock:
 
     def wall(self, mono: float) -> float:
         return self.wall0 + (mono - self.mono0)
+
+
+MAX_INTERVAL_S = 3600.0
+
+
+def check_interval(interval_s: float) -> None:
+    """A sampling interval the monitor can keep: finite seconds above 0, at most an hour
+    (float() accepts nan and inf); UserError naming --interval otherwise."""
+    if not (math.isfinite(interval_s) and 0 < interval_s <= MAX_INTERVAL_S):
+        raise UserError(f"--interval: expected a positive number of seconds, at most "
+                        f"{MAX_INTERVAL_S:.0f}, got {interval_s}")
 
 
 def usable_cores(pid: int = 0) -> int:

@@ -8,7 +8,6 @@ status is the command's (128 + N when it was killed by signal N).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import resource
 import shlex
@@ -24,8 +23,9 @@ from genscale.errors import UserError
 from genscale.monitor.host import host_facts
 from genscale.monitor.process import TaskTotals, run_monitored
 from genscale.monitor.prometheus import PrometheusExporter
+from genscale.monitor.sampler import check_interval
 from genscale.monitor.session import MonitorSession
-from genscale.store.rundir import RunDirectory
+from genscale.store.rundir import RunDirectory, require_new_or_empty
 
 
 def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
@@ -35,13 +35,10 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
     """Run `argv` under the monitor into run directory `out`; (exit status, totals)."""
     if not argv:
         raise UserError("monitor: no command given; usage: genscale monitor --out DIR -- CMD")
-    if not (math.isfinite(interval_s) and 0 < interval_s <= 3600):
-        raise UserError(f"--interval: expected a positive number of seconds, at most 3600, "
-                        f"got {interval_s}")
+    check_interval(interval_s)
     if shutil.which(argv[0]) is None:
         raise UserError(f"{argv[0]}: command not found")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out}: exists and is not an empty directory")
+    require_new_or_empty(out)
     exporter = (PrometheusExporter(prometheus_port, prometheus_host)
                 if prometheus_port is not None else None)
     out.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,13 @@ def repair_tail(path: Path) -> bool:
     return True
 
 
+def require_new_or_empty(path: Path, hint: str = "") -> None:
+    """UserError unless `path` is absent or an empty directory (output never mixes with
+    what was there)."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"{path}: exists and is not an empty directory{hint}")
+
+
 class RunDirectory:
     """One run's directory. Create with `RunDirectory.create`, open with `RunDirectory(path)`.
 
@@ -113,6 +120,13 @@ class RunDirectory:
 
     def log_paths(self, task_id: str) -> tuple[Path, Path]:
         return self.logs / f"{task_id}.out", self.logs / f"{task_id}.err"
+
+    def keep_attempt_logs(self, task_id: str, attempt: int) -> None:
+        """Set an attempt's logs aside as `TASK.attemptN.out/.err`, before the task runs
+        again (its samples carry the attempt number)."""
+        for log in self.log_paths(task_id):
+            if log.exists():
+                log.rename(log.with_name(f"{task_id}.attempt{attempt}{log.suffix}"))
 
     def sample_writer(self) -> CsvAppender:
         return CsvAppender(self.samples_csv, SAMPLE_FIELDS)

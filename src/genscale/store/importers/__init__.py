@@ -11,7 +11,7 @@ from pathlib import Path
 
 from genscale import __version__
 from genscale.errors import UserError
-from genscale.store.rundir import RunDirectory
+from genscale.store.rundir import RunDirectory, require_new_or_empty
 
 Rows = tuple[dict[str, object], list[dict[str, object]]]
 
@@ -21,8 +21,7 @@ def import_run(files: list[Path], out: Path, source: str,
     """Convert every file (each one task or more) into a new run directory `out`. All files
     are read before anything is written, and the directory is written under a temporary
     name and renamed when whole, so a bad file or a crash leaves nothing half-imported."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out}: exists and is not an empty directory")
+    require_new_or_empty(out)
     run_id = out.resolve().name
     converted = [rows for path in files for rows in convert(path, run_id)]
     if not converted:
