@@ -330,6 +330,10 @@ class Engine:
         try:
             while self._remaining or self._running:
                 now_s = time.monotonic() - start
+                # a full or read-only disk stops the run as an interrupt does: the tasks
+                # would fail (or hang) on it, and their samples could not be kept
+                if self.run.disk_error is not None:
+                    self._interrupt = True
                 if self._interrupt and not self.outcome.interrupted:
                     self.outcome.interrupted = True
                     for task_id in list(self._running):

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping
@@ -51,7 +52,7 @@ from genscale.monitor.process import kill_recorded
 from genscale.monitor.prometheus import PrometheusExporter
 from genscale.monitor.sampler import check_interval
 from genscale.monitor.session import MonitorSession
-from genscale.store.rundir import RunDirectory, repair_tail
+from genscale.store.rundir import RunDirectory, disk_message, is_disk_error, repair_tail
 from genscale.workflow.loader import SourceMap, load_workflow, resolve
 from genscale.workflow.plan import Plan, focus, make_plan
 from genscale.workflow.spec import Workflow, parse_bytes
@@ -149,8 +150,8 @@ def check_settings(settings: RunSettings) -> None:
         memory_budget(settings.memory)
     if settings.retries < 0:
         raise UserError(f"--retries: expected 0 or more, got {settings.retries}")
-    if settings.repeat < 1:
-        raise UserError(f"--repeat: expected 1 or more, got {settings.repeat}")
+    if settings.repeat < 0:  # 0: only make the step's inputs (materialise)
+        raise UserError(f"--repeat: expected 0 or more, got {settings.repeat}")
     if settings.prometheus_port is not None and not 1 <= settings.prometheus_port <= 65535:
         raise UserError(f"--prometheus-port: expected a port from 1 to 65535, "
                         f"got {settings.prometheus_port}")
@@ -191,8 +192,6 @@ def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
                               if t.version_command and not t.skip_reason})
     exporter = (PrometheusExporter(settings.prometheus_port, settings.prometheus_host)
                 if settings.prometheus_port is not None else None)
-    run = RunDirectory.create(run_dir)
-    plan.workdir.mkdir()
     info: dict[str, object] = {
         "run_id": run_id, "genscale_version": __version__, "status": "running",
         "host": host_facts(),
@@ -201,7 +200,19 @@ def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
         "executor": settings.executor, "sample_interval_s": settings.interval_s,
         "settings": settings_json(settings), "start_time": time.time(), "end_time": None,
     }
-    run.write_run_info(info)
+    try:
+        run = RunDirectory.create(run_dir)
+        run.reserve()
+        plan.workdir.mkdir()
+        run.write_run_info(info)
+    except BaseException as exc:  # a full or read-only disk: no half-made run directory
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if exporter is not None:
+            exporter.close()
+        if is_disk_error(exc):
+            raise UserError(f"{disk_message(exc, run_dir)}: cannot start the run there"
+                            ) from None
+        raise
     return run, versions, exporter, info
 
 
@@ -276,6 +287,10 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
             finally:
                 executor.shutdown()
     finally:
+        disk_error = run.disk_error
+        if disk_error is not None:
+            run.release_reserve()  # room to write what closes the run
+            _cancel_disk_failures(run, engine)
         skipped = dict(info.get("skipped") or {})  # type: ignore[call-overload]
         # a resumed run keeps the attempts its earlier parts retried
         retried: dict[str, list[Any]] = dict(info.get("retried") or {})  # type: ignore[call-overload]
@@ -285,7 +300,7 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
         failed_rows = any(r.get("status") == "failed" for r in run.task_rows())
         info.update(
             end_time=time.time(),
-            status=("interrupted" if engine.outcome.interrupted
+            status=("interrupted" if engine.outcome.interrupted or disk_error is not None
                     else "failed" if engine.outcome.failures or failed_rows
                     else "succeeded"),
             skipped={**skipped, **engine.outcome.skip_reasons},
@@ -293,6 +308,8 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
             retried=retried,
             monitor=session.summary(),
         )
+        if disk_error is not None:
+            info["error"] = disk_message(disk_error, run.path)
         if isinstance(info.get("workload"), dict):
             # seconds since the run's first start, also after a resume
             offset = engine.started_at - float(info["start_time"])  # type: ignore[arg-type]
@@ -301,9 +318,30 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
                 instance.setdefault("admitted_s", round(admitted + offset, 3))
         run.finish_tasks([t.task_id for t in plan.tasks])
         run.write_run_info(info)
-        run.write_parquet()
+        if disk_error is None:
+            run.write_parquet()
         (run.path / RUNNING_REGISTRY).unlink(missing_ok=True)
+    if disk_error is not None:
+        raise UserError(f"{disk_message(disk_error, run.path)}: the run stopped; every row "
+                        f"written is kept; free some space, then: genscale run --resume "
+                        f"{run.path}")
     return RunResult(run.path, plan, outcome)
+
+
+def _cancel_disk_failures(run: RunDirectory, engine: Engine) -> None:
+    """In a run whose disk filled, a failure cannot be told from the disk's (tools say so
+    in their own words, Picard deep in a Java stack): failed tasks, and the tasks skipped
+    because of them, are recorded `cancelled`, so a resume runs them again. A failure of
+    the task's own fails again there."""
+    engine.outcome.failures.clear()
+    for row in run.task_rows():
+        task_id = str(row["task_id"])
+        reason = engine.outcome.skip_reasons.get(task_id, "")
+        if row["status"] == "failed" or (row["status"] == "skipped"
+                                         and reason.startswith("upstream")):
+            run.record_task({**row, "status": "cancelled"})
+            engine.outcome.status[task_id] = "cancelled"
+            engine.outcome.skip_reasons.pop(task_id, None)
 
 
 def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
@@ -357,6 +395,7 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
         plan = make_plan(workflow, source, dataset, run.work, info["workflow"].get("params"))
         if settings.only is not None:
             plan = focus(plan, settings.only, settings.repeat)
+    run.reserve()  # a run stopped by a full disk resumes only once there is room
     stopped = stop_leftovers(run, str(info["run_id"]), settings)
     for table in (run.samples_csv, run.node_csv):
         repair_tail(table)
@@ -376,6 +415,7 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
     attempts = _attempts_used(run)
     resumes = list(info.get("resumed", []))
     resumes.append({"time": time.time(), "previous_status": info.get("status"),
+                    "previous_error": info.pop("error", None),
                     "tasks_done": len(done), "leftover_processes_stopped": stopped})
     info.update(status="running", resumed=resumes, end_time=None)
     run.write_run_info(info)

@@ -8,13 +8,14 @@ old file or the new one, never half of one.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -29,17 +30,34 @@ from genscale.store.schema import (
     Column,
 )
 
+# what a full or read-only disk raises: the run stops cleanly on these (see RunDirectory)
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
+
+
+def is_disk_error(exc: BaseException) -> TypeGuard[OSError]:
+    return isinstance(exc, OSError) and exc.errno in DISK_ERRNOS
+
+
+def disk_message(exc: OSError, path: Path) -> str:
+    """One line naming the path and the disk's complaint."""
+    return f"{exc.filename or path}: {exc.strerror or exc}"
+
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
-    """Replace `path` whole: a temporary file renamed over it. `durable` also waits for
-    the disk (fsync), for files that must survive the machine, not only this process."""
+    """Replace `path` whole: a temporary file renamed over it (and removed if writing it
+    fails, so no stray temporary is left). `durable` also waits for the disk (fsync), for
+    files that must survive the machine, not only this process."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        if durable:
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_json(path: Path, data: Any, durable: bool = True) -> None:
@@ -48,26 +66,42 @@ def atomic_write_json(path: Path, data: Any, durable: bool = True) -> None:
 
 
 class CsvAppender:
-    """Appends rows to a CSV; thread-safe; each call reaches the OS at once."""
+    """Appends rows to a CSV; thread-safe; each call reaches the OS at once. On a full or
+    read-only disk it stops writing and keeps the error in `disk_error` instead of raising
+    (the sampler thread must not die of it); the rows already written stay."""
 
     def __init__(self, path: Path, fields: tuple[str, ...]) -> None:
         self.path = path
+        self.disk_error: OSError | None = None
         new = not path.exists() or path.stat().st_size == 0
         self._file = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, fieldnames=fields)
         self._lock = threading.Lock()
         if new:
-            self._writer.writeheader()
-            self._file.flush()
+            self([])  # the header, through the same disk-error handling as rows
 
     def __call__(self, rows: list[dict[str, object]]) -> None:
         with self._lock:
-            self._writer.writerows(rows)
-            self._file.flush()
+            if self.disk_error is not None:
+                return
+            try:
+                if self._file.tell() == 0:
+                    self._writer.writeheader()
+                self._writer.writerows(rows)
+                self._file.flush()
+            except OSError as exc:
+                if not is_disk_error(exc):
+                    raise
+                self.disk_error = exc
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:  # the buffer's last flush
+                if not is_disk_error(exc):
+                    raise
+                self.disk_error = self.disk_error or exc
 
 
 def repair_tail(path: Path) -> bool:
@@ -99,11 +133,48 @@ class RunDirectory:
     `repair_tail` cuts); `finish_tasks` then rewrites the table whole, in order, through a
     temporary file and a rename."""
 
+    RESERVE_BYTES = 8 * 2**20  # room kept to close the run when its disk fills
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._tasks: dict[str, dict[str, object]] = {}
         self._lock = threading.Lock()
         self._appender: CsvAppender | None = None
+        self._appenders: list[CsvAppender] = []
+        self._disk_error: OSError | None = None
+
+    # -- a full or read-only disk ----------------------------------------------------------
+    @property
+    def disk_error(self) -> OSError | None:
+        """The first full-disk or read-only error any write of this run met, or None. Rows
+        are then kept in memory (tasks) or dropped (samples) instead of raising; the engine
+        stops the run, and `release_reserve` makes room to close it."""
+        return self._disk_error or next((a.disk_error for a in self._appenders
+                                         if a.disk_error is not None), None)
+
+    def note_disk_error(self, exc: OSError) -> None:
+        self._disk_error = self._disk_error or exc
+
+    @property
+    def _reserve(self) -> Path:
+        return self.path / ".disk-reserve"
+
+    def reserve(self) -> None:
+        """Set aside RESERVE_BYTES on the run's disk, so that a run whose disk fills can
+        still write its tasks.csv and run.json; UserError naming the path if there is no
+        room for it now."""
+        try:
+            with open(self._reserve, "wb") as f:
+                os.posix_fallocate(f.fileno(), 0, self.RESERVE_BYTES)
+        except OSError as exc:
+            self._reserve.unlink(missing_ok=True)
+            if not is_disk_error(exc):
+                raise
+            raise UserError(f"{disk_message(exc, self.path)}: no room for the run; free some "
+                            "space first") from None
+
+    def release_reserve(self) -> None:
+        self._reserve.unlink(missing_ok=True)
 
     @classmethod
     def create(cls, path: Path) -> RunDirectory:
@@ -129,10 +200,10 @@ class RunDirectory:
                 log.rename(log.with_name(f"{task_id}.attempt{attempt}{log.suffix}"))
 
     def sample_writer(self) -> CsvAppender:
-        return CsvAppender(self.samples_csv, SAMPLE_FIELDS)
+        return self._track(CsvAppender(self.samples_csv, SAMPLE_FIELDS))
 
     def node_writer(self) -> CsvAppender:
-        return CsvAppender(self.node_csv, NODE_FIELDS)
+        return self._track(CsvAppender(self.node_csv, NODE_FIELDS))
 
     def write_run_info(self, info: Mapping[str, Any]) -> None:
         atomic_write_json(self.run_json, info)
@@ -169,7 +240,7 @@ class RunDirectory:
                 self._rewrite()
                 return
             if self._appender is None:
-                self._appender = CsvAppender(self.tasks_csv, TASK_FIELDS)
+                self._appender = self._track(CsvAppender(self.tasks_csv, TASK_FIELDS))
             self._appender([clean])
 
     def finish_tasks(self, order: list[str] | None = None) -> None:
@@ -188,7 +259,16 @@ class RunDirectory:
         if self._appender is not None:
             self._appender.close()
             self._appender = None
-        atomic_write_text(self.tasks_csv, _csv_text(TASK_FIELDS, self._tasks.values()))
+        try:
+            atomic_write_text(self.tasks_csv, _csv_text(TASK_FIELDS, self._tasks.values()))
+        except OSError as exc:  # the rows stay in memory, for the rewrite that closes the run
+            if not is_disk_error(exc):
+                raise
+            self.note_disk_error(exc)
+
+    def _track(self, appender: CsvAppender) -> CsvAppender:
+        self._appenders.append(appender)
+        return appender
 
     def task_rows(self) -> list[dict[str, object]]:
         with self._lock:
