@@ -318,6 +318,18 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     assert {"predicted_wall_s", "predicted_wall_s_p50", "predicted_wall_s_p90",
             "predicted_wall_s_p99", "tail_probability", "predicted_tail"} <= set(frame.columns)
     assert len(frame) == len(table)
+    assert (frame["extrapolated"] == "").all() and "warning" not in predicted.stderr
+    # inputs 100x larger, beyond any trained on: warned of per feature, marked per row
+    table.assign(input_bytes=table["input_bytes"] * 100).to_csv(tmp_path / "big.csv",
+                                                                index=False)
+    bigger = subprocess.run([GENSCALE, "model", "predict", str(out), "--table",
+                             str(tmp_path / "big.csv"), "--out", str(tmp_path / "b.csv")],
+                            capture_output=True, text=True)
+    assert bigger.returncode == 0, bigger.stderr
+    warnings = [line for line in bigger.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"genscale: warning: input_bytes: {len(table)} row(s) outside the training range")
+    assert (pd.read_csv(tmp_path / "b.csv")["extrapolated"] == "input_bytes").all()
     evaluated = subprocess.run([GENSCALE, "model", "evaluate", str(out), "--table",
                                 str(tmp_path / "mine.csv")], capture_output=True, text=True)
     metrics = json.loads(evaluated.stdout)

@@ -101,8 +101,11 @@ def train(table: Path, target: str, features: str | None, by: str | None,
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="table to write (.csv or .parquet)")
 def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Path) -> None:
-    """Write the rows plus predicted_<target>, its p50/p90/p99 and the tail call."""
+    """Write the rows plus predicted_<target>, its p50/p90/p99 and the tail call, and
+    `extrapolated`: the row's features outside the training ranges (each also warned of
+    on stderr, with how many rows)."""
     from genscale.model import bundle
+    from genscale.model.ranges import EXTRAPOLATED, outside_training
 
     if (table is None) == (dataset is None):
         raise UserError("give exactly one of --table FILE or --dataset DIR")
@@ -110,9 +113,15 @@ def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Pat
     rows = (bundle.read_table(table) if table is not None
             else bundle.dataset_rows(dataset, meta))  # type: ignore[arg-type]
     predicted = bundle.predict(groups, meta, rows)
+    flags, outside = outside_training(meta, rows)
+    predicted[EXTRAPOLATED] = flags
     bundle.write_table(predicted, out)
+    for found in outside:
+        click.echo(f"genscale: warning: {found.message()}", err=True)
     column = f"predicted_{meta['target']}"
-    stderr.print(f"{int(predicted[column].notna().sum())} of {len(predicted)} rows predicted")
+    stderr.print(f"{int(predicted[column].notna().sum())} of {len(predicted)} rows predicted"
+                 + (f"; {int((flags != '').sum())} outside the training ranges (column "
+                    f"{EXTRAPOLATED})" if outside else ""))
     click.echo(str(out))
 
 
