@@ -32,6 +32,7 @@ import pandas as pd
 import sklearn
 import skops
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from genscale import __version__
 from genscale.data.manifest import Dataset
@@ -405,26 +406,22 @@ def _read_meta(meta_file: Path, required: tuple[str, ...]) -> dict[str, Any]:
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
     model, meta_file = _bundle_files(bundle)
-    # skops reads a zip of JSON and never runs code for the types it is told to trust; a
-    # damaged file fails in zipfile, zlib or json, which is the file's fault, not ours
+    # skops reads a zip of JSON and never runs code for the types it is told to trust (it
+    # refuses a file holding others before building anything: one pass over the file, not
+    # a get_untrusted_types pass and a load pass); a damaged file fails in zipfile, zlib or
+    # json, which is the file's fault, not ours
     damaged = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError,
                AttributeError, IndexError)
     try:
+        groups = sio.load(model, trusted=TRUSTED_TYPES)["groups"]
+    except UntrustedTypesFoundException:
         untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
-    except damaged as exc:
-        raise UserError(f"{model}: not a readable model file ({type(exc).__name__}: "
-                        f"{str(exc)[:120]})") from None
-    if untrusted:
         raise UserError(f"{model}: holds types this version does not trust: "
-                        f"{', '.join(sorted(untrusted))}")
-    meta = _read_meta(meta_file, ("target", "features", "by"))
-    try:
-        data = sio.load(model, trusted=TRUSTED_TYPES)
-        groups = data["groups"]
+                        f"{', '.join(sorted(untrusted))}") from None
     except damaged as exc:
         raise UserError(f"{model}: not a readable model file ({type(exc).__name__}: "
                         f"{str(exc)[:120]})") from None
-    return groups, meta
+    return groups, _read_meta(meta_file, ("target", "features", "by"))
 
 
 def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
