@@ -383,3 +383,24 @@ def test_train_and_predict_on_imported_nextflow_traces(tmp_path: Path) -> None:
     # the bwa task read 30 GB, MultiQC 10 MB: the law on read size orders them
     by_app = frame.set_index("app")["predicted_wall_s"]
     assert by_app["bwa"] > by_app["multiqc"]
+
+
+def test_size_column_of_a_users_table_is_chosen_and_said() -> None:
+    """0.10.0 fitted no size law, silently, on a table whose size is `TaskInputSize`."""
+    from genscale.model.bundle import default_spec
+
+    rng = np.random.default_rng(4)
+    size = rng.uniform(1e6, 1e9, 200)
+    table = pd.DataFrame({"process": "BWA", "TaskInputSize": size, "cpus": 8,
+                          "noise": rng.normal(size=200),
+                          "realtime": 3e-6 * size ** 0.95 * rng.lognormal(0, 0.1, 200)})
+    spec = default_spec(table, "realtime", None, ["process"], None, None)
+    assert spec.size == "TaskInputSize" and "name says size" in spec.size_reason
+    # no column named as a size: the one whose log follows the target's, if clearly
+    renamed = table.rename(columns={"TaskInputSize": "x1"})
+    spec = default_spec(renamed, "realtime", None, ["process"], None, None)
+    assert spec.size == "x1" and "follows" in spec.size_reason
+    spec = default_spec(renamed.drop(columns="x1"), "realtime", None, ["process"], None, None)
+    assert spec.size is None and "--size" in spec.size_reason
+    spec = default_spec(table, "realtime", None, ["process"], None, "cpus")
+    assert spec.size == "cpus" and "--size" in spec.size_reason

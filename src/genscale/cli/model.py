@@ -79,6 +79,7 @@ def train(table: Path, target: str, features: str | None, by: str | None,
     frame = bundle.select(bundle.read_table(table), where)
     spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size,
                                pilot)
+    stderr.print(f"size for the scaling law: {spec.size_reason}", markup=False)
     groups, meta = bundle.train(frame, spec, build(FitOptions, options),
                                 evaluate=not no_evaluate, jobs=jobs)
     meta["where"] = where

@@ -75,6 +75,7 @@ from genscale.model.evaluate import (
     tail_labels,
     tail_metrics,
 )
+from genscale.model.size import choose_size
 from genscale.monitor.host import host_facts
 from genscale.store.rundir import atomic_write_json
 
@@ -142,6 +143,7 @@ class TrainSpec:
     by: list[str]
     group: str | None
     size: str | None
+    size_reason: str = ""  # why that size column (model.json says so too)
 
 
 def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
@@ -179,11 +181,12 @@ def default_spec(table: pd.DataFrame, target: str, features: list[str] | None,
     if group is not None:
         need(group, "--group")
     if size is None:
-        size = next((c for c in ("read_bases", "dataset_input_bytes", "input_bytes")
-                     if c in features), None)
+        size, why = choose_size(table, target, features)
     elif size not in features:
         raise UserError(f"--size {size}: must be one of the features")
-    return TrainSpec(target, features, by, group, size)
+    else:
+        why = f"{size}: given with --size"
+    return TrainSpec(target, features, by, group, size, why)
 
 
 def group_key(values: tuple[Any, ...]) -> str:
