@@ -1,0 +1,160 @@
+"""Every parser of a user's file, fed real files mutated by hypothesis: the only outcomes
+are a result (whose measurements are finite and not negative) or the user-error exception
+with its one line. The real files are the QC reports of the session's dnaseq run, the
+prototype's pidstat logs and the trace files in tests/data.
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from genscale.errors import UserError
+from genscale.quality.detect import parse_report
+from genscale.store.importers.pidstat import to_rows as pidstat_rows
+from genscale.store.importers.traces import nextflow_rows, snakemake_rows
+from genscale.store.rundir import RunDirectory
+
+DATA = Path(__file__).parent / "data"
+HOSTILE_TOKENS = ["nan", "NaN", "inf", "-inf", "-1", "-0.5", "1e400", "9" * 40, "", "x",
+                  "1,5", "%", "\x00", "\udcff", "-", "NA", "0"]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, text: str) -> str:
+    """`text` changed one to three ways, as real files get broken: a line lost, doubled or
+    cut, a field swapped for a hostile token, tabs turned to spaces, the end cut off."""
+    lines = text.split("\n")
+    for _ in range(draw(st.integers(1, 3))):
+        if not lines:
+            break
+        i = draw(st.integers(0, len(lines) - 1))
+        kind = draw(st.sampled_from(["drop", "double", "cut", "token", "spaces",
+                                     "truncate", "junk"]))
+        if kind == "drop":
+            del lines[i]
+        elif kind == "double":
+            lines.insert(i, lines[i])
+        elif kind == "cut":
+            lines[i] = lines[i][: draw(st.integers(0, max(len(lines[i]) - 1, 0)))]
+        elif kind == "token":
+            sep = "\t" if "\t" in lines[i] else ("," if "," in lines[i] else " ")
+            fields = lines[i].split(sep)
+            j = draw(st.integers(0, len(fields) - 1))
+            fields[j] = draw(st.sampled_from(HOSTILE_TOKENS))
+            lines[i] = sep.join(fields)
+        elif kind == "spaces":
+            lines[i] = lines[i].replace("\t", "  ")
+        elif kind == "truncate":
+            lines = lines[:i]
+        else:
+            lines.insert(i, draw(st.text(max_size=40)))
+    return "\n".join(lines)
+
+
+def assert_measures_clean(value: Any) -> None:
+    """No NaN, inf or negative measurement anywhere in an importer's rows."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("exit_code",):
+                assert_measures_clean(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            assert_measures_clean(item)
+    elif isinstance(value, float | int) and not isinstance(value, bool):
+        assert math.isfinite(value) and value >= 0, value
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    return path
+
+
+FUZZ = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                       HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
+            ) -> dict[str, str]:
+    """name -> text of every QC report of the real dnaseq run (FastQC's from its zip)."""
+    work = dnaseq_run.path / "work"
+    out = {p.name: p.read_text() for p in sorted((work / "metrics").glob("*.txt"))}
+    with zipfile.ZipFile(next((work / "qc").rglob("*_fastqc.zip"))) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("fastqc_data.txt"))
+        out["fastqc_data.txt"] = archive.read(name).decode()
+    out["trimmomatic.log"] = (dnaseq_run.path / "logs" / "trim.err").read_text()
+    for name, text in out.items():  # the unmutated files parse
+        parse_report(write_text(tmp_path_factory.mktemp("r") / name, text))
+    return out
+
+
+REPORT_NAMES = ["flagstat.txt", "markdup.txt", "insert_size.txt", "samtools_stats.txt",
+                "alignment_summary.txt", "wgs.txt", "fastqc_data.txt", "trimmomatic.log"]
+
+
+@pytest.mark.parametrize("name", REPORT_NAMES)
+@FUZZ
+@given(data=st.data())
+def test_qc_report_parsers_on_mutated_real_reports(name: str, data: st.DataObject,
+                                                   reports: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    text = data.draw(mutated(reports[name]))
+    path = write_text(tmp_path / name, text)
+    try:
+        parse_report(path)
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fastqc_zip_with_flipped_bytes(data: st.DataObject, dnaseq_run: RunDirectory,
+                                       tmp_path: Path) -> None:
+    original = next((dnaseq_run.path / "work" / "qc").rglob("*_fastqc.zip")).read_bytes()
+    damaged = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[i] = data.draw(st.integers(0, 255))
+    path = tmp_path / "r_fastqc.zip"
+    path.write_bytes(bytes(damaged[: data.draw(st.integers(1, len(damaged)))]))
+    try:
+        parse_report(path)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+
+
+IMPORTERS: dict[str, tuple[Path, Callable[[Path, str], Any]]] = {
+    "pidstat one process": (DATA / "pidstat_one_process.txt",
+                            lambda p, r: [pidstat_rows(p, r)]),
+    "pidstat two processes": (DATA / "pidstat_two_processes.txt",
+                              lambda p, r: [pidstat_rows(p, r)]),
+    "nextflow raw": (DATA / "nextflow_trace_raw.txt", nextflow_rows),
+    "nextflow human": (DATA / "nextflow_trace_human.csv", nextflow_rows),
+    "snakemake": (next((DATA / "snakemake").rglob("*.tsv"), DATA / "snakemake" / "README"),
+                  snakemake_rows),
+}
+
+
+@pytest.mark.parametrize("name", list(IMPORTERS))
+@FUZZ
+@given(data=st.data())
+def test_importers_on_mutated_real_files(name: str, data: st.DataObject,
+                                         tmp_path: Path) -> None:
+    source, convert = IMPORTERS[name]
+    text = data.draw(mutated(source.read_text()))
+    path = write_text(tmp_path / source.name, text)
+    try:
+        rows = convert(path, "r")
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert_measures_clean(rows)
