@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := demo
 
 .PHONY: setup demo test lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine \
-	bench-workload corpus models
+	bench-workload bench-train corpus models
 
 setup:
 	@bash scripts/setup.sh
@@ -64,6 +64,11 @@ bench-engine: setup
 bench-workload: setup
 	@$(BIN)/python benchmarks/workload_policies.py workloads/dnaseq-poisson.yaml \
 	    --runs-dir $(DEMO_DIR)/workload-runs
+
+# How model training grows with rows and groups: 10,000 to 1,000,000 rows, 10 and 50 groups
+# (a size that takes over 30 min is reported so and the larger ones skipped).
+bench-train: setup
+	@$(BIN)/python benchmarks/train_scaling.py
 
 # The corpus of datasets/corpus-v1: 419 monitored workflow runs (its passes here took about
 # 8 hours on 2 cores, pilots included: the times they printed, see the README).
