@@ -117,11 +117,10 @@ def _check_fields(template: str, allowed: Mapping[str, str], where: str, source:
 def _param_type_problem(default: object, value: str) -> str | None:
     """What is wrong with `value` for a parameter whose default is `default`: a number's
     override must be a number of its kind (its text goes into commands), else None."""
-    kinds: list[tuple[type, type, str]] = [(int, int, "an integer"), (float, float, "a number")]
-    for kind, convert, name in kinds:
+    for kind, name in ((int, "an integer"), (float, "a number")):
         if isinstance(default, kind) and not isinstance(default, bool):
             try:
-                convert(value)
+                kind(value)
             except ValueError:
                 return f"expected {name}, as its default {default!r} is, got {value!r}"
     return None

@@ -108,9 +108,7 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
             when, last_clock, day = _timestamp(row["Time"], day, last_clock)
             report = reports.setdefault(when, Report(when))
             kind = _line_kind(row)
-            command = _THREAD_PREFIX.sub("", row["Command"]).split(" ", 1)[0]
-            if command in exclude or (kind == "orphan" and
-                                      _orphan_process(row["Command"]) in exclude):
+            if _process_name(row["Command"]) in exclude:
                 continue
             if kind == "thread":
                 report.thread_ids.add(row.get("TID", ""))
@@ -145,7 +143,6 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
     return out
 
 
-_THREAD_PREFIX = re.compile(r"^(\|__|\(.*?\)__)")
 _ORPHAN = re.compile(r"^\((.*?)\)__")
 _NO_ID = ("-", "0")
 
@@ -165,9 +162,11 @@ def _line_kind(row: dict[str, str]) -> str:
     return "process"
 
 
-def _orphan_process(command: str) -> str:
+def _process_name(command: str) -> str:
+    """The name of the process a line belongs to: `bwa` of `bwa mem ...` (with -l),
+    `|__bwa` and `(bwa)__bwa`."""
     match = _ORPHAN.match(command)
-    return match.group(1) if match else ""
+    return match.group(1) if match else command.removeprefix("|__").split(" ", 1)[0]
 
 
 def _number(row: dict[str, str], column: str) -> float:
