@@ -59,6 +59,7 @@ def test_full_disk_stops_the_run_and_resume_finishes_it(small_disk: Path,
     assert (tasks["status"] == "succeeded").any() and (tasks["status"] == "cancelled").any()
     assert not (tasks["status"] == "failed").any()  # the disk's failures are not the tasks'
     assert not list(run_dir.glob(".*.tmp"))
+    assert not (run_dir / ".disk-reserve").exists()  # given back once the run is closed
     kept = set(tasks.loc[tasks["status"] == "succeeded", "task_id"])
 
     # still full: the resume says so in one line and changes nothing
@@ -76,6 +77,25 @@ def test_full_disk_stops_the_run_and_resume_finishes_it(small_disk: Path,
     assert "No space left" in info["resumed"][-1]["previous_error"]
     after = run.tasks().set_index("task_id")
     assert all(after.loc[t, "status"] == "succeeded" for t in kept)
+    assert not (run_dir / ".disk-reserve").exists()
+
+
+def test_monitor_on_a_disk_that_fills_says_so_and_keeps_the_totals(small_disk: Path) -> None:
+    """The command fills the disk the monitor writes to; the monitor's samples stop, its
+    task row and run.json are still written (from its reserve), and it says so in one
+    line."""
+    out = small_disk / "m"
+    proc = genscale("monitor", "--interval", "0.05", "--out", str(out), "--", "sh", "-c",
+                    f"dd if=/dev/zero of={small_disk}/fill bs=1M count=64 2>/dev/null; "
+                    "sleep 0.5; exit 3")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "No space left on device" in proc.stderr
+    info = json.loads((out / "run.json").read_text())
+    assert info["exit_code"] == 3 and info["status"] == "failed" and "No space" in info["error"]
+    task = pd.read_csv(out / "tasks.csv").iloc[0]
+    # the totals are whole, whatever the samples (tmpfs writes reach no storage: write calls)
+    assert task["write_chars"] >= 10 * 2**20
+    assert not (out / ".disk-reserve").exists()
 
 
 def test_read_only_runs_directory_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:

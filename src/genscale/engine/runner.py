@@ -321,6 +321,7 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
         if disk_error is None:
             run.write_parquet()
         (run.path / RUNNING_REGISTRY).unlink(missing_ok=True)
+        run.release_reserve()  # a closed run needs no room kept; a resume sets it again
     if disk_error is not None:
         raise UserError(f"{disk_message(disk_error, run.path)}: the run stopped; every row "
                         f"written is kept; free some space, then: genscale run --resume "

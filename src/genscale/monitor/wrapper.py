@@ -25,7 +25,12 @@ from genscale.monitor.process import TaskTotals, run_monitored
 from genscale.monitor.prometheus import PrometheusExporter
 from genscale.monitor.sampler import check_interval
 from genscale.monitor.session import MonitorSession
-from genscale.store.rundir import RunDirectory, require_new_or_empty
+from genscale.store.rundir import (
+    RunDirectory,
+    disk_message,
+    is_disk_error,
+    require_new_or_empty,
+)
 
 
 def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
@@ -41,9 +46,17 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
     require_new_or_empty(out)
     exporter = (PrometheusExporter(prometheus_port, prometheus_host)
                 if prometheus_port is not None else None)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir()
-    run = RunDirectory(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "logs").mkdir()
+        run = RunDirectory(out)
+        run.reserve()
+    except OSError as exc:
+        if exporter is not None:
+            exporter.close()
+        if is_disk_error(exc):
+            raise UserError(f"{disk_message(exc, out)}: cannot write the run there") from None
+        raise
     app = app or Path(argv[0]).name
     task_id = task_id or app
     run_id = out.resolve().name
@@ -81,7 +94,13 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
         "submit_time": round(totals.start_time, 6), **totals.columns(),
         "sample_interval_s": interval_s,
     })
-    run.write_parquet()
+    disk_error = run.disk_error
+    if disk_error is None:
+        run.write_parquet()
+    else:  # room to close the run: the command ran whole, some samples may be missing
+        run.release_reserve()
+        run.finish_tasks()
+        info["error"] = disk_message(disk_error, run.path)
     info.update(status="succeeded" if code == 0 else "failed", end_time=time.time(),
                 exit_code=code)
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -89,4 +108,8 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
     # (SLURM's TotalCPU covers the monitor and the command)
     info["monitor"] = {**session.summary(), "process_cpu_s": round(own.ru_utime + own.ru_stime, 6)}
     run.write_run_info(info)
+    run.release_reserve()
+    if disk_error is not None:
+        raise UserError(f"{info['error']}: samples stopped when the disk filled; the task's "
+                        f"totals are in {run.tasks_csv}")
     return (code if code >= 0 else 128 - code), totals
