@@ -156,7 +156,23 @@ def pickle_in_place(b: Path) -> None:
     class Boom:
         def __reduce__(self) -> tuple[object, tuple[str]]:
             return (os.system, (f"touch {b}/PWNED",))
+    (b / "model.groups.json.gz").unlink()  # a bundle of 0.10's layout: read through skops
     (b / "model.skops").write_bytes(pickle.dumps(Boom()))
+
+
+def gzip_bomb(b: Path) -> None:
+    import gzip
+
+    # 257 MiB of JSON-ish text inflated from 0.3 MiB: past what a groups file may inflate to
+    (b / "model.groups.json.gz").write_bytes(gzip.compress(b" " * (257 << 20), 1))
+
+
+def groups_json(text: str) -> Callable[[Path], None]:
+    def change(b: Path) -> None:
+        import gzip
+
+        (b / "model.groups.json.gz").write_bytes(gzip.compress(text.encode()))
+    return change
 
 
 def rewrite(name: str, text: str) -> Callable[[Path], None]:
@@ -426,16 +442,24 @@ def cases() -> list[Case]:
     add("quality", "table: no --out", ["quality", "table", "{d}/x"], write("x/y", "z"))
     # model bundles
     for label, mutate in {
-        "model.skops truncated": truncate("model.skops", 0.5),
-        "model.skops empty": truncate("model.skops", 0.0),
-        "model.skops flipped bytes": flip("model.skops"),
-        "a pickle in place of model.skops": pickle_in_place,
+        "groups file truncated": truncate("model.groups.json.gz", 0.5),
+        "groups file empty": truncate("model.groups.json.gz", 0.0),
+        "groups file flipped bytes": flip("model.groups.json.gz"),
+        "groups file a gzip bomb": gzip_bomb,
+        "groups file not JSON": groups_json("{"),
+        "groups file of another format": groups_json('{"groups": {}}'),
+        "groups file: a group not a mapping": groups_json(
+            '{"format": "genscale-groups/1", "groups": {"dnaseq | bwa": 1}}'),
+        "groups file: a law of text": groups_json(
+            '{"format": "genscale-groups/1", "groups": {"dnaseq | bwa": '
+            '{"law": ["a", "b", "c"], "quantiles": {}}}}'),
+        "a pickle in place of a 0.10 bundle's model.skops": pickle_in_place,
         "model.json broken": rewrite("model.json", "{"),
         "model.json a list": rewrite("model.json", "[]"),
         "model.json empty object": rewrite("model.json", "{}"),
         "model.json truncated": truncate("model.json", 0.5),
         "model.json binary": lambda b: (b / "model.json").write_bytes(b"\xff\x00"),
-        "model.skops missing": lambda b: (b / "model.skops").unlink(),
+        "groups file missing": lambda b: (b / "model.groups.json.gz").unlink(),
     }.items():
         add("model", f"predict: {label}", ["model", "predict", "{d}/bundle", "--table",
                                            "{d}/t.csv", "--out", "{d}/p.csv"],

@@ -2,17 +2,24 @@
 
 A bundle is a directory:
 
-- `model.skops`: the fitted groups (plain numbers, lists and scikit-learn estimators),
-  written with skops, which loads only the types it is told to trust;
+- `model.groups.json.gz`: the fitted groups, plain data: numbers, lists and each boosted
+  ensemble's trees as arrays (`model.trees` says how to walk them), gzipped JSON (Python's
+  `Infinity`/`NaN` tokens where a number is not finite). Reading it runs no code and needs
+  neither scikit-learn nor skops;
 - `model.json`: the target, the feature schema (names, and for each its training range),
   `by`, `group`, `size`, the fit options, a sha256 of the training table, the metrics
   (grouped cross-validation, size extrapolation, with the baselines), the row counts, and
-  the versions of GenScale, Python, NumPy, pandas, scikit-learn and skops;
+  the versions of GenScale, Python, NumPy, pandas and scikit-learn;
 - `model.pkl` only when asked for (`--pickle`): the same groups as a plain pickle.
+
+Bundles before 0.11 kept the groups in `model.skops` (scikit-learn's estimators, written
+with skops); they still load, through skops, trusting only `TRUSTED_TYPES`, and their
+estimators are turned into the plain form as they are read.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -29,10 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
-import skops
-import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from genscale import __version__
 from genscale.data.manifest import Dataset
@@ -60,6 +63,7 @@ from genscale.model.estimator import (
     fit_group_oof,
     has_pilot,
     pilot_use,
+    plain,
     predict_group,
     typical_log,
 )
@@ -77,9 +81,16 @@ from genscale.model.evaluate import (
 )
 from genscale.model.size import choose_size
 from genscale.monitor.host import host_facts
-from genscale.store.rundir import atomic_write_json
+from genscale.model.trees import is_trees, with_arrays
+from genscale.store.rundir import atomic_write_bytes, atomic_write_json
 
-# what model.skops may hold beyond scikit-learn's own estimators, which skops trusts itself
+GROUPS_FILE = "model.groups.json.gz"
+GROUPS_FORMAT = "genscale-groups/1"
+LEGACY_GROUPS_FILE = "model.skops"  # bundles before 0.11
+# a groups file that inflates past this is refused rather than read (corpus-v1's three
+# bundles inflate to 1-2 MiB for 29 groups: this is room for some 3,000 groups)
+MAX_GROUPS_BYTES = 256 << 20
+# what a legacy model.skops may hold beyond scikit-learn's own estimators, which skops trusts itself
 TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
@@ -341,8 +352,14 @@ def _metadata(usable: pd.DataFrame, spec: TrainSpec, options: FitOptions,
         "rows": counts, "kinds": kinds, "metrics": metrics,
         "versions": {"genscale": __version__, "python": platform.python_version(),
                      "numpy": np.__version__, "pandas": pd.__version__,
-                     "scikit-learn": sklearn.__version__, "skops": skops.__version__},
+                     "scikit-learn": _sklearn_version()},
     }
+
+
+def _sklearn_version() -> str:
+    import sklearn  # training only: see estimator's docstring
+
+    return str(sklearn.__version__)
 
 
 def _finite(value: Any) -> float | None:
@@ -355,18 +372,25 @@ def _finite(value: Any) -> float | None:
 
 def save(out: Path, groups: dict[str, Any], meta: dict[str, Any],
          plain_pickle: bool = False) -> None:
+    """Write the bundle's files, each whole or not at all (a temporary name, renamed)."""
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".model.skops.tmp"
-    # deflated: the estimators' arrays shrink 4.6x (corpus-v1's 21 MB to 4.6 MB) and
-    # load as fast
-    sio.dump({"groups": groups}, tmp, compression=zipfile.ZIP_DEFLATED)
-    tmp.replace(out / "model.skops")
+    groups = {key: plain(state) for key, state in groups.items()}
+    text = json.dumps({"format": GROUPS_FORMAT, "groups": groups}, default=_array_json,
+                      separators=(",", ":"))
+    # mtime 0: the same groups give the same bytes
+    atomic_write_bytes(out / GROUPS_FILE, gzip.compress(text.encode("utf-8"), mtime=0))
+    (out / LEGACY_GROUPS_FILE).unlink(missing_ok=True)  # a bundle rewritten in place
     if plain_pickle:
-        tmp = out / ".model.pkl.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump({"groups": groups}, f)
-        tmp.replace(out / "model.pkl")
+        atomic_write_bytes(out / "model.pkl", pickle.dumps({"groups": groups}))
     atomic_write_json(out / "model.json", _jsonable(meta))
+
+
+def _array_json(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} has no place in a bundle")
 
 
 def _jsonable(value: Any) -> Any:
@@ -382,10 +406,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def _bundle_files(bundle: Path) -> tuple[Path, Path]:
-    model, meta_file = bundle / "model.skops", bundle / "model.json"
-    if not model.is_file() or not meta_file.is_file():
-        raise UserError(f"{bundle}: not a model bundle (model.skops and model.json expected)")
-    return model, meta_file
+    """(the groups file, model.json); UserError when `bundle` is not a bundle."""
+    meta_file = bundle / "model.json"
+    for name in (GROUPS_FILE, LEGACY_GROUPS_FILE):
+        if (bundle / name).is_file() and meta_file.is_file():
+            return bundle / name, meta_file
+    raise UserError(f"{bundle}: not a model bundle ({GROUPS_FILE} and model.json expected)")
 
 
 def load_meta(bundle: Path) -> dict[str, Any]:
@@ -407,8 +433,63 @@ def _read_meta(meta_file: Path, required: tuple[str, ...]) -> dict[str, Any]:
 
 
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(groups, metadata); refuses a model file holding any type not in TRUSTED_TYPES."""
-    model, meta_file = _bundle_files(bundle)
+    """(groups, metadata). UserError naming the file when it is damaged or not a bundle's."""
+    groups_file, meta_file = _bundle_files(bundle)
+    if groups_file.name == LEGACY_GROUPS_FILE:
+        groups = _load_skops(groups_file)
+    else:
+        groups = _load_groups(groups_file)
+    try:
+        groups = {str(key): _checked_state(plain(state)) for key, state in groups.items()}
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise UserError(f"{groups_file}: not a model file GenScale wrote "
+                        f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    return groups, _read_meta(meta_file, ("target", "features", "by"))
+
+
+def _load_groups(path: Path) -> dict[str, Any]:
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read(MAX_GROUPS_BYTES + 1)
+        if len(data) > MAX_GROUPS_BYTES:
+            raise UserError(f"{path}: inflates past {MAX_GROUPS_BYTES >> 20} MiB; "
+                            "not a model file GenScale wrote")
+        content = json.loads(data.decode("utf-8"))
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable model file ({type(exc).__name__}: "
+                        f"{str(exc)[:120]})") from None
+    if not (isinstance(content, dict) and content.get("format") == GROUPS_FORMAT
+            and isinstance(content.get("groups"), dict)):
+        raise UserError(f"{path}: not a model file GenScale wrote (no {GROUPS_FORMAT!r} "
+                        "groups)")
+    return dict(content["groups"])
+
+
+def _checked_state(state: Any) -> dict[str, Any]:
+    """A group's state with its ensembles' arrays as numpy arrays; ValueError (or the like)
+    when it lacks what prediction reads."""
+    if not isinstance(state, dict):
+        raise TypeError("a group is not a mapping")
+    law = state["law"]
+    if not (isinstance(law, list) and len(law) >= 3
+            and all(isinstance(v, int | float) for v in law)):
+        raise ValueError("a group's law is not a list of numbers")
+    if not isinstance(state["quantiles"], dict):
+        raise TypeError("a group's quantiles are not a mapping")
+    out = dict(state)
+    if is_trees(out.get("residual_model")):
+        out["residual_model"] = with_arrays(out["residual_model"])
+    tail = out.get("tail")
+    if isinstance(tail, dict) and is_trees(tail.get("classifier")):
+        out["tail"] = {**tail, "classifier": with_arrays(tail["classifier"])}
+    return out
+
+
+def _load_skops(path: Path) -> dict[str, Any]:
+    """A bundle of 0.10 or before: its groups, through skops, trusting `TRUSTED_TYPES`."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     # skops reads a zip of JSON and never runs code for the types it is told to trust (it
     # refuses a file holding others before building anything: one pass over the file, not
     # a get_untrusted_types pass and a load pass); a damaged file fails in zipfile, zlib or
@@ -416,15 +497,14 @@ def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     damaged = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, TypeError,
                AttributeError, IndexError)
     try:
-        groups = sio.load(model, trusted=TRUSTED_TYPES)["groups"]
+        return dict(sio.load(path, trusted=TRUSTED_TYPES)["groups"])
     except UntrustedTypesFoundException:
-        untrusted = set(sio.get_untrusted_types(file=model)) - set(TRUSTED_TYPES)
-        raise UserError(f"{model}: holds types this version does not trust: "
+        untrusted = set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES)
+        raise UserError(f"{path}: holds types this version does not trust: "
                         f"{', '.join(sorted(untrusted))}") from None
     except damaged as exc:
-        raise UserError(f"{model}: not a readable model file ({type(exc).__name__}: "
+        raise UserError(f"{path}: not a readable model file ({type(exc).__name__}: "
                         f"{str(exc)[:120]})") from None
-    return groups, _read_meta(meta_file, ("target", "features", "by"))
 
 
 def predict(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:

@@ -46,7 +46,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from genscale.errors import UserError
 from genscale.model.estimator import MIN_TAIL_RUNS, QUANTILES, choose_threshold, tail_labels
@@ -171,6 +170,8 @@ def fit_composition(y: np.ndarray, predicted: np.ndarray, typical: np.ndarray,
         # because the log ratios span a few tenths: the default (C=1) flattened the curve
         # until runs at 1.25x their typical makespan were called tail (19 of 232 in
         # tests/test_compose.py; none with C=100).
+        from sklearn.linear_model import LogisticRegression  # fitting only: see estimator
+
         curve = LogisticRegression(class_weight="balanced", C=100.0).fit(score, labels)
         tail.update(coef=float(curve.coef_[0, 0]), intercept=float(curve.intercept_[0]),
                     threshold=choose_threshold(labels, curve.predict_proba(score)[:, 1],

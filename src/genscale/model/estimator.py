@@ -39,24 +39,26 @@ size" (on its machine: a law of the size and the machine alone, `fit_typical`). 
 classifier predicts it, and its threshold is the highest whose out-of-fold recall is at
 least `tail_recall`.
 
-A fitted group is a dict of plain numbers, lists and scikit-learn estimators, so that skops
-can save it without trusting any class of ours.
+A fitted group is a dict of plain numbers, lists and arrays: its boosted trees are kept in
+their plain form (`model.trees`) once fitted, so a bundle is data, never code. scikit-learn
+and SciPy are imported by the functions that fit, not by prediction: `model predict` on a
+saved bundle needs neither.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold
-from threadpoolctl import threadpool_limits
 
+from genscale.model import trees
 from genscale.model.dataset import PILOT_PREFIX
 from genscale.model.options import FitOptions
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
 QUANTILES = (0.5, 0.9, 0.99)
 
@@ -64,6 +66,8 @@ QUANTILES = (0.5, 0.9, 0.99)
 def one_thread() -> threadpool_limits:
     """One thread per fit: on a few hundred rows OpenMP's start-up and spinning cost more
     than the fit (measured 10-20x slower on 2 busy cores)."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(1)
 
 EXTENSIVE_RHO = 0.9
@@ -127,6 +131,8 @@ def _factor_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 
 
 def _regressor(seed: int) -> HistGradientBoostingRegressor:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
     return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1, max_leaf_nodes=8,
                                          min_samples_leaf=5, l2_regularization=1.0,
                                          random_state=seed)
@@ -168,6 +174,8 @@ def fit_law(log_size: np.ndarray, log_y: np.ndarray, factors: np.ndarray | None 
     """[c0, c1, b, m1, ...] of y = (c0 + c1 * size^b) * exp(factors . m), least squares on
     log y with a soft-L1 loss (a few slow outliers do not bend it); c0 = the median when
     the size does not vary. `factors`: one 0/1 column per machine, or None."""
+    from scipy.optimize import least_squares
+
     y = np.exp(log_y)
     k = 0 if factors is None else factors.shape[1]
     if np.ptp(log_size) < 1e-9:
@@ -294,8 +302,34 @@ def _predict_learner(state: dict[str, Any], matrix: np.ndarray) -> np.ndarray:
     model = _residual_model(state)
     if state.get("learner", "trees") == "ridge":
         return _predict_ridge(model, matrix)
+    return predict_trees(model, matrix)
+
+
+def predict_trees(model: Any, matrix: np.ndarray) -> np.ndarray:
+    """A boosted ensemble's prediction (a classifier's: its probability of class 1), in its
+    plain form (`model.trees`) or, inside training, as scikit-learn fitted it (faster on
+    the many rows of cross-validation; the same numbers)."""
+    if trees.is_trees(model):
+        return trees.predict(model, matrix)
     with one_thread():
+        if hasattr(model, "predict_proba"):
+            return np.asarray(model.predict_proba(matrix)[:, 1], dtype=float)
         return np.asarray(model.predict(matrix), dtype=float)
+
+
+def plain(state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with its fitted ensembles in their plain form (`model.trees`): what a
+    group keeps once trained, and what an old bundle's groups become when loaded."""
+    out = dict(state)
+    model = out.get("residual_model", out.get("trees"))
+    if model is not None and out.get("learner", "trees") == "trees" \
+            and not trees.is_trees(model):
+        out["residual_model"] = trees.from_sklearn(model)
+        out.pop("trees", None)
+    tail = out.get("tail")
+    if tail and tail.get("classifier") is not None and not trees.is_trees(tail["classifier"]):
+        out["tail"] = {**tail, "classifier": trees.from_sklearn(tail["classifier"])}
+    return out
 
 
 def _fit_ridge(matrix: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
@@ -304,6 +338,8 @@ def _fit_ridge(matrix: np.ndarray, residual: np.ndarray) -> dict[str, Any]:
     its column's training range is taken as the range's end when predicting: a line
     carried past the data multiplies the law by whatever it reaches (seen: a pilot time of
     a 0.03 s step, far above the others, made a prediction 40x too large)."""
+    from sklearn.linear_model import RidgeCV
+
     median = pd.DataFrame(matrix).median().fillna(0.0).to_numpy(dtype=float)
     filled = np.where(np.isnan(matrix), median, matrix)
     mean = filled.mean(axis=0)
@@ -412,11 +448,13 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     state["typical"] = fit_typical(frame, log_y, features, size)
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
-    return state, oof
+    return plain(state), oof
 
 
 def grouped_folds(frame: pd.DataFrame, groups: pd.Series | None,
            options: FitOptions) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold
+
     keys = (groups if groups is not None else pd.Series(np.arange(len(frame)))).to_numpy()
     unique = np.unique(keys)
     n = min(options.folds, len(unique))
@@ -447,11 +485,13 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
                 if pd.to_numeric(frame[c], errors="coerce").nunique() > 1]
     matrix = _learner_matrix(frame, features, size, "trees")  # the classifier is trees too
     oof = np.full(len(frame), np.nan)
+    for train, test in folds:
+        if 0 < labels[train].sum() < len(train):
+            with one_thread():
+                fold = _classifier(options.seed, int(labels[train].sum())).fit(
+                    matrix[train], labels[train])
+            oof[test] = predict_trees(fold, matrix[test])
     with one_thread():
-        for train, test in folds:
-            if 0 < labels[train].sum() < len(train):
-                oof[test] = _classifier(options.seed, int(labels[train].sum())).fit(
-                    matrix[train], labels[train]).predict_proba(matrix[test])[:, 1]
         classifier = _classifier(options.seed, int(labels.sum())).fit(matrix, labels)
     threshold = choose_threshold(labels, oof, options.tail_recall)
     return {"classifier": classifier, "threshold": threshold, "positives": int(labels.sum()),
@@ -461,6 +501,8 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
 def _classifier(seed: int, positives: int) -> HistGradientBoostingClassifier:
     """A leaf may be as small as half the tail runs (5 at most): with a rare tail (6 runs
     of 200 seen), leaves of 5 cannot hold the tail apart from the rest."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1,
                                           max_leaf_nodes=8,
                                           min_samples_leaf=max(1, min(5, positives // 2)),
@@ -493,9 +535,8 @@ def predict_group(state: dict[str, Any], frame: pd.DataFrame, features: list[str
         out[f"p{round(float(q) * 100)}"] = np.exp(log_pred + shift)
     tail = state.get("tail") or {}
     if tail.get("classifier") is not None:
-        with one_thread():
-            probability = tail["classifier"].predict_proba(
-                _learner_matrix(frame, tail.get("features", features), size, "trees"))[:, 1]
+        probability = predict_trees(tail["classifier"], _learner_matrix(
+            frame, tail.get("features", features), size, "trees"))
         out["tail_probability"] = probability
         out["tail"] = (probability >= tail["threshold"]).astype(int)
     else:

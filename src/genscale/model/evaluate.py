@@ -22,8 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression
-from sklearn.metrics import precision_score, r2_score, recall_score, roc_auc_score
 
 from genscale.model.estimator import (
     FitOptions,
@@ -39,6 +37,9 @@ METHODS = ("model", "line", "median")
 
 def point_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """R², MdAPE and MAPE (percent) of `predicted` against `y`."""
+    # scikit-learn where a model is fitted or evaluated, not where a bundle predicts
+    from sklearn.metrics import r2_score
+
     y, predicted = np.asarray(y, dtype=float), np.asarray(predicted, dtype=float)
     ape = np.abs(predicted - y) / np.abs(y) * 100
     return {"r2": float(r2_score(y, predicted)) if len(y) > 1 else float("nan"),
@@ -47,6 +48,8 @@ def point_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 
 def tail_metrics(labels: np.ndarray, probability: np.ndarray,
                  called: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
     labels = np.asarray(labels, dtype=int)
     out = {"positives": int(labels.sum()), "n": len(labels)}
     if labels.sum() == 0 or np.isnan(probability).all():
@@ -98,6 +101,8 @@ def fit_baselines(frame: pd.DataFrame, target: str, size: str | None) -> dict[st
         x = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         ok = ~np.isnan(x)
         if ok.sum() >= 2 and np.ptp(x[ok]) > 0:
+            from sklearn.linear_model import LinearRegression
+
             fitted = LinearRegression().fit(x[ok, None], y[ok])
             line = [float(fitted.intercept_), float(fitted.coef_[0])]
     return {"line": line, "median": float(np.median(y))}

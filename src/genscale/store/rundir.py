@@ -44,13 +44,18 @@ def disk_message(exc: OSError, path: Path) -> str:
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    """`atomic_write_bytes` of `text` in UTF-8."""
+    atomic_write_bytes(path, text.encode("utf-8"), durable)
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     """Replace `path` whole: a temporary file renamed over it (and removed if writing it
     fails, so no stray temporary is left). `durable` also waits for the disk (fsync), for
     files that must survive the machine, not only this process."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             if durable:
                 os.fsync(f.fileno())
