@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := demo
 
-.PHONY: setup demo test lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine \
+.PHONY: setup demo test lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
 	bench-workload bench-train corpus models
 
 setup:
@@ -69,6 +69,10 @@ bench-workload: setup
 # (a size that takes over 30 min is reported so and the larger ones skipped).
 bench-train: setup
 	@$(BIN)/python benchmarks/train_scaling.py
+
+# model predict on one dataset: this version's bundle against 0.10.0's model.skops layout
+bench-predict: setup
+	@$(BIN)/python benchmarks/predict_time.py
 
 # The corpus of datasets/corpus-v1: 419 monitored workflow runs (its passes here took about
 # 8 hours on 2 cores, pilots included: the times they printed, see the README).

@@ -80,8 +80,8 @@ from genscale.model.evaluate import (
     tail_metrics,
 )
 from genscale.model.size import choose_size
-from genscale.monitor.host import host_facts
 from genscale.model.trees import is_trees, with_arrays
+from genscale.monitor.host import host_facts
 from genscale.store.rundir import atomic_write_bytes, atomic_write_json
 
 GROUPS_FILE = "model.groups.json.gz"
