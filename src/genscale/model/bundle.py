@@ -236,7 +236,9 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
         fits[key] = {"learner": groups[key]["learner"],
                      "law": groups[key]["law"], "law_factors": groups[key]["law_factors"],
                      "law_pilot": (groups[key].get("law_pilot") or {}).get("column"),
-                     "pilot": pilot_use(groups[key], spec.features)}
+                     "pilot": pilot_use(groups[key], spec.features),
+                     "size_offset": groups[key].get("size_offset", 0.0),
+                     "growth_past_training": (groups[key].get("beyond") or {}).get("growth")}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:

@@ -224,7 +224,7 @@ def law_log(law: list[float], log_size: np.ndarray, factors: np.ndarray | None =
 
 # the offsets tried, as fractions of the smallest size: up to 99.9999% of it (a 680 MB
 # reference under 17 kB of reads was seen)
-OFFSET_FRACTIONS = 1.0 - np.logspace(-6, 0, 37)[:-1]
+OFFSET_FRACTIONS = 1.0 - np.logspace(-6, 0, 13)[:-1]  # every half decade
 FORM_SIZE_SPLIT = 0.7  # the size-ordered check: fitted on the smaller 70%, tested above
 LINE_MARGIN = 0.4  # the line's growth is taken where its bias is under 40% of the law's
 # (offset, linear): the laws compared. A straight law (b = 1) was a candidate too; chosen
