@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genscale import forecast
 from genscale.data.manifest import Dataset
 from genscale.engine.pilot import pilot_features
 from genscale.errors import UserError
@@ -78,7 +79,7 @@ def test_a_pilot_that_tells_nothing_is_left_out() -> None:
 def test_predicting_with_pilot_features_runs_the_pilot(rna_dataset: Dataset,
                                                        tmp_path: Path) -> None:
     groups, meta = pilot_bundle()
-    rows = bundle.dataset_rows(rna_dataset.path, meta)
+    rows = forecast.dataset_rows(rna_dataset.path, meta)
     [row] = rows.to_dict("records")
     # the real rnaseq workflow ran on about 1 in 10 of the 30,000 pairs
     assert 2700 <= row["pilot.pairs"] <= 3300

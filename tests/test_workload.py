@@ -204,6 +204,7 @@ def test_shortest_predicted_first_takes_a_models_predictions(tmp_path: Path) -> 
     input size: here a model that (by construction) finds the small inputs slower."""
     import numpy as np
 
+    from genscale import forecast
     from genscale.engine.workload import build_instances, load_workload
     from genscale.model import bundle
     from genscale.model.dataset import WORKFLOW_STEP
@@ -227,7 +228,7 @@ seed: 2
     parsed = load_workload(spec)
     _, by_size = build_instances(parsed, spec.parent, tmp_path / "w1", tmp_path / "cache")
     _, by_model = build_instances(parsed, spec.parent, tmp_path / "w2", tmp_path / "cache",
-                                  bundle.workflow_predictor(tmp_path / "model"))
+                                  forecast.workflow_predictor(tmp_path / "model"))
     big = max(by_size, key=lambda w: by_size[w]["predicted_s"])
     small = min(by_size, key=lambda w: by_size[w]["predicted_s"])
     assert by_model[big]["predicted_s"] < by_model[small]["predicted_s"]
@@ -235,4 +236,4 @@ seed: 2
         other = bundle.default_spec(table, "wall_s", ["dataset_input_bytes"], [], None, None)
         g, m = bundle.train(table, other, FitOptions(), evaluate=False)
         bundle.save(tmp_path / "flat", g, m)
-        bundle.workflow_predictor(tmp_path / "flat")
+        forecast.workflow_predictor(tmp_path / "flat")

@@ -105,6 +105,7 @@ def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Pat
     """Write the rows plus predicted_<target>, its p50/p90/p99 and the tail call, and
     `extrapolated`: the row's features outside the training ranges (each also warned of
     on stderr, with how many rows)."""
+    from genscale import forecast
     from genscale.model import bundle
     from genscale.model.ranges import EXTRAPOLATED, outside_training
 
@@ -112,7 +113,7 @@ def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Pat
         raise UserError("give exactly one of --table FILE or --dataset DIR")
     groups, meta = bundle.load(bundle_dir)
     rows = (bundle.read_table(table) if table is not None
-            else bundle.dataset_rows(dataset, meta))  # type: ignore[arg-type]
+            else forecast.dataset_rows(dataset, meta))  # type: ignore[arg-type]
     predicted = bundle.predict(groups, meta, rows)
     flags, outside = outside_training(meta, rows)
     predicted[EXTRAPOLATED] = flags

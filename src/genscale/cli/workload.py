@@ -12,6 +12,7 @@ from genscale.cli.options import dataclass_options
 from genscale.cli.run import _event
 from genscale.engine.policies import POLICIES
 from genscale.engine.runner import RunSettings, run_settings, run_workload
+from genscale.engine.workload import WorkflowPredictions
 from genscale.executors.kubernetes import KubernetesSettings
 from genscale.executors.slurm import SlurmSettings
 from genscale.report.compare import compare_runs
@@ -35,7 +36,13 @@ def workload() -> None:
 @dataclass_options(KubernetesSettings)
 def run_(spec: Path, policy: str | None, model: Path | None, **settings: object) -> None:
     """Run every instance of workload SPEC (YAML) in one run directory."""
-    result = run_workload(spec, run_settings(settings), policy, on_event=_event, model=model)
+    predictions = None
+    if model is not None:
+        from genscale.forecast import workflow_predictor  # loads the model: only when asked
+
+        predictions = WorkflowPredictions(workflow_predictor(model), str(model))
+    result = run_workload(spec, run_settings(settings), policy, on_event=_event,
+                          predictions=predictions)
     print_summary(RunDirectory(result.run_dir).tasks(), result.run_dir.name)
     table = compare_runs([result.run_dir])
     stderr.print(table.to_string(index=False))

@@ -30,6 +30,7 @@ from genscale.engine.engine import Engine, EventHook, Outcome
 from genscale.engine.policies import make_policy
 from genscale.engine.workload import (
     Predictor,
+    WorkflowPredictions,
     WorkloadSpec,
     build_instances,
     input_size_heuristic,
@@ -500,10 +501,10 @@ def _attempts_used(run: RunDirectory) -> dict[str, int]:
 
 def run_workload(spec_path: Path, settings: RunSettings | None = None,
                  policy: str | None = None, on_event: EventHook | None = None,
-                 model: Path | None = None) -> RunResult:
+                 predictions: WorkflowPredictions | None = None) -> RunResult:
     """Every instance of a workload spec, in one run directory (see engine/workload.py).
-    `model`: a bundle whose whole-workflow predictions order shortest-predicted-first
-    (default: the input-size heuristic)."""
+    `predictions`: what orders shortest-predicted-first (default: the input-size
+    heuristic)."""
     settings = settings or RunSettings()
     if settings.dry_run:
         raise UserError("--dry-run goes with genscale run, not with workloads")
@@ -513,18 +514,15 @@ def run_workload(spec_path: Path, settings: RunSettings | None = None,
     run_dir = (settings.runs_dir / run_id).resolve()
     if run_dir.exists():
         raise UserError(f"{run_dir}: a run directory of that name exists already")
-    predict_s: Predictor = input_size_heuristic
-    if model is not None:
-        from genscale.model.bundle import workflow_predictor  # scikit-learn: only when asked
-
-        predict_s = workflow_predictor(model)
+    predict_s: Predictor = predictions.predict_s if predictions else input_size_heuristic
     plan, instances = build_instances(spec, spec_path.parent, run_dir / "work",
                                       settings.runs_dir.resolve() / ".datasets", predict_s)
     run, versions, exporter, info = _open_run(plan, run_dir, run_id, settings, {
         "workflow": {"name": f"workload:{spec.name}"},
         "workload": {"spec": spec.model_dump(mode="json"), "source": str(spec_path),
                      "policy": chosen.name, "instances": instances,
-                     "predictions": str(model) if model else "input-size heuristic"}})
+                     "predictions": predictions.source if predictions
+                     else "input-size heuristic"}})
     engine_args = {"policy": chosen, "concurrency": spec.concurrency,
                    "arrivals_s": {w: i["arrival_s"] for w, i in instances.items()},
                    "workflows": {w: i["workflow"] for w, i in instances.items()},

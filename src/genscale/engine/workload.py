@@ -15,6 +15,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -127,6 +128,17 @@ def synth_dataset(knobs: dict[str, Any], cache: Path) -> Dataset:
 
 
 Predictor = Callable[[Dataset, str], float]
+
+
+@dataclass(frozen=True)
+class WorkflowPredictions:
+    """What orders shortest-predicted-first: a whole-workflow time in seconds per (dataset,
+    workflow name), and where it comes from (run.json's `workload.predictions`). The engine
+    takes the function, not a model: `genscale.forecast.workflow_predictor` makes one
+    from a bundle."""
+
+    predict_s: Predictor
+    source: str
 
 
 def input_size_heuristic(dataset: Dataset, workflow: str) -> float:

@@ -28,7 +28,6 @@ import platform
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from genscale import __version__
-from genscale.data.manifest import Dataset
 from genscale.errors import UserError
 from genscale.model.compose import (
     GroupEvidence,
@@ -53,10 +51,8 @@ from genscale.model.compose import (
 from genscale.model.dataset import (
     MEASURED,
     WORKFLOW_STEP,
-    machine_features,
     post_step_features,
     pre_run_features,
-    size_features,
 )
 from genscale.model.estimator import (
     FitOptions,
@@ -81,7 +77,6 @@ from genscale.model.evaluate import (
 )
 from genscale.model.size import choose_size
 from genscale.model.trees import is_trees, with_arrays
-from genscale.monitor.host import host_facts
 from genscale.store.rundir import atomic_write_bytes, atomic_write_json
 
 GROUPS_FILE = "model.groups.json.gz"
@@ -574,39 +569,6 @@ def _predict_key(groups: dict[str, Any], meta: dict[str, Any], key: str,
     return out.set_index(frame.index)
 
 
-def dataset_rows(dataset_dir: Path, meta: dict[str, Any]) -> pd.DataFrame:
-    """One row per group of the bundle that fits this dataset's kind, holding the
-    dataset's pre-run features: every step, and the whole workflow, before anything runs.
-    A bundle trained on pilot features gets them from a pilot run of each workflow, here
-    (`engine.pilot`: seconds to tens of seconds)."""
-    from genscale.quality.table import dataset_features
-
-    dataset = Dataset.load(dataset_dir)
-    features = size_features(pd.DataFrame([dataset_features(dataset)])).to_dict("records")[0]
-    # it will run here: this machine's indicators
-    features.update(machine_features(meta["features"], str(host_facts()["cpu_model"])))
-    kinds = meta.get("kinds", {})
-    keys = [key for key in meta["rows"] if not kinds.get(key) or dataset.kind in kinds[key]]
-    pilots: dict[str, dict[str, float]] = {}
-    rows = []
-    for key in keys:
-        values = dict(zip(meta["by"], key.split(KEY_SEP) if meta["by"] else [], strict=True))
-        workflow = values.get("workflow")
-        if workflow and workflow not in pilots and has_pilot(meta["features"]):
-            from genscale.engine.pilot import pilot_features  # runs the workflow: on demand
-
-            pilots[workflow] = pilot_features(workflow, dataset_dir,
-                                              int(features.get("fastq_1.reads", 0)))
-        rows.append({**values, **features, **pilots.get(str(workflow), {})})
-    if not rows:
-        raise UserError(f"{dataset_dir}: the bundle has no model for a {dataset.kind} dataset")
-    frame = pd.DataFrame(rows)
-    for column in meta["features"]:
-        if column not in frame.columns:
-            frame[column] = np.nan
-    return frame
-
-
 def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
              ) -> dict[str, Any]:
     """The bundle's metrics on `table` (held-out data), per group and for all rows, with
@@ -632,23 +594,3 @@ def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
                                           frame["predicted_tail"].to_numpy())
         out[key] = result
     return _jsonable(out)
-
-
-def workflow_predictor(bundle_dir: Path, target: str = "wall_s"
-                       ) -> Callable[[Dataset, str], float]:
-    """For shortest-predicted-first: a dataset's whole-workflow prediction from a bundle
-    trained with `--by workflow,step` on a model table (its `(workflow)` rows)."""
-    groups, meta = load(bundle_dir)
-    if meta["target"] != target or meta["by"] != ["workflow", "step"]:
-        raise UserError(f"{bundle_dir}: expected a bundle of {target} by workflow,step "
-                        f"(this one predicts {meta['target']} by {','.join(meta['by'])})")
-
-    def predict_s(dataset: Dataset, workflow: str) -> float:
-        key = group_key((workflow, WORKFLOW_STEP))
-        if key not in groups:
-            raise UserError(f"{bundle_dir}: no whole-workflow model for {workflow}")
-        rows = dataset_rows(dataset.path, meta)
-        rows = rows[(rows["workflow"] == workflow) & (rows["step"] == WORKFLOW_STEP)]
-        return float(predict(groups, meta, rows)[f"predicted_{target}"].iloc[0])
-
-    return predict_s
