@@ -53,9 +53,12 @@ def _click_type(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[F], F]:
+def dataclass_options(cls: type, skip: tuple[str, ...] = (), prefix: str = ""
+                      ) -> Callable[[F], F]:
     """Add one `--field-name` option per field of dataclass `cls`; a field's metadata gives
-    its help and may name its flag (`flag`), e.g. `--interval` for `interval_s`."""
+    its help and may name its flag (`flag`), e.g. `--interval` for `interval_s`. The
+    command receives each value as `prefix` + the field's name: two dataclasses with a
+    field of the same name (`poll_s` of SLURM and of Kubernetes) keep their own values."""
     hints = typing.get_type_hints(cls)
 
     def decorate(func: F) -> F:
@@ -68,10 +71,10 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = ()) -> Callable[[F], F]
             help_text = f.metadata.get("help", "")
             if is_flag:
                 decl = f"{flag}/--no-{flag[2:]}"
-                func = click.option(decl, f.name, default=default, show_default=True,
-                                    help=help_text)(func)
+                func = click.option(decl, prefix + f.name, default=default,
+                                    show_default=True, help=help_text)(func)
             else:
-                func = click.option(flag, f.name, type=kind, default=default,
+                func = click.option(flag, prefix + f.name, type=kind, default=default,
                                     show_default=default is not None, help=help_text)(func)
         return func
 

@@ -9,7 +9,14 @@ import click
 
 from genscale.cli.display import print_summary, progress, stderr
 from genscale.cli.options import dataclass_options
-from genscale.engine.runner import RunSettings, resume_workflow, run_settings, run_workflow
+from genscale.engine.runner import (
+    K8S_PREFIX,
+    SLURM_PREFIX,
+    RunSettings,
+    resume_workflow,
+    run_settings,
+    run_workflow,
+)
 from genscale.errors import UserError
 from genscale.executors.kubernetes import KubernetesSettings
 from genscale.executors.slurm import SlurmSettings
@@ -54,8 +61,8 @@ def _event(kind: str, task: PlannedTask, values: dict[str, object]) -> None:
               help="override a workflow parameter (repeatable)")
 @click.option("--no-plots", is_flag=True, help="skip drawing the plots at the end")
 @dataclass_options(RunSettings, skip=("slurm", "kubernetes"))
-@dataclass_options(SlurmSettings)
-@dataclass_options(KubernetesSettings)
+@dataclass_options(SlurmSettings, prefix=SLURM_PREFIX)
+@dataclass_options(KubernetesSettings, prefix=K8S_PREFIX)
 def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
         param: tuple[str, ...], no_plots: bool, **settings: object) -> None:
     """Plan and run WORKFLOW (a catalog name such as dnaseq, or a YAML path), or finish an

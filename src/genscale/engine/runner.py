@@ -217,14 +217,20 @@ def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
     return run, versions, exporter, info
 
 
+SLURM_PREFIX, K8S_PREFIX = "slurm_", "k8s_"  # their flags' values reach a command so
+
+
 def run_settings(values: dict[str, Any]) -> RunSettings:
-    """RunSettings from the flags of `genscale run` (RunSettings', SlurmSettings' and
-    KubernetesSettings')."""
+    """RunSettings from the flags of `genscale run`: RunSettings' by their names,
+    SlurmSettings' and KubernetesSettings' under SLURM_PREFIX and K8S_PREFIX (both have a
+    `poll_s` and a `monitor_memory_mib`)."""
+    def part(cls: type, fields_: set[str], prefix: str) -> Any:
+        return cls(**{k[len(prefix):]: v for k, v in values.items()
+                      if k.startswith(prefix) and k[len(prefix):] in fields_})
+
     return RunSettings(**{k: v for k, v in values.items() if k in _RUN_FIELDS},
-                       slurm=SlurmSettings(**{k: v for k, v in values.items()
-                                              if k in _SLURM_FIELDS}),
-                       kubernetes=KubernetesSettings(**{k: v for k, v in values.items()
-                                                        if k in _K8S_FIELDS}))
+                       slurm=part(SlurmSettings, _SLURM_FIELDS, SLURM_PREFIX),
+                       kubernetes=part(KubernetesSettings, _K8S_FIELDS, K8S_PREFIX))
 
 
 EXECUTORS = ("local", "slurm", "kubernetes")
