@@ -462,7 +462,7 @@ def test_a_size_that_counts_a_reference_gets_a_law_on_the_size_less_it(
                          "run_id", factor=1.05, cut=700e6)
     assert result is not None and result["n_train"] >= 30
     assert result["model"]["mdape"] < 10
-    monkeypatch.setattr(estimator, "FORMS", [(False, False)])  # the power law alone
+    monkeypatch.setattr(estimator, "FORMS", (False,))  # the power law alone
     alone = extrapolate(frame, "wall_s", ["input_bytes"], "input_bytes", FitOptions(),
                         "run_id", factor=1.05, cut=700e6)
     assert alone is not None and alone["model"]["mdape"] > 3 * result["model"]["mdape"]

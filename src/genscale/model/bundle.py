@@ -432,12 +432,11 @@ def _read_meta(meta_file: Path, required: tuple[str, ...]) -> dict[str, Any]:
 def load(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, metadata). UserError naming the file when it is damaged or not a bundle's."""
     groups_file, meta_file = _bundle_files(bundle)
-    if groups_file.name == LEGACY_GROUPS_FILE:
-        groups = _load_skops(groups_file)
-    else:
-        groups = _load_groups(groups_file)
-    try:
-        groups = {str(key): _checked_state(plain(state)) for key, state in groups.items()}
+    legacy = groups_file.name == LEGACY_GROUPS_FILE
+    groups = _load_skops(groups_file) if legacy else _load_groups(groups_file)
+    try:  # a 0.10 bundle's fitted estimators become their plain form (`estimator.plain`)
+        groups = {str(key): _checked_state(plain(state) if legacy else state)
+                  for key, state in groups.items()}
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise UserError(f"{groups_file}: not a model file GenScale wrote "
                         f"({type(exc).__name__}: {str(exc)[:120]})") from None

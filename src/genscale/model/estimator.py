@@ -171,12 +171,11 @@ def intensive(frame: pd.DataFrame, features: list[str], size: str | None) -> lis
     return keep
 
 
-def fit_law(log_size: np.ndarray, log_y: np.ndarray, factors: np.ndarray | None = None,
-            linear: bool = False) -> list[float]:
+def fit_law(log_size: np.ndarray, log_y: np.ndarray, factors: np.ndarray | None = None
+            ) -> list[float]:
     """[c0, c1, b, m1, ...] of y = (c0 + c1 * size^b) * exp(factors . m), least squares on
     log y with a soft-L1 loss (a few slow outliers do not bend it); c0 = the median when
-    the size does not vary. `factors`: one 0/1 column per machine, or None. `linear`:
-    b = 1 (see `choose_law_form`)."""
+    the size does not vary. `factors`: one 0/1 column per machine, or None."""
     from scipy.optimize import least_squares
 
     y = np.exp(log_y)
@@ -200,15 +199,12 @@ def fit_law(log_size: np.ndarray, log_y: np.ndarray, factors: np.ndarray | None 
         return np.concatenate([np.log(c0 + c1 * size**b + 1e-12) + shift - log_y,
                                [prior * (b - 1.0)], machine_prior * params[3:]])
 
-    low_b, high_b = (1.0, 1.0 + 1e-9) if linear else (0.2, 3.0)
-    start = np.array([max(float(np.min(y)) * 0.5, 1e-6), slope, (low_b + high_b) / 2
-                      if linear else 1.0, *([0.0] * k)])
+    start = np.array([max(float(np.min(y)) * 0.5, 1e-6), slope, 1.0, *([0.0] * k)])
     fitted = least_squares(residual, start,
-                           bounds=([0.0, 0.0, low_b, *([-3.0] * k)],
-                                   [np.inf, np.inf, high_b, *([3.0] * k)]),
+                           bounds=([0.0, 0.0, 0.2, *([-3.0] * k)],
+                                   [np.inf, np.inf, 3.0, *([3.0] * k)]),
                            loss="soft_l1", f_scale=0.1)
     c0, c1, b, *machine = (float(v) for v in fitted.x)
-    b = 1.0 if linear else b
     # back to unscaled sizes: c1 * (s / s_max)^b = (c1 / s_max^b) * s^b
     return [c0, c1 * float(np.exp(-b * log_size.max())), b, *machine]
 
@@ -226,11 +222,14 @@ def law_log(law: list[float], log_size: np.ndarray, factors: np.ndarray | None =
 # reference under 17 kB of reads was seen)
 OFFSET_FRACTIONS = 1.0 - np.logspace(-6, 0, 13)[:-1]  # every half decade
 FORM_SIZE_SPLIT = 0.7  # the size-ordered check: fitted on the smaller 70%, tested above
-LINE_MARGIN = 0.4  # the line's growth is taken where its bias is under 40% of the law's
-# (offset, linear): the laws compared. A straight law (b = 1) was a candidate too; chosen
-# on law errors alone it took groups whose quality spread hid their shape (cross-validated
-# R² 0.95 to 0.94 in tests/test_model.py) and gained nothing on the nf-core runs
-FORMS = [(False, False), (True, False)]
+# the line's growth is taken where its bias is under this share of the law's: 0.4 before,
+# which kept the law's growth on nf-core/eager's steps where the line's was nearer
+LINE_MARGIN = 1.0
+# with a size offset or not: the laws compared. A straight law (b = 1) was a candidate too;
+# chosen on law errors alone it took groups whose quality spread hid their shape
+# (cross-validated R² 0.95 to 0.94 in tests/test_model.py) and gained nothing on the
+# nf-core runs
+FORMS = (False, True)
 FORM_MARGIN = 0.9  # another form must cut the power law's errors by a tenth, on both
 FORM_ROWS = 2000  # a law's form is chosen on a sample of this many rows of a larger group
 
@@ -248,21 +247,21 @@ def _shifted(sizes: np.ndarray, offset: float) -> np.ndarray:
     return np.log(np.clip(sizes - offset, 1.0, None))
 
 
-def fit_size_offset(sizes: np.ndarray, log_y: np.ndarray, linear: bool = False) -> float:
+def fit_size_offset(sizes: np.ndarray, log_y: np.ndarray) -> float:
     """The part of the size that costs no time, fitted: the offset s0 (a fraction of the
     smallest size, OFFSET_FRACTIONS) whose law on size - s0 fits log y best (the law's
     own robust loss, its exponent's prior included), or 0."""
-    best, best_loss = 0.0, _law_loss(_shifted(sizes, 0.0), log_y, linear)
+    best, best_loss = 0.0, _law_loss(_shifted(sizes, 0.0), log_y)
     for fraction in OFFSET_FRACTIONS:
         offset = float(fraction * np.min(sizes))
-        loss = _law_loss(_shifted(sizes, offset), log_y, linear)
+        loss = _law_loss(_shifted(sizes, offset), log_y)
         if loss < best_loss:
             best, best_loss = offset, loss
     return best
 
 
-def _law_loss(log_size: np.ndarray, log_y: np.ndarray, linear: bool) -> float:
-    law = fit_law(log_size, log_y, linear=linear)
+def _law_loss(log_size: np.ndarray, log_y: np.ndarray) -> float:
+    law = fit_law(log_size, log_y)
     r = law_log(law, log_size) - log_y
     # fit_law's loss: soft-L1 at scale 0.1, and its prior on the exponent
     soft_l1 = 2 * 0.01 * (np.sqrt(1 + (r / 0.1) ** 2) - 1)
@@ -285,71 +284,78 @@ def _quality_share(frame: pd.DataFrame, log_y: np.ndarray, features: list[str],
     return _predict_ridge(_fit_ridge(matrix, residual), matrix)
 
 
-def choose_law_form(frame: pd.DataFrame, log_y: np.ndarray, size: str | None,
-                    folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 1
-                    ) -> tuple[float, bool]:
-    """(size offset, linear): the form of the group's law, one of FORMS. The power law on
-    the size (0, False) unless the law on the size less a fitted offset
-    (`fit_size_offset`) predicts held-out rows better by FORM_MARGIN, both in the folds
-    and beyond the sizes it was fitted on (the larger 30% from the smaller 70%). Why: a
-    size that counts what costs nothing (seen: nf-core steps whose input size includes a
-    680 MB reference, while their time follows the reads alone) bends a power law to its
-    bound (b = 3), where a law on the size less the reference follows the reads. The laws
-    are compared alone, on log times less what the quality features explain
-    (`_quality_share`); the learner is fitted on the law chosen. Decided on FORM_ROWS
-    rows at most (a sample of larger groups)."""
-    if size is None or not folds:
-        return 0.0, False
-    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(sizes).any() or np.ptp(sizes) <= 0 or len(sizes) < 10:
-        return 0.0, False
-    if len(sizes) > FORM_ROWS:
-        keep = np.sort(np.random.default_rng(seed).choice(len(sizes), FORM_ROWS,
-                                                         replace=False))
-        sizes, log_y = sizes[keep], log_y[keep]
-        folds = _sample_folds(folds, keep)
+def _form_rows(n: int, seed: int) -> np.ndarray | None:
+    """The rows (sorted positions) a larger group's form and growth are judged on: a
+    sample of FORM_ROWS, or None where the group has no more than that."""
+    if n <= FORM_ROWS:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, FORM_ROWS, replace=False))
+
+
+def _size_split(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the smaller FORM_SIZE_SPLIT of the rows, the larger rest), as positions: how a law
+    is judged beyond the sizes it was fitted on."""
     order = np.argsort(sizes, kind="stable")
     cut = int(len(sizes) * FORM_SIZE_SPLIT)
-    splits = [folds, [(order[:cut], order[cut:])]]
-    forms = FORMS
-    errors: dict[tuple[bool, bool], list[float]] = {form: [] for form in forms}
-    for parts in splits:
-        squared: dict[tuple[bool, bool], list[np.ndarray]] = {form: [] for form in forms}
+    return order[:cut], order[cut:]
+
+
+def choose_law_form(frame: pd.DataFrame, log_y: np.ndarray, size: str | None,
+                    folds: list[tuple[np.ndarray, np.ndarray]], seed: int = 1) -> float:
+    """The size offset of the group's law (one of FORMS): 0, the power law on the size,
+    unless the law on the size less a fitted offset (`fit_size_offset`) predicts held-out
+    rows better by FORM_MARGIN, both in the folds and beyond the sizes it was fitted on
+    (`_size_split`). Why: a size that counts what costs nothing (seen: nf-core steps whose
+    input size includes a 680 MB reference, while their time follows the reads alone)
+    bends a power law to its bound (b = 3), where a law on the size less the reference
+    follows the reads. The laws are compared alone, on log times less what the quality
+    features explain (`_quality_share`); the learner is fitted on the law chosen. Decided
+    on FORM_ROWS rows at most (a sample of larger groups)."""
+    if size is None or not folds:
+        return 0.0
+    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(sizes).any() or np.ptp(sizes) <= 0 or len(sizes) < 10:
+        return 0.0
+    keep = _form_rows(len(sizes), seed)
+    if keep is not None:
+        sizes, log_y = sizes[keep], log_y[keep]
+        folds = _sample_folds(folds, keep)
+    errors: dict[bool, list[float]] = {form: [] for form in FORMS}
+    for parts in (folds, [_size_split(sizes)]):
+        squared: dict[bool, list[np.ndarray]] = {form: [] for form in FORMS}
         for train, test in parts:
-            for with_offset, linear in forms:
-                offset = (fit_size_offset(sizes[train], log_y[train], linear)
-                          if with_offset else 0.0)
-                law = fit_law(_shifted(sizes[train], offset), log_y[train], linear=linear)
+            for with_offset in FORMS:
+                offset = fit_size_offset(sizes[train], log_y[train]) if with_offset else 0.0
+                law = fit_law(_shifted(sizes[train], offset), log_y[train])
                 predicted = law_log(law, _shifted(sizes[test], offset))
-                squared[(with_offset, linear)].append((predicted - log_y[test]) ** 2)
-        for form in forms:
+                squared[with_offset].append((predicted - log_y[test]) ** 2)
+        for form in FORMS:
             errors[form].append(float(np.mean(np.concatenate(squared[form]))))
-    default = forms[0]
-    eligible = [f for f in forms if f == default
+    default = FORMS[0]
+    eligible = [f for f in FORMS if f == default
                 or all(e < FORM_MARGIN * d
                        for e, d in zip(errors[f], errors[default], strict=True))]
-    with_offset, linear = min(eligible, key=lambda f: float(np.mean(errors[f])))
-    return (fit_size_offset(sizes, log_y, linear) if with_offset else 0.0), linear
+    with_offset = min(eligible, key=lambda f: float(np.mean(errors[f])))
+    return fit_size_offset(sizes, log_y) if with_offset else 0.0
 
 
 def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
               seed: int, machine_law: bool = True, learner: str = "trees",
               pilot: str | None = None, pilot_features: bool = True,
-              size_offset: float = 0.0, linear: bool = False) -> dict[str, Any]:
+              size_offset: float = 0.0) -> dict[str, Any]:
     """The law and the `learner` (one of LEARNERS) on what it leaves: enough to predict the
     median. Without `machine_law`, the machine indicators are features of the learner like
     any other. With `pilot` (a pilot column), the law scales with its log, centred on the
     training rows' mean, and the learner sees no pilot column; without `pilot_features`,
-    no pilot column is used at all. The law is on the size less `size_offset`, with b = 1
-    where `linear` (`choose_law_form`)."""
+    no pilot column is used at all. The law is on the size less `size_offset`
+    (`choose_law_form`)."""
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     log_y = np.log(np.clip(y, 1e-9, None))
     log_size = _log_size(frame, size, size_offset)
     machines = law_factors(frame, features) if machine_law else []
     state: dict[str, Any] = {"law_factors": machines, "learner": learner,
                              "residual_model": None, "law_pilot": None,
-                             "pilot_features": pilot_features, "size_offset": size_offset,
-                             "law_linear": linear}
+                             "pilot_features": pilot_features, "size_offset": size_offset}
     if pilot is not None:
         logs = np.log(pd.to_numeric(frame[pilot], errors="coerce").to_numpy(dtype=float))
         center = float(np.nanmean(logs))
@@ -357,7 +363,7 @@ def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str |
                               "range": [float(np.nanmin(logs)) - center,
                                         float(np.nanmax(logs)) - center]}
     factors = _law_inputs(state, frame)
-    law = fit_law(log_size, log_y, factors, linear)
+    law = fit_law(log_size, log_y, factors)
     others = [f for f in features if f not in machines
               and not ((pilot is not None or not pilot_features)
                        and f.startswith(PILOT_PREFIX))]
@@ -372,7 +378,7 @@ def fit_point(frame: pd.DataFrame, target: str, features: list[str], size: str |
             # not explain, so that a machine that happened to run more of the slow inputs
             # is not blamed for them; then the learner on the new law
             state["law"] = law = fit_law(
-                log_size, log_y - _predict_learner(state, matrix), factors, linear)
+                log_size, log_y - _predict_learner(state, matrix), factors)
             state["residual_model"] = _fit_learner(learner, seed, matrix,
                                                    log_y - law_log(law, log_size, factors))
     return state
@@ -498,14 +504,18 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 
 
 def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float = 0.0,
-               linear: bool = False, seed: int = 1) -> dict[str, Any] | None:
+               seed: int = 1, quality_share: np.ndarray | None = None
+               ) -> dict[str, Any] | None:
     """How a prediction grows past the largest training size: as the law does, or as the
     straight line a + b * size fitted on the times themselves (least squares) does from
     there (`predict_log`), whichever predicted that growth better inside the training
     rows: both fitted on the smaller 70% of the sizes, each one's growth from their
     largest to the larger 30% (the median of its log errors there, the bias; the spread
-    no growth explains is left out). `offset`, `linear`: the law's form
-    (`choose_law_form`). Why: a law is fitted on log times, every run alike, and what
+    no growth explains is left out), the smaller bias taken. `offset`: the law's size
+    offset (`choose_law_form`). `quality_share`: what the quality features explain of the
+    log times (`_quality_share`), taken out first, so that the quality mix of the larger
+    30% does not pass for growth (a superlinear law whose runs vary 2.5x by quality had
+    its bias doubled by it). Why: a law is fitted on log times, every run alike, and what
     fixed costs and noise do to the small inputs bends its exponent, where the line on
     the times is drawn by the larger inputs (seen on nf-core runs trained on inputs up to
     1/4 to 1/12 of the ones predicted: FastQC's law with b = 0.82 fell 41% short at 12x);
@@ -519,18 +529,18 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     if np.isnan(sizes).any() or np.isnan(y).any() or len(sizes) < 10 or np.ptp(sizes) <= 0:
         return None
     line_all = _line(sizes, y, float(sizes.max()))
-    if len(sizes) > FORM_ROWS:
-        keep = np.random.default_rng(seed).choice(len(sizes), FORM_ROWS, replace=False)
+    if quality_share is not None:  # both growths judged on times less the quality's share
+        y = y * np.exp(-quality_share)
+    keep = _form_rows(len(sizes), seed)
+    if keep is not None:
         sizes, y = sizes[keep], y[keep]
     log_y = np.log(np.clip(y, 1e-9, None))
-    order = np.argsort(sizes, kind="stable")
-    cut = int(len(sizes) * FORM_SIZE_SPLIT)
-    small, large = order[:cut], order[cut:]
+    small, large = _size_split(sizes)
     edge = float(sizes[small].max())
     bias = {}
     if np.ptp(sizes[small]) > 0:
-        part_offset = fit_size_offset(sizes[small], log_y[small], linear) if offset else 0.0
-        law = fit_law(_shifted(sizes[small], part_offset), log_y[small], linear=linear)
+        part_offset = fit_size_offset(sizes[small], log_y[small]) if offset else 0.0
+        law = fit_law(_shifted(sizes[small], part_offset), log_y[small])
         anchor = law_log(law, _shifted(np.array([edge]), part_offset))
         line = _line(sizes[small], y[small], edge)
         for growth, grown in (
@@ -565,8 +575,7 @@ def _growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float
 
 
 def fit_typical(frame: pd.DataFrame, log_y: np.ndarray, features: list[str],
-                size: str | None, size_offset: float = 0.0, linear: bool = False
-                ) -> dict[str, Any]:
+                size: str | None, size_offset: float = 0.0) -> dict[str, Any]:
     """The typical value for a row's size on its machine: the law fitted on the size and the
     machine indicators alone (robustly: the slow runs do not raise it), whatever else the
     model uses. So the tail's labels are a property of the rows, not of the features: a
@@ -574,8 +583,7 @@ def fit_typical(frame: pd.DataFrame, log_y: np.ndarray, features: list[str],
     scaled by a pilot that also tells the machines apart, had put the typical 1,000,000-pair
     dnaseq run 17% lower, and its tail was not the same runs)."""
     machines = law_factors(frame, features)
-    law = fit_law(_log_size(frame, size, size_offset), log_y, _factor_matrix(frame, machines),
-                  linear)
+    law = fit_law(_log_size(frame, size, size_offset), log_y, _factor_matrix(frame, machines))
     return {"law": law, "machines": machines, "size_offset": size_offset}
 
 
@@ -608,17 +616,15 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     folds = grouped_folds(frame, groups, options)
 
     pilot = pilot_factor(frame, target, features)
-    offset, linear = choose_law_form(
-        frame, log_y - _quality_share(frame, log_y, features, size), size, folds,
-        options.seed)
+    quality_share = _quality_share(frame, log_y, features, size)
+    offset = choose_law_form(frame, log_y - quality_share, size, folds, options.seed)
 
     def out_of_fold(machine_law: bool, learner: str, law_pilot: str | None,
                     pilot_features: bool) -> np.ndarray:
         oof = np.full(len(frame), np.nan)
         for train, test in folds:
             part = fit_point(frame.iloc[train], target, features, size, options.seed,
-                             machine_law, learner, law_pilot, pilot_features, offset,
-                             linear)
+                             machine_law, learner, law_pilot, pilot_features, offset)
             oof[test] = predict_log(part, frame.iloc[test], size)
         return oof
 
@@ -644,12 +650,13 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
         best, oof = candidates[i], predicted[i]
     machine_law, learner, law_pilot, pilot_features = best
     state = fit_point(frame, target, features, size, options.seed, machine_law, learner,
-                      law_pilot, pilot_features, offset, linear)
+                      law_pilot, pilot_features, offset)
     residuals = (log_y - oof)[~np.isnan(oof)]
     state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
                           for q in QUANTILES}
-    state["typical"] = fit_typical(frame, log_y, features, size, offset, linear)
-    state["beyond"] = fit_beyond(frame, target, size, offset, linear, options.seed)
+    state["typical"] = fit_typical(frame, log_y, features, size, offset)
+    state["beyond"] = fit_beyond(frame, target, size, offset, options.seed,
+                                 quality_share)
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
     return plain(state), oof
