@@ -19,8 +19,10 @@ def parsed(command, args: list[str]):  # type: ignore[no-untyped-def]
 def test_slurm_and_kubernetes_flags_of_one_field_name_stay_apart() -> None:
     for command, head in ((run, ["dnaseq"]), (workload_run, ["w.yaml"])):
         defaults = parsed(command, head)
-        assert defaults.slurm.poll_s == 1.0 and defaults.kubernetes.poll_s == 2.0
+        slurm, k8s = (defaults.executor_settings[n] for n in ("slurm", "kubernetes"))
+        assert slurm.poll_s == 1.0 and k8s.poll_s == 2.0
         given = parsed(command, [*head, "--slurm-poll", "0.5", "--k8s-poll", "3",
                                  "--slurm-monitor-memory", "256", "--k8s-monitor-memory", "64"])
-        assert (given.slurm.poll_s, given.kubernetes.poll_s) == (0.5, 3.0)
-        assert (given.slurm.monitor_memory_mib, given.kubernetes.monitor_memory_mib) == (256, 64)
+        slurm, k8s = (given.executor_settings[n] for n in ("slurm", "kubernetes"))
+        assert (slurm.poll_s, k8s.poll_s) == (0.5, 3.0)
+        assert (slurm.monitor_memory_mib, k8s.monitor_memory_mib) == (256, 64)

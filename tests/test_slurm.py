@@ -126,7 +126,7 @@ def test_lost_job_is_marked_and_retried(slurm: None, tmp_path: Path) -> None:
     try:
         result = run_workflow(str(spec), None, RunSettings(
             runs_dir=runs, interval_s=0.2, executor="slurm", retries=1,
-            slurm=SlurmSettings(accounting_wait_s=20)))
+            executor_settings={"slurm": SlurmSettings(accounting_wait_s=20)}))
     finally:
         stop.set()
         killer.join()

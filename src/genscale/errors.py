@@ -4,7 +4,15 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A problem in what the user gave us (a file, a flag, a spec), stated so they can act."""
+    """A problem in what the user gave us (a file, a flag, a spec), stated so they can act:
+    its message is one line naming the file, line or field. Internal errors are not
+    UserErrors.
+
+        try:
+            genscale.run_workflow("dnaseq", "no/such/dataset")
+        except genscale.UserError as error:
+            print(error)
+    """
 
 
 class SpecError(UserError):

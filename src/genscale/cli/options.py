@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from genscale.errors import UserError
+from genscale.executors import registry
 from genscale.monitor.sampler import check_interval
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,6 +80,15 @@ def dataclass_options(cls: type, skip: tuple[str, ...] = (), prefix: str = ""
         return func
 
     return decorate
+
+
+def executor_options(func: F) -> F:
+    """Every registered executor's own settings as flags (`dataclass_options` of its
+    `settings_class`, values under its `flag_prefix`): --slurm-*, --k8s-*, a plugin's."""
+    for cls in reversed(registry.executors()):
+        if cls.settings_class is not None:
+            func = dataclass_options(cls.settings_class, prefix=cls.flag_prefix)(func)
+    return func
 
 
 def build(cls: type, values: dict[str, Any]) -> Any:

@@ -7,20 +7,11 @@ from pathlib import Path
 
 import click
 
+from genscale.api import resume_workflow, run_workflow
 from genscale.cli.display import print_summary, progress, stderr
-from genscale.cli.options import dataclass_options
-from genscale.engine.runner import (
-    K8S_PREFIX,
-    SLURM_PREFIX,
-    RunSettings,
-    resume_workflow,
-    run_settings,
-    run_workflow,
-)
+from genscale.cli.options import dataclass_options, executor_options
+from genscale.engine.runner import RunSettings, run_settings
 from genscale.errors import UserError
-from genscale.executors.kubernetes import KubernetesSettings
-from genscale.executors.slurm import SlurmSettings
-from genscale.report.summary import build_report
 from genscale.store.rundir import RunDirectory
 from genscale.workflow.plan import PlannedTask
 
@@ -60,9 +51,8 @@ def _event(kind: str, task: PlannedTask, values: dict[str, object]) -> None:
 @click.option("--param", "param", multiple=True, metavar="KEY=VALUE",
               help="override a workflow parameter (repeatable)")
 @click.option("--no-plots", is_flag=True, help="skip drawing the plots at the end")
-@dataclass_options(RunSettings, skip=("slurm", "kubernetes"))
-@dataclass_options(SlurmSettings, prefix=SLURM_PREFIX)
-@dataclass_options(KubernetesSettings, prefix=K8S_PREFIX)
+@dataclass_options(RunSettings, skip=("executor_settings",))
+@executor_options
 def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
         param: tuple[str, ...], no_plots: bool, **settings: object) -> None:
     """Plan and run WORKFLOW (a catalog name such as dnaseq, or a YAML path), or finish an
@@ -71,13 +61,13 @@ def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
         if workflow is not None or dataset is not None or param:
             raise UserError("--resume RUN_DIR takes no WORKFLOW, --dataset or --param: the "
                             "run directory has them")
-        result = resume_workflow(resume_dir, on_event=_event)
+        result = resume_workflow(resume_dir, on_event=_event, plots=not no_plots)
     elif workflow is None:
         raise UserError("give a WORKFLOW to run (dnaseq, rnaseq or a YAML path), or "
                         "--resume RUN_DIR")
     else:
         result = run_workflow(workflow, dataset, run_settings(settings), _params(param),
-                              on_event=_event)
+                              on_event=_event, plots=not no_plots)
     run_dir = result.run_dir
     if (run_dir / "manifests").is_dir():
         count = len(list((run_dir / "manifests").glob("*.yaml")))
@@ -85,8 +75,6 @@ def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
                      "was submitted); run directory:")
         click.echo(str(run_dir))
         return
-    if not no_plots and not result.outcome.interrupted:
-        build_report(run_dir)
     print_summary(RunDirectory(run_dir).tasks(), f"{run_dir.name}")
     for failure in result.outcome.failures:
         stderr.print(f"[bold red]failed[/] {failure.task_id} (exit {failure.exit_code}); "

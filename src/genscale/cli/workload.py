@@ -8,13 +8,11 @@ from pathlib import Path
 import click
 
 from genscale.cli.display import print_summary, stderr
-from genscale.cli.options import dataclass_options
+from genscale.cli.options import dataclass_options, executor_options
 from genscale.cli.run import _event
 from genscale.engine.policies import POLICIES
-from genscale.engine.runner import K8S_PREFIX, SLURM_PREFIX, RunSettings, run_settings, run_workload
+from genscale.engine.runner import RunSettings, run_settings, run_workload
 from genscale.engine.workload import WorkflowPredictions
-from genscale.executors.kubernetes import KubernetesSettings
-from genscale.executors.slurm import SlurmSettings
 from genscale.report.compare import compare_runs
 from genscale.store.rundir import RunDirectory
 
@@ -31,9 +29,8 @@ def workload() -> None:
 @click.option("--model", type=click.Path(path_type=Path),
               help="a wall_s bundle by workflow,step (genscale model train): its "
                    "whole-workflow predictions order shortest-predicted-first")
-@dataclass_options(RunSettings, skip=("only", "repeat", "dry_run", "slurm", "kubernetes"))
-@dataclass_options(SlurmSettings, prefix=SLURM_PREFIX)
-@dataclass_options(KubernetesSettings, prefix=K8S_PREFIX)
+@dataclass_options(RunSettings, skip=("only", "repeat", "dry_run", "executor_settings"))
+@executor_options
 def run_(spec: Path, policy: str | None, model: Path | None, **settings: object) -> None:
     """Run every instance of workload SPEC (YAML) in one run directory."""
     predictions = None

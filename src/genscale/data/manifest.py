@@ -26,7 +26,11 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
 
 @dataclass
 class Dataset:
-    """A dataset directory and what its manifest says."""
+    """A dataset directory and what its manifest says (`Dataset.load(path)`).
+
+        dataset = genscale.Dataset.load(Path("datasets/small"))
+        dataset.kind, dataset.path
+    """
 
     path: Path
     kind: str

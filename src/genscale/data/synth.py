@@ -32,7 +32,10 @@ REPEAT_DIVERGENCE = 0.005
 
 @dataclass
 class SynthOptions:
-    """Knobs of `genscale data synth`; each field is a CLI flag of the same name."""
+    """Knobs of `genscale data synth`; each field is a CLI flag of the same name.
+
+        options = genscale.SynthOptions(kind="dna", pairs=100_000, preset="degraded")
+    """
 
     kind: Literal["dna", "rna"] = field(default="dna", metadata={
         "help": "dna: reference and reads; rna: adds a GTF and spliced reads"})
@@ -102,7 +105,10 @@ class SynthOptions:
 
 
 def synthesize(options: SynthOptions, out: Path) -> Dataset:
-    """Write a dataset to `out` (created; must be empty if it exists) and its manifest."""
+    """Write a dataset to `out` (created; must be empty if it exists) and its manifest.
+
+        dataset = genscale.synthesize(genscale.SynthOptions(pairs=10_000), Path("small"))
+    """
     options.check()
     for exe in ("art_illumina", "bcftools"):
         if shutil.which(exe) is None:

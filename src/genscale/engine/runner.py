@@ -8,12 +8,10 @@ the plots and the closing run.json.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -37,19 +35,10 @@ from genscale.engine.workload import (
     load_workload,
 )
 from genscale.errors import UserError
-from genscale.executors.base import Executor
-from genscale.executors.kubernetes import (
-    KubernetesExecutor,
-    KubernetesSettings,
-    delete_leftovers,
-    pod_paths,
-    write_manifests,
-)
-from genscale.executors.local import LocalExecutor
-from genscale.executors.slurm import SUBMITTED_REGISTRY, SlurmExecutor, SlurmSettings
+from genscale.executors import registry
+from genscale.executors.base import Executor, ExecutorContext
 from genscale.monitor.cgroups import kill_stale_cgroups
 from genscale.monitor.host import host_facts, tool_versions
-from genscale.monitor.process import kill_recorded
 from genscale.monitor.prometheus import PrometheusExporter
 from genscale.monitor.sampler import check_interval
 from genscale.monitor.session import MonitorSession
@@ -58,18 +47,20 @@ from genscale.workflow.loader import SourceMap, load_workflow, resolve
 from genscale.workflow.plan import Plan, focus, make_plan
 from genscale.workflow.spec import Workflow, parse_bytes
 
-RUNNING_REGISTRY = ".running.json"
-
 
 @dataclass
 class RunSettings:
-    """How to run; each field is a flag of `genscale run`."""
+    """How to run; each field is a flag of `genscale run` (`interval_s` is `--interval`).
+
+        settings = genscale.RunSettings(runs_dir=Path("runs"), interval_s=0.5, cores=2,
+                                        executor="slurm", retries=1)
+    """
 
     interval_s: float = field(default=1.0, metadata={"help": "sampling interval (s)",
                                                      "flag": "--interval"})
     runs_dir: Path = field(default=Path("runs"), metadata={"help": "where run directories go"})
     executor: str = field(default="local", metadata={
-        "help": "local, slurm or kubernetes"})
+        "help": "local, slurm, kubernetes, or an executor a plugin registers"})
     dry_run: bool = field(default=False, metadata={
         "help": "kubernetes: write and validate the Jobs under manifests/, submit nothing"})
     cores: int | None = field(default=None, metadata={"help": "core budget (default: all)"})
@@ -89,14 +80,28 @@ class RunSettings:
     only: str | None = field(default=None, metadata={
         "help": "benchmark this step alone: its inputs are made once and cached"})
     repeat: int = field(default=1, metadata={"help": "with --only: runs of the step"})
-    slurm: SlurmSettings = field(default_factory=SlurmSettings, metadata={
-        "help": "with --executor slurm (its own --slurm-* flags)"})
-    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings, metadata={
-        "help": "with --executor kubernetes (its own --k8s-* flags)"})
+    executor_settings: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "each executor's own settings by its name (its settings_class; its own "
+                "flags, such as --slurm-*): the defaults where absent"})
+
+    def backend_settings(self) -> Any:
+        """The chosen executor's settings: given, else its defaults (None if it has none)."""
+        cls = registry.get(self.executor)
+        given = self.executor_settings.get(self.executor)
+        if given is not None or cls.settings_class is None:
+            return given
+        return cls.settings_class()
 
 
 @dataclass
 class RunResult:
+    """What a run gave: its directory, the plan it ran, and how each task ended
+    (`outcome.status` by task id, `outcome.failures`, `outcome.ok`).
+
+        result = genscale.run_workflow("dnaseq", "datasets/small")
+        assert result.outcome.ok, result.outcome.failures
+    """
+
     run_dir: Path
     plan: Plan
     outcome: Outcome
@@ -111,8 +116,10 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
             params: Mapping[str, str] | None = None) -> tuple[Plan, Path, str]:
     """Plan a run without touching the disk: (plan, run directory to be, run id)."""
     check_settings(settings)
-    if settings.dry_run and settings.executor != "kubernetes":
-        raise UserError("--dry-run goes with --executor kubernetes")
+    backend = registry.get(settings.executor)
+    if settings.dry_run and not backend.dry_run_supported:
+        able = [n for n in registry.names() if registry.get(n).dry_run_supported]
+        raise UserError(f"--dry-run goes with --executor {' or '.join(able)}")
     workflow, source = load_workflow(workflow_ref)
     if dataset_dir is None and workflow.inputs:
         raise UserError(f"{workflow.name} needs --dataset DIR (it reads "
@@ -124,8 +131,7 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
         raise UserError(f"{run_dir}: a run directory of that name exists already")
     check_runs_dir(settings.runs_dir)
     plan = make_plan(workflow, source, dataset, run_dir / "work", params)
-    if settings.executor == "kubernetes":  # paths off the volume fail before anything runs
-        pod_paths(plan, run_dir, run_id, settings.kubernetes, settings.dry_run)
+    backend.check_plan(plan, run_dir, run_id, settings.backend_settings(), settings.dry_run)
     if settings.only is not None:
         if not settings.use_cache:
             raise UserError("--only needs the cache: its upstream steps are cached")
@@ -141,9 +147,7 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 def check_settings(settings: RunSettings) -> None:
     """Every flag within its range, or one UserError naming the flag and what it takes."""
     check_interval(settings.interval_s)
-    if settings.executor not in EXECUTORS:
-        raise UserError(f"--executor {settings.executor}: expected one of "
-                        f"{', '.join(EXECUTORS)}")
+    registry.get(settings.executor)  # an unknown name: one line with the choices
     if settings.cores is not None and not 1 <= settings.cores <= 1_000_000:
         raise UserError(f"--cores: expected a whole number of cores of at least 1, "
                         f"got {settings.cores}")
@@ -217,30 +221,52 @@ def _open_run(plan: Plan, run_dir: Path, run_id: str, settings: RunSettings,
     return run, versions, exporter, info
 
 
-SLURM_PREFIX, K8S_PREFIX = "slurm_", "k8s_"  # their flags' values reach a command so
-
-
 def run_settings(values: dict[str, Any]) -> RunSettings:
-    """RunSettings from the flags of `genscale run`: RunSettings' by their names,
-    SlurmSettings' and KubernetesSettings' under SLURM_PREFIX and K8S_PREFIX (both have a
+    """RunSettings from the flags of `genscale run`: RunSettings' by their names, each
+    executor's own settings under its `flag_prefix` (SLURM's and Kubernetes' both have a
     `poll_s` and a `monitor_memory_mib`)."""
-    def part(cls: type, fields_: set[str], prefix: str) -> Any:
-        return cls(**{k[len(prefix):]: v for k, v in values.items()
-                      if k.startswith(prefix) and k[len(prefix):] in fields_})
-
+    backends = {}
+    for cls in registry.executors():
+        if cls.settings_class is None:
+            continue
+        names = {f.name for f in fields(cls.settings_class)}
+        prefix = cls.flag_prefix
+        backends[cls.name] = cls.settings_class(**{
+            k[len(prefix):]: v for k, v in values.items()
+            if k.startswith(prefix) and k[len(prefix):] in names})
     return RunSettings(**{k: v for k, v in values.items() if k in _RUN_FIELDS},
-                       slurm=part(SlurmSettings, _SLURM_FIELDS, SLURM_PREFIX),
-                       kubernetes=part(KubernetesSettings, _K8S_FIELDS, K8S_PREFIX))
+                       executor_settings=backends)
 
 
-EXECUTORS = ("local", "slurm", "kubernetes")
-_RUN_FIELDS = {f.name for f in fields(RunSettings)} - {"slurm", "kubernetes"}
-_SLURM_FIELDS = {f.name for f in fields(SlurmSettings)}
-_K8S_FIELDS = {f.name for f in fields(KubernetesSettings)}
+_RUN_FIELDS = {f.name for f in fields(RunSettings)} - {"executor_settings"}
 
 
 def settings_json(settings: RunSettings) -> dict[str, object]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()}
+    """run.json's `settings`: RunSettings' fields, and each executor's settings under its
+    name (`slurm`, `kubernetes`: the defaults where none were given)."""
+    out: dict[str, object] = {
+        f.name: str(v) if isinstance(v, Path) else v
+        for f in fields(settings) if f.name != "executor_settings"
+        for v in [getattr(settings, f.name)]}
+    for cls in registry.executors():
+        if cls.settings_class is not None:
+            given = settings.executor_settings.get(cls.name)
+            out[cls.name] = asdict(given if given is not None else cls.settings_class())
+    return out
+
+
+def stored_settings(stored: dict[str, Any], runs_dir: Path) -> RunSettings:
+    """RunSettings from run.json's `settings` (`settings_json`), in `runs_dir`."""
+    stored = dict(stored)
+    backends = {}
+    for cls in registry.executors():
+        if cls.settings_class is not None:
+            backends[cls.name] = cls.settings_class(**stored.pop(cls.name, None) or {})
+    # the run directory is RUNS_DIR/RUN_ID wherever it was started from (the stored
+    # runs_dir may be relative to another working directory)
+    stored["runs_dir"] = runs_dir
+    return RunSettings(**{k: v for k, v in stored.items() if k in _RUN_FIELDS},
+                       executor_settings=backends)
 
 
 def run_workflow(workflow_ref: str, dataset_dir: Path | None = None,
@@ -256,8 +282,9 @@ def run_workflow(workflow_ref: str, dataset_dir: Path | None = None,
         "dataset": plan.dataset.to_json() if plan.dataset else None,
         "skipped": plan.skipped})
     if settings.dry_run:
-        written = write_manifests(plan, run.path, run_id, settings.kubernetes,
-                                  settings.interval_s, f"{plan.workflow.name}-0")
+        written = registry.get(settings.executor).write_dry_run(
+            plan, run.path, run_id, settings.backend_settings(), settings.interval_s,
+            f"{plan.workflow.name}-0")
         info.update(status="dry-run", end_time=time.time(),
                     manifests=[str(p.relative_to(run.path)) for p in written])
         run.write_run_info(info)
@@ -327,7 +354,6 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
         run.write_run_info(info)
         if disk_error is None:
             run.write_parquet()
-        (run.path / RUNNING_REGISTRY).unlink(missing_ok=True)
         run.release_reserve()  # a closed run needs no room kept; a resume sets it again
     if disk_error is not None:
         raise UserError(f"{disk_message(disk_error, run.path)}: the run stopped; every row "
@@ -354,22 +380,13 @@ def _cancel_disk_failures(run: RunDirectory, engine: Engine) -> None:
 
 def make_executor(settings: RunSettings, run: RunDirectory, run_id: str,
                   session: MonitorSession, plan: Plan) -> Executor:
-    memory_bytes = memory_budget(settings.memory) if settings.memory else None
-    if settings.executor == "kubernetes":
-        # the tasks are sampled in their pods; the session samples this (manager) host
-        paths = pod_paths(plan, run.path, run_id, settings.kubernetes, dry_run=False)
-        return KubernetesExecutor(run, run_id, f"{plan.workflow.name}-0",
-                                  session.sampler.sink, settings.interval_s, paths,
-                                  settings.kubernetes, settings.cores, memory_bytes)
-    if settings.executor == "slurm":
-        # the tasks are sampled on their nodes; the session samples this (submit) host
-        return SlurmExecutor(run, run_id, session.sampler.sink, settings.interval_s,
-                             settings.slurm, settings.cores, memory_bytes, settings.cgroups)
-    # with task cgroups a resume finds what a dead manager left running through them;
-    # without, through a registry of the running process ids
-    registry = run.path / RUNNING_REGISTRY if session.cgroups is None else None
-    return LocalExecutor(session.sampler, run_id, settings.cores, memory_bytes,
-                         session.task_cgroup, registry=registry)
+    """The chosen executor (`genscale.executors.registry`) of this run."""
+    context = ExecutorContext(
+        run=run, run_id=run_id, workflow_id=f"{plan.workflow.name}-0", plan=plan,
+        session=session, interval_s=settings.interval_s, cores=settings.cores,
+        memory_bytes=memory_budget(settings.memory) if settings.memory else None,
+        cgroups=settings.cgroups)
+    return registry.get(settings.executor).create(context, settings.backend_settings())
 
 
 def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResult:
@@ -381,17 +398,11 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
         raise UserError(f"{run_dir}: not a run directory (no run.json)")
     info = run.read_run_info()
     workload = info.get("workload")
-    if info.get("executor") not in EXECUTORS or info.get("status") == "dry-run" or (
+    if info.get("executor") not in registry.names() or info.get("status") == "dry-run" or (
             "spec" not in (info.get("workflow") or {}) and not workload) or not isinstance(
             info.get("settings"), dict):
         raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
-    stored = dict(info["settings"])
-    # the run directory is RUNS_DIR/RUN_ID wherever it was started from (the stored
-    # runs_dir may be relative to another working directory)
-    stored["runs_dir"] = run.path.parent
-    stored["slurm"] = SlurmSettings(**stored.get("slurm", {}))
-    stored["kubernetes"] = KubernetesSettings(**stored.get("kubernetes", {}))
-    settings = RunSettings(**stored)
+    settings = stored_settings(info["settings"], run.path.parent)
     engine_args = None
     if workload:
         plan, engine_args = _workload_plan(run, info, settings)
@@ -457,30 +468,11 @@ def _workload_plan(run: RunDirectory, info: dict[str, Any], settings: RunSetting
 
 
 def stop_leftovers(run: RunDirectory, run_id: str, settings: RunSettings) -> int:
-    """Kill what a dead manager left running: the process groups it recorded (when the
-    processes are still the ones recorded), whatever is in its task cgroups, and the SLURM
-    jobs or Kubernetes Jobs it had submitted."""
-    stopped = 0
-    registry = run.path / RUNNING_REGISTRY
-    if registry.is_file():
-        try:
-            entries = json.loads(registry.read_text())
-        except json.JSONDecodeError:
-            entries = {}
-        for entry in entries.values():
-            stopped += kill_recorded(int(entry["pid"]), entry.get("start_ticks"))
-    submitted = run.path / SUBMITTED_REGISTRY
-    if submitted.is_file():
-        # SLURM jobs of the dead manager: cancelled and run again, their pods kept
-        try:
-            jobs = list(json.loads(submitted.read_text()))
-        except json.JSONDecodeError:
-            jobs = []
-        if jobs:
-            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
-            stopped += len(jobs)
-    if settings.executor == "kubernetes":
-        stopped += delete_leftovers(run, settings.kubernetes)
+    """Kill what a dead manager left running: what its executor left
+    (`Executor.stop_leftovers`: the recorded process groups, SLURM jobs or Kubernetes
+    Jobs), and whatever is in its task cgroups on this machine."""
+    stopped = registry.get(settings.executor).stop_leftovers(run, run_id,
+                                                             settings.backend_settings())
     return stopped + kill_stale_cgroups(f"genscale-{run_id}-")
 
 
@@ -508,9 +500,13 @@ def _attempts_used(run: RunDirectory) -> dict[str, int]:
 def run_workload(spec_path: Path, settings: RunSettings | None = None,
                  policy: str | None = None, on_event: EventHook | None = None,
                  predictions: WorkflowPredictions | None = None) -> RunResult:
-    """Every instance of a workload spec, in one run directory (see engine/workload.py).
-    `predictions`: what orders shortest-predicted-first (default: the input-size
-    heuristic)."""
+    """Every instance of a workload spec, in one run directory (see engine/workload.py), as
+    `genscale workload run` does; `policy` overrides the spec's. `predictions`: what
+    orders shortest-predicted-first (default: the input-size heuristic).
+
+        result = genscale.run_workload(Path("workloads/mixed.yaml"), policy="fair-share")
+        genscale.RunDirectory(result.run_dir).tasks().groupby("workflow_id")["wall_s"].sum()
+    """
     settings = settings or RunSettings()
     if settings.dry_run:
         raise UserError("--dry-run goes with genscale run, not with workloads")

@@ -3,6 +3,14 @@
 
 An executor takes jobs that are ready to run, runs each under the monitor, and reports each
 one's end exactly once through `poll`.
+
+Around a run, the runner asks an executor's class (found by name in
+`genscale.executors.registry`, never imported by the engine itself) for the rest of what
+makes a backend: `settings_class`, a dataclass whose fields become its `--NAME-*` flags;
+`check_plan`, which refuses before anything runs a plan it cannot run; `create`, which makes
+the executor of one run; `write_dry_run`, for the backends that can show what they would
+submit; and `stop_leftovers`, which a resume calls to stop what a dead manager left running.
+A new executor is one module with one such class, and its registration.
 """
 
 from __future__ import annotations
@@ -10,8 +18,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from genscale.errors import UserError
 from genscale.monitor.process import TaskTotals
+
+if TYPE_CHECKING:  # types only: executors are made by the runner, which has these
+    from genscale.monitor.session import MonitorSession
+    from genscale.store.rundir import RunDirectory
+    from genscale.workflow.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -46,8 +61,54 @@ class JobResult:
     lost: bool = False  # the job vanished with its node or was killed from outside: rerun it
 
 
+@dataclass(frozen=True)
+class ExecutorContext:
+    """What an executor of one run is made from (`Executor.create`)."""
+
+    run: RunDirectory
+    run_id: str
+    workflow_id: str  # the run's first workflow instance, e.g. dnaseq-0
+    plan: Plan
+    session: MonitorSession  # this host's sampler, sample sink and task cgroups
+    interval_s: float  # the sampling interval
+    cores: int | None  # the core budget (None: all the backend has)
+    memory_bytes: int | None  # the memory budget (None: all the backend has)
+    cgroups: bool  # a cgroup per task where the machine allows it
+
+
 class Executor(ABC):
-    name: str = "base"
+    name: ClassVar[str] = "base"
+    # the dataclass of its own settings, or None; each field is a flag (its metadata's
+    # `flag`, e.g. --slurm-poll), whose value reaches the command as `flag_prefix` + name
+    settings_class: ClassVar[type | None] = None
+    flag_prefix: ClassVar[str] = ""
+    dry_run_supported: ClassVar[bool] = False  # `write_dry_run` does something
+
+    @classmethod
+    def create(cls, context: ExecutorContext, settings: Any) -> Executor:
+        """The executor of one run; `settings`: an instance of `settings_class` (or None).
+        A backend that cannot be reached raises UserError with one line."""
+        raise NotImplementedError(f"{cls.__name__}.create")  # pragma: no cover
+
+    @classmethod
+    def check_plan(cls, plan: Plan, run_dir: Path, run_id: str, settings: Any,
+                   dry_run: bool) -> None:
+        """Refuse a plan this backend cannot run (UserError), before anything is written.
+        Every plan, by default."""
+        return None
+
+    @classmethod
+    def write_dry_run(cls, plan: Plan, run_dir: Path, run_id: str, settings: Any,
+                      interval_s: float, workflow_id: str) -> list[Path]:
+        """Write what would be submitted under `run_dir`, submit nothing; the files
+        written. Only where `dry_run_supported`."""
+        raise UserError(f"--dry-run: the {cls.name} executor has none")
+
+    @classmethod
+    def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
+        """Stop what a dead manager of `run` left running on this backend (a resume calls
+        it before running anything); how many it stopped."""
+        return 0
 
     @property
     @abstractmethod

@@ -41,9 +41,10 @@ import yaml
 
 from genscale import __version__
 from genscale.errors import UserError
-from genscale.executors.base import Job, JobResult, Resources
-from genscale.executors.pods import PodRecord, PolledExecutor, fold_pod, monitor_argv, pod_dir
-from genscale.store.rundir import RunDirectory, atomic_write_json, atomic_write_text
+from genscale.executors.base import ExecutorContext, Job, JobResult, Resources
+from genscale.executors.pods import monitor_argv, pod_dir
+from genscale.executors.remote import RemoteExecutor, Submitted
+from genscale.store.rundir import RunDirectory, atomic_write_text
 from genscale.workflow.plan import Plan
 
 K8S_VERSION = "1.37.0"  # the newest schema kubernetes-validate ships with
@@ -344,15 +345,6 @@ def _status_message(body: Any) -> str:
 
 
 # -- the executor ------------------------------------------------------------------------------
-@dataclass
-class _Submitted:
-    job: Job
-    name: str
-    pod: Path
-    ended_mono: float | None = None  # when the Job was first seen finished or gone
-    state: str = ""
-
-
 def job_state(job: Any) -> str:
     """'succeeded', 'failed' (with the condition's reason), or '' while it runs."""
     status = job.status
@@ -370,8 +362,15 @@ def job_state(job: Any) -> str:
     return ""
 
 
-class KubernetesExecutor(PolledExecutor):
+class KubernetesExecutor(RemoteExecutor):
+    """Each task a Kubernetes Job, its end learnt from the API."""
+
     name = "kubernetes"
+    settings_class = KubernetesSettings
+    flag_prefix = "k8s_"
+    dry_run_supported = True
+    registry_name = SUBMITTED_REGISTRY
+    host_is_node = True
 
     def __init__(self, run: RunDirectory, run_id: str, workflow_id: str, sink: Any,
                  interval_s: float, paths: PodPaths, settings: KubernetesSettings,
@@ -379,26 +378,39 @@ class KubernetesExecutor(PolledExecutor):
                  api: KubeApi | None = None) -> None:
         """`sink` takes the folded sample rows, as for the SLURM executor. Without
         `cores` and `memory_bytes`, the capacity is the cluster's allocatable total."""
-        self.run = run
-        self.run_id = run_id
         self.workflow_id = workflow_id
-        self.sink = sink
-        self.interval_s = interval_s
         self.paths = paths
         self.settings = settings
-        super().__init__(settings.poll_s)
         self.api = api or KubeApi(settings)
         if cores is None or memory_bytes is None:
             cluster = self.api.capacity()
             cores = cores or cluster.cores
             memory_bytes = memory_bytes or cluster.memory_bytes
-        self._capacity = Resources(cores, memory_bytes)
-        self.pods = run.path / "pods"
-        self.pods.mkdir(exist_ok=True)
+        super().__init__(run, run_id, sink, interval_s, settings.poll_s,
+                         Resources(cores, memory_bytes))
 
-    @property
-    def capacity(self) -> Resources:
-        return self._capacity
+    @classmethod
+    def create(cls, context: ExecutorContext, settings: Any) -> KubernetesExecutor:
+        # the tasks are sampled in their pods; the session samples this (manager) host
+        paths = pod_paths(context.plan, context.run.path, context.run_id, settings,
+                          dry_run=False)
+        return cls(context.run, context.run_id, context.workflow_id,
+                   context.session.sampler.sink, context.interval_s, paths, settings,
+                   context.cores, context.memory_bytes)
+
+    @classmethod
+    def check_plan(cls, plan: Plan, run_dir: Path, run_id: str, settings: Any,
+                   dry_run: bool) -> None:
+        pod_paths(plan, run_dir, run_id, settings, dry_run)  # paths off the volume fail
+
+    @classmethod
+    def write_dry_run(cls, plan: Plan, run_dir: Path, run_id: str, settings: Any,
+                      interval_s: float, workflow_id: str) -> list[Path]:
+        return write_manifests(plan, run_dir, run_id, settings, interval_s, workflow_id)
+
+    @classmethod
+    def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
+        return delete_leftovers(run, settings)
 
     def manifest(self, job: Job, pod: Path) -> dict[str, Any]:
         return job_manifest(replace(job, command=self.paths(job.command),
@@ -407,23 +419,16 @@ class KubernetesExecutor(PolledExecutor):
                             self.paths(str(pod)))
 
     def submit(self, job: Job) -> None:
-        pod = pod_dir(self.pods, job, str(int(time.time())))
+        pod = self.new_pod(job)
         manifest = self.manifest(job, pod)
         validate(manifest, f"the Job of {job.task_id}")
         self.api.create_job(self.settings.namespace, manifest)
-        name = manifest["metadata"]["name"]
-        with self._lock:
-            self._jobs[name] = _Submitted(job, name, pod)
-            self._write_registry()
+        self._submitted(job, manifest["metadata"]["name"], pod)
 
-    def _write_registry(self) -> None:
-        atomic_write_json(self.run.path / SUBMITTED_REGISTRY, {
-            "namespace": self.settings.namespace,
-            "jobs": {s.name: {"task_id": s.job.task_id, "attempt": s.job.attempt,
-                              "pod": str(s.pod)} for s in self._jobs.values()}},
-            durable=False)
+    def _registry_json(self, entries: dict[str, dict[str, Any]]) -> Any:
+        return {"namespace": self.settings.namespace, "jobs": entries}
 
-    def _collect(self, jobs: dict[str, Any]) -> list[JobResult]:
+    def _collect(self, jobs: dict[str, Submitted]) -> list[JobResult]:
         listed = self.api.list_jobs(self.settings.namespace, run_selector(self.run_id))
         now = time.monotonic()
         results = []
@@ -439,10 +444,11 @@ class KubernetesExecutor(PolledExecutor):
             # show here a little later
             if not has_record and now - sub.ended_mono < self.settings.record_wait_s:
                 continue
-            results.append(self._finish(sub, current))
-            with self._lock:
-                self._jobs.pop(name, None)
-                self._write_registry()
+            node, reason = self._node(name) if current is not None else ("", "")
+            why = f", {reason}" if reason else ""
+            results.append(self._ended(
+                sub, node, f"kubernetes Job {name} {sub.state}{why} on {node or 'no node'} "
+                           "without the monitor's record"))
         return results
 
     def _node(self, name: str) -> tuple[str, str]:
@@ -459,35 +465,12 @@ class KubernetesExecutor(PolledExecutor):
                 reason = terminated.reason
         return node, reason
 
-    def _finish(self, sub: _Submitted, current: Any) -> JobResult:
-        job = sub.job
-        cancelled = job.task_id in self._cancelled
-        node, reason = self._node(sub.name) if current is not None else ("", "")
-        folded: PodRecord | None = fold_pod(sub.pod, job, self.run_id, self.sink)
-        if folded is None:
-            if cancelled:
-                return JobResult(job.task_id, node, None, cancelled=True)
-            why = f", {reason}" if reason else ""
-            return JobResult(job.task_id, node, None, lost=True,
-                             error=f"kubernetes Job {sub.name} {sub.state}{why} on "
-                                   f"{node or 'no node'} without the monitor's record")
-        return JobResult(job.task_id, node or folded.host, folded.totals, cancelled=cancelled)
-
-    def cancel(self, task_id: str) -> None:
-        with self._lock:
-            self._cancelled.add(task_id)
-            names = [n for n, s in self._jobs.items() if s.job.task_id == task_id]
-        for name in names:
+    def _stop(self, keys: list[str]) -> None:
+        for name in keys:
             self.api.delete_job(self.settings.namespace, name)
 
-    def shutdown(self) -> None:
-        with self._lock:
-            running = {s.job.task_id for s in self._jobs.values()}
-        for task_id in running:
-            self.cancel(task_id)
-        deadline = time.monotonic() + self.settings.record_wait_s + 5
-        while self._jobs and time.monotonic() < deadline:
-            self.poll(1.0)
+    def _shutdown_wait_s(self) -> float:
+        return self.settings.record_wait_s + 5
 
 
 def delete_leftovers(run: RunDirectory, settings: KubernetesSettings) -> int:

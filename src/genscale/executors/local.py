@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import socket
@@ -9,18 +10,46 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-from genscale.executors.base import Executor, Job, JobResult, Resources, bash_argv
+from genscale.executors.base import Executor, ExecutorContext, Job, JobResult, Resources, bash_argv
 from genscale.monitor.cgroups import TaskCgroup
-from genscale.monitor.process import run_monitored, start_ticks, terminate_tree
+from genscale.monitor.process import kill_recorded, run_monitored, start_ticks, terminate_tree
 from genscale.monitor.sampler import Sampler
-from genscale.store.rundir import atomic_write_json
+from genscale.store.rundir import RunDirectory, atomic_write_json
+
+RUNNING_REGISTRY = ".running.json"  # the running tasks' process ids, in the run directory
 
 
 class LocalExecutor(Executor):
+    """Each job a process tree on this machine, sampled by the run's own sampler."""
+
     name = "local"
+
+    @classmethod
+    def create(cls, context: ExecutorContext, settings: Any) -> LocalExecutor:
+        session = context.session
+        # with task cgroups a resume finds what a dead manager left running through them;
+        # without, through a registry of the running process ids
+        registry = context.run.path / RUNNING_REGISTRY if session.cgroups is None else None
+        return cls(session.sampler, context.run_id, context.cores, context.memory_bytes,
+                   session.task_cgroup, registry=registry)
+
+    @classmethod
+    def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
+        """Kill the process groups a dead manager recorded, where they are still the
+        processes recorded (their start time); its task cgroups are the runner's."""
+        registry = run.path / RUNNING_REGISTRY
+        if not registry.is_file():
+            return 0
+        try:
+            entries = json.loads(registry.read_text())
+        except json.JSONDecodeError:
+            return 0
+        return sum(kill_recorded(int(entry["pid"]), entry.get("start_ticks"))
+                   for entry in entries.values())
 
     def __init__(self, sampler: Sampler, run_id: str, cores: int | None = None,
                  memory_bytes: int | None = None,
@@ -110,3 +139,5 @@ class LocalExecutor(Executor):
             self.cancel(task_id)
         for thread in threads:
             thread.join()
+        if self.registry is not None:  # nothing of this run is left running
+            self.registry.unlink(missing_ok=True)

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import math
 import sys
-import threading
-import time
-from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from genscale.executors.base import Executor, Job, JobResult, bash_argv
+from genscale.executors.base import Job, bash_argv
 from genscale.monitor.process import TaskTotals
 from genscale.store.rundir import RunDirectory
 
@@ -108,37 +105,3 @@ def totals_from_row(row: pd.Series, samples: int) -> TaskTotals:
         peak_pss_bytes=integer("peak_pss_bytes"),
         cgroup_memory_peak_bytes=optional("cgroup_memory_peak_bytes"),
         leftover_procs=optional("leftover_procs"))
-
-
-class PolledExecutor(Executor):
-    """An executor that learns which jobs ended by asking a resource manager (squeue, the
-    Kubernetes API), at most once per `poll_s` however often the engine polls."""
-
-    def __init__(self, poll_s: float) -> None:
-        self.poll_s = poll_s
-        self._jobs: dict[str, Any] = {}  # by the resource manager's id or name
-        self._cancelled: set[str] = set()  # task ids
-        self._lock = threading.Lock()
-        self._last_query_mono = -float("inf")
-
-    def poll(self, timeout_s: float) -> list[JobResult]:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            due = self._due()
-            results = self._collect(due) if due else []
-            remaining = deadline - time.monotonic()
-            if results or remaining <= 0:
-                return results
-            time.sleep(min(self.poll_s, remaining))
-
-    def _due(self) -> dict[str, Any]:
-        """The jobs to ask about now (a copy), or none while the last query is recent."""
-        with self._lock:
-            if not self._jobs or time.monotonic() - self._last_query_mono < self.poll_s:
-                return {}
-            self._last_query_mono = time.monotonic()
-            return dict(self._jobs)
-
-    @abstractmethod
-    def _collect(self, jobs: dict[str, Any]) -> list[JobResult]:
-        """Ask the resource manager once; the results of the `jobs` that ended."""

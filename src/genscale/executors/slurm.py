@@ -15,6 +15,7 @@ directory, behind the engine's back.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shlex
@@ -26,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
-from genscale.executors.base import Job, JobResult, Resources
-from genscale.executors.pods import PolledExecutor, fold_pod, monitor_argv, pod_dir
+from genscale.executors.base import ExecutorContext, Job, JobResult, Resources
+from genscale.executors.pods import monitor_argv
+from genscale.executors.remote import RemoteExecutor, Submitted
 from genscale.monitor.process import TaskTotals
-from genscale.store.rundir import CsvAppender, RunDirectory, atomic_write_json
+from genscale.store.rundir import CsvAppender, RunDirectory
 
 MIB = 2**20
 ACTIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "RESIZING",
@@ -159,16 +161,13 @@ def cluster_capacity() -> Resources:
                      sum(m for _, m in nodes.values()) * MIB)
 
 
-@dataclass
-class _Submitted:
-    job: Job
-    job_id: str
-    pod: Path
-    left_queue_mono: float | None = None
+class SlurmExecutor(RemoteExecutor):
+    """Each task a batch job (sbatch), its end learnt from squeue and sacct."""
 
-
-class SlurmExecutor(PolledExecutor):
     name = "slurm"
+    settings_class = SlurmSettings
+    flag_prefix = "slurm_"
+    registry_name = SUBMITTED_REGISTRY
 
     def __init__(self, run: RunDirectory, run_id: str, sink: Any, interval_s: float,
                  settings: SlurmSettings | None = None, cores: int | None = None,
@@ -179,24 +178,36 @@ class SlurmExecutor(PolledExecutor):
             if shutil.which(exe) is None:
                 raise UserError(f"--executor slurm: {exe} not found; is SLURM installed "
                                 "('make slurm-up' starts one on this machine)?")
-        self.run = run
-        self.run_id = run_id
-        self.sink = sink
-        self.interval_s = interval_s
         self.settings = settings or SlurmSettings()
-        super().__init__(self.settings.poll_s)  # self._jobs: by SLURM job id
         self.cgroups = cgroups
         cluster = cluster_capacity()
-        self._capacity = Resources(min(cores or cluster.cores, cluster.cores),
+        super().__init__(run, run_id, sink, interval_s, self.settings.poll_s,
+                         Resources(min(cores or cluster.cores, cluster.cores),
                                    min(memory_bytes or cluster.memory_bytes,
-                                       cluster.memory_bytes))
-        self.pods = run.path / "pods"
-        self.pods.mkdir(exist_ok=True)
+                                       cluster.memory_bytes)))
         self.accounting = CsvAppender(run.path / "slurm_accounting.csv", ACCOUNTING_FIELDS)
 
-    @property
-    def capacity(self) -> Resources:
-        return self._capacity
+    @classmethod
+    def create(cls, context: ExecutorContext, settings: Any) -> SlurmExecutor:
+        # the tasks are sampled on their nodes; the session samples this (submit) host
+        return cls(context.run, context.run_id, context.session.sampler.sink,
+                   context.interval_s, settings, context.cores, context.memory_bytes,
+                   context.cgroups)
+
+    @classmethod
+    def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
+        """Cancel the jobs a dead manager had submitted (its registry): they run again on
+        resume, and their pod directories stay."""
+        submitted = run.path / SUBMITTED_REGISTRY
+        if not submitted.is_file():
+            return 0
+        try:
+            jobs = list(json.loads(submitted.read_text()))
+        except json.JSONDecodeError:
+            return 0
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True, check=False)
+        return len(jobs)
 
     def sbatch_argv(self, job: Job, pod: Path) -> list[str]:
         """The sbatch command line of `job`, its monitor writing to `pod`."""
@@ -216,19 +227,11 @@ class SlurmExecutor(PolledExecutor):
         return argv
 
     def submit(self, job: Job) -> None:
-        pod = pod_dir(self.pods, job, str(int(time.time())))
+        pod = self.new_pod(job)
         job_id = _slurm(self.sbatch_argv(job, pod)).strip().split(";")[0]
-        with self._lock:
-            self._jobs[job_id] = _Submitted(job, job_id, pod)
-            self._write_registry()
+        self._submitted(job, job_id, pod)
 
-    def _write_registry(self) -> None:
-        atomic_write_json(self.run.path / SUBMITTED_REGISTRY,
-                          {s.job_id: {"task_id": s.job.task_id, "attempt": s.job.attempt,
-                                      "pod": str(s.pod)} for s in self._jobs.values()},
-                          durable=False)
-
-    def _collect(self, jobs: dict[str, Any]) -> list[JobResult]:
+    def _collect(self, jobs: dict[str, Submitted]) -> list[JobResult]:
         queued = {}
         for line in _slurm(["squeue", "--me", "-h", "-o", "%i|%T"]).splitlines():
             job_id, _, state = line.strip().partition("|")
@@ -238,8 +241,8 @@ class SlurmExecutor(PolledExecutor):
         for job_id, sub in jobs.items():
             if queued.get(job_id) in ACTIVE_STATES:
                 continue
-            if sub.left_queue_mono is None:
-                sub.left_queue_mono = now
+            if sub.ended_mono is None:
+                sub.ended_mono = now
             gone.append(job_id)
         if not gone:
             return []
@@ -250,37 +253,28 @@ class SlurmExecutor(PolledExecutor):
             sub = jobs[job_id]
             record = records.get(job_id)
             final = record is not None and record.state not in ACTIVE_STATES
-            waited = now - (sub.left_queue_mono or now)
+            waited = now - (sub.ended_mono or now)
             if not final and waited < self.settings.accounting_wait_s:
                 continue  # slurmdbd has not caught up yet
             results.append(self._finish(sub, record))
-            with self._lock:
-                self._jobs.pop(job_id, None)
-                self._write_registry()
         return results
 
-    def _finish(self, sub: _Submitted, record: SacctRecord | None) -> JobResult:
+    def _finish(self, sub: Submitted, record: SacctRecord | None) -> JobResult:
         """Fold the pod's record into the run; a job without one was lost."""
-        job = sub.job
         state = record.state if record else "UNKNOWN"
         node = record.node if record else ""
-        cancelled = job.task_id in self._cancelled
-        folded = fold_pod(sub.pod, job, self.run_id, self.sink)
-        if folded is None:
-            if cancelled:
-                return JobResult(job.task_id, node, None, cancelled=True)
-            detail = f" ({record.reason})" if record and record.reason not in ("", "None") else ""
-            return JobResult(job.task_id, node, None, lost=True,
-                             error=f"slurm job {sub.job_id} ended {state}{detail} on "
-                                   f"{node or 'no node'} without the monitor's record")
-        self._account(sub, record, folded.totals, folded.monitor_process_cpu_s)
-        return JobResult(job.task_id, folded.host, folded.totals,
-                         cancelled=cancelled or state == "CANCELLED")
+        detail = f" ({record.reason})" if record and record.reason not in ("", "None") else ""
+        return self._ended(
+            sub, node, f"slurm job {sub.key} ended {state}{detail} on {node or 'no node'} "
+                       "without the monitor's record",
+            cancelled=state == "CANCELLED",
+            account=lambda folded: self._account(sub, record, folded.totals,
+                                                 folded.monitor_process_cpu_s))
 
-    def _account(self, sub: _Submitted, record: SacctRecord | None,
+    def _account(self, sub: Submitted, record: SacctRecord | None,
                  totals: TaskTotals, monitor_process_cpu_s: float | None) -> None:
         self.accounting([{
-                "task_id": sub.job.task_id, "attempt": sub.job.attempt, "job_id": sub.job_id,
+                "task_id": sub.job.task_id, "attempt": sub.job.attempt, "job_id": sub.key,
                 "state": record.state if record else "", "node": record.node if record else "",
                 "exit_code": totals.exit_code,
                 "sacct_cpu_s": round(record.total_cpu_s, 3) if record else "",
@@ -294,25 +288,16 @@ class SlurmExecutor(PolledExecutor):
                 "monitor_peak_rss_bytes": totals.peak_rss_bytes,
             }])
 
-    def cancel(self, task_id: str) -> None:
-        with self._lock:
-            self._cancelled.add(task_id)
-            ids = [j for j, s in self._jobs.items() if s.job.task_id == task_id]
-        if ids:
-            # SIGTERM to the batch step: the monitor forwards it and still writes its record
-            subprocess.run(["scancel", "--full", "--signal=TERM", *ids],
-                           capture_output=True, check=False)
+    def _stop(self, keys: list[str]) -> None:
+        # SIGTERM to the batch step: the monitor forwards it and still writes its record
+        subprocess.run(["scancel", "--full", "--signal=TERM", *keys],
+                       capture_output=True, check=False)
+
+    def _hard_stop(self, keys: list[str]) -> None:  # a monitor that did not end on SIGTERM
+        subprocess.run(["scancel", *keys], capture_output=True, check=False)
 
     def shutdown(self) -> None:
-        with self._lock:
-            running = {s.job.task_id for s in self._jobs.values()}
-        for task_id in running:
-            self.cancel(task_id)
-        deadline = time.monotonic() + 30
-        while self._jobs and time.monotonic() < deadline:
-            self.poll(1.0)
-        with self._lock:
-            left = list(self._jobs)
-        if left:  # a monitor that did not end on SIGTERM
-            subprocess.run(["scancel", *left], capture_output=True, check=False)
-        self.accounting.close()
+        try:
+            super().shutdown()
+        finally:
+            self.accounting.close()

@@ -593,3 +593,61 @@ def evaluate(groups: dict[str, Any], meta: dict[str, Any], table: pd.DataFrame
                                           frame["predicted_tail"].to_numpy())
         out[key] = result
     return _jsonable(out)
+
+
+@dataclass
+class Bundle:
+    """A trained model: one fitted group per value of the `by` columns, and its metadata
+    (what model.json holds: target, features, training ranges, metrics, versions).
+
+        bundle = genscale.Bundle.train(table, "wall_s")  # or genscale.Bundle.load(PATH)
+        rows = bundle.predict(new_rows)   # + predicted_wall_s, its p50/p90/p99, tail columns
+        bundle.save(Path("my-model"))
+
+    `table` is any DataFrame with the target and feature columns: a model table
+    (`genscale model dataset`), an imported trace, a user's own CSV read with pandas.
+    """
+
+    groups: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @classmethod
+    def train(cls, table: pd.DataFrame, target: str, features: list[str] | None = None,
+              by: list[str] | None = None, group: str | None = None,
+              size: str | None = None, pilot: bool = False,
+              options: FitOptions | None = None, evaluate: bool = True,
+              jobs: int = 1) -> Bundle:
+        """Fit one model per group of `by` (default: workflow and step, where the table
+        has them) on the rows with a positive `target`. Left out, `features` are what is
+        known before a run (or every numeric column of a foreign table), `group` keeps a
+        dataset's runs in one fold, and `size` is chosen (`model.size.choose_size`).
+        `evaluate`: measure the held-out metrics (cross-validation, size extrapolation)
+        into the metadata. UserError (one line) for a name the table lacks."""
+        spec = default_spec(table, target, features, by, group, size, pilot)
+        groups, meta = train(table, spec, options or FitOptions(), evaluate, jobs)
+        return cls(groups, meta)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Bundle:
+        """A bundle directory written by `save` (or by 0.10 and before); UserError naming
+        the file when it is damaged. Reading runs no code."""
+        groups, meta = load(Path(path))
+        return cls(groups, meta)
+
+    def save(self, path: Path | str, pickle: bool = False) -> None:
+        """Write the bundle's files under `path`, each whole or not at all."""
+        save(Path(path), self.groups, self.metadata, plain_pickle=pickle)
+
+    @property
+    def target(self) -> str:
+        return str(self.metadata["target"])
+
+    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+        """`table`'s rows plus `predicted_<target>`, `predicted_<target>_p50/_p90/_p99`,
+        `tail_probability` and `predicted_tail`; NaN for a group the bundle lacks."""
+        return predict(self.groups, self.metadata, table)
+
+    def evaluate(self, table: pd.DataFrame) -> dict[str, Any]:
+        """Its metrics on held-out rows of `table`, per group and overall, beside the
+        baselines (`median`, `line`) it stored."""
+        return evaluate(self.groups, self.metadata, table)

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class FitOptions:
-    """How a group is fitted; each field is a flag of `genscale model train`."""
+    """How a group is fitted; each field is a flag of `genscale model train`.
+
+        bundle = genscale.Bundle.train(table, "wall_s", options=genscale.FitOptions(seed=2))
+    """
 
     tail_k: float = field(default=1.5, metadata={
         "help": "a run is in the tail above this many times the typical value for its size"})

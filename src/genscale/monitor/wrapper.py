@@ -37,7 +37,13 @@ def monitor_command(argv: Sequence[str], out: Path, interval_s: float = 1.0,
                     task_id: str | None = None, app: str | None = None,
                     cgroups: bool = True, prometheus_port: int | None = None,
                     prometheus_host: str = "127.0.0.1") -> tuple[int, TaskTotals]:
-    """Run `argv` under the monitor into run directory `out`; (exit status, totals)."""
+    """Run `argv` under the monitor into run directory `out` (new or empty), as
+    `genscale monitor` does: its process tree sampled every `interval_s`, into
+    samples.csv and a one-row tasks.csv; (its exit status, its totals).
+
+        code, totals = genscale.monitor_command(["gzip", "-k", "reads.fq"], Path("gz"))
+        totals.cpu_time_s, totals.peak_rss_bytes
+    """
     if not argv:
         raise UserError("monitor: no command given; usage: genscale monitor --out DIR -- CMD")
     check_interval(interval_s)

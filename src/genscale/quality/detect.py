@@ -43,7 +43,12 @@ def detect(path: Path, text: str) -> Parser | None:
 
 
 def parse_report(path: Path) -> dict[str, Any]:
-    """Detect and parse one report; ReportError names the file and what was wrong."""
+    """Detect and parse one report (FastQC, Picard, GATK, samtools, aligners' logs), by its
+    content; its metrics as a flat dict. ReportError (a UserError) names the file and
+    what was wrong.
+
+        metrics = genscale.parse_report(Path("sample_fastqc.zip"))
+    """
     if not path.is_file():
         raise ReportError(path, "no such file")
     if path.stat().st_size == 0:
@@ -71,7 +76,11 @@ def parse_report(path: Path) -> dict[str, Any]:
 def find_reports(folder: Path) -> list[Path]:
     """The files under `folder` (recursively, in name order) that are reports by their
     content, as MultiQC finds them; other files are passed over. A FastQC report found
-    both as its zip and unzipped is taken once, from the folder."""
+    both as its zip and unzipped is taken once, from the folder.
+
+        for path in genscale.find_reports(Path("results")):
+            print(path, genscale.parse_report(path))
+    """
     found = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         try:

@@ -412,7 +412,12 @@ def _summary(path: Path, t: _Totals) -> dict[str, Any]:
 
 
 def fastq_features(path: Path) -> dict[str, Any]:
-    """Features of one FASTQ file (gzipped or not); ReportError on a bad file."""
+    """Features of one FASTQ file (gzipped or not): reads, bases, quality percentiles,
+    adapters, duplication, what a Q15 trim keeps and more; ReportError on a bad file.
+
+        features = genscale.fastq_features(Path("reads_1.fq.gz"))
+        features["reads"], features["quality_mean"], features["dedup_percent"]
+    """
     if not path.is_file():
         raise ReportError(path, "no such file")
     t = _Totals()

@@ -131,7 +131,12 @@ def require_new_or_empty(path: Path, hint: str = "") -> None:
 
 
 class RunDirectory:
-    """One run's directory. Create with `RunDirectory.create`, open with `RunDirectory(path)`.
+    """One run's directory. Create with `RunDirectory.create`, open with `RunDirectory(path)`;
+    its tables come back typed as `store.schema` declares them (units in the names).
+
+        run = genscale.RunDirectory(Path("runs/dnaseq-20261203T101500Z-ab12"))
+        run.tasks()[["task_id", "wall_s", "cpu_time_s", "peak_rss_bytes"]]
+        run.samples(), run.node(), run.read_run_info()["status"]
 
     While a run goes, each finished task's row is appended to tasks.csv and flushed (a
     killed manager leaves every finished task on disk, at worst with a torn last line that
