@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := demo
 
-.PHONY: setup demo test lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
+.PHONY: setup demo test docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
 	bench-workload bench-train corpus models
 
 setup:
@@ -22,10 +22,17 @@ demo: setup
 	  echo "  tasks.csv, samples.csv (and .parquet), run.json, logs/, plots/*.png" && \
 	  echo "  report: $$run/report.html"
 
-test: setup slurm-up
-	$(BIN)/ruff check src tests benchmarks
+test: setup slurm-up docs
+	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q --durations=10
+
+# The documentation site, from docs/ and the pages generated from the code, built strictly
+# (a broken link or a missing page fails) into site/.
+docs: setup
+	@$(BIN)/python scripts/docs_gen.py
+	@$(BIN)/mkdocs build --strict --quiet
+	@echo "docs: site/index.html"
 
 # Whole-run CPU totals against the kernel's accounting, on the demo dataset and an RNA one.
 bench-cpu: setup

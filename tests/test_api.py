@@ -71,3 +71,24 @@ def test_a_bundle_trains_saves_loads_and_predicts(tmp_path: Path) -> None:
     first = bundle.predict(rows)["predicted_wall_s"].iloc[0]
     assert again.predict(rows)["predicted_wall_s"].iloc[0] == first
     assert abs(first - (3 + 2e-6 * 5e7)) / (3 + 2e-6 * 5e7) < 0.1
+
+
+def test_every_command_help_shows_one_example() -> None:
+    import click
+
+    from genscale.cli.main import cli
+
+    def leaves(command: click.Command, path: list[str]) -> list[tuple[str, click.Command]]:
+        if isinstance(command, click.Group):
+            return [leaf for name, sub in command.commands.items()
+                    for leaf in leaves(sub, [*path, name])]
+        return [(" ".join(path), command)]
+
+    found = leaves(cli, ["genscale"])
+    assert len(found) >= 18
+    for name, command in found:
+        ctx = click.Context(command, info_name=name)
+        text = command.get_help(ctx)
+        assert text.count("Example:") == 1, name
+        example = text.split("Example:")[1].strip().splitlines()[0]
+        assert example.startswith(name + " "), (name, example)

@@ -35,7 +35,12 @@ def _point(outcome: PointOutcome) -> None:
                    "other work is not quiet, and runs again")
 def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path | None,
              base_corpus: Path | None, max_background: float) -> None:
-    """Run every point of campaign SPEC not yet done; run it again to resume."""
+    """Run every point of campaign SPEC not yet done; run it again to resume.
+
+    \b
+    Example:
+      genscale campaign campaigns/corpus-v1.yaml --out runs/campaign-corpus-v1 --limit 10
+    """
     parsed = load_campaign(spec)
     out = out or Path("runs") / f"campaign-{parsed.name}"
     if export_dir is not None:

@@ -28,7 +28,12 @@ def data() -> None:
               help="new dataset directory")
 @dataclass_options(SynthOptions)
 def synth(out: Path, **knobs: object) -> None:
-    """A synthetic reference and paired reads (and a GTF for --kind rna)."""
+    """A synthetic reference and paired reads (and a GTF for --kind rna).
+
+    \b
+    Example:
+      genscale data synth --kind dna --pairs 200000 --preset typical --out demo/data
+    """
     dataset = synthesize(build(SynthOptions, knobs), out)
     stats = dataset.info["stats"]
     stderr.print(f"{dataset.kind} dataset: {stats['pairs']:,} pairs of {stats['read_length']} bp"
@@ -43,7 +48,12 @@ def synth(out: Path, **knobs: object) -> None:
               help="new dataset directory")
 @click.option("--seed", type=int, default=1, show_default=True, help="random seed")
 def subsample(dataset: Path, fraction: float, out: Path, seed: int) -> None:
-    """Keep a random FRACTION of DATASET's read pairs, mates together."""
+    """Keep a random FRACTION of DATASET's read pairs, mates together.
+
+    \b
+    Example:
+      genscale data subsample demo/data --fraction 0.1 --out demo/data-10pc
+    """
     result = subsample_dataset(dataset, fraction, out, seed)
     before = result.info["subsampled_from"]["pairs_before"]
     stderr.print(f"kept {result.info['stats']['pairs']:,} of {before:,} pairs")
@@ -59,7 +69,12 @@ def subsample(dataset: Path, fraction: float, out: Path, seed: int) -> None:
               show_default=True, help="where the run directory and the cache go")
 def materialize(workflow: str, step: str, dataset: Path, runs_dir: Path) -> None:
     """Make exactly the inputs STEP of WORKFLOW needs, by running its upstream steps once
-    (cached by content: a second call is instant). Prints STEP's inputs."""
+    (cached by content: a second call is instant). Prints STEP's inputs.
+
+    \b
+    Example:
+      genscale data materialize dnaseq mark_duplicates --dataset demo/data
+    """
     result = run_workflow(workflow, dataset, RunSettings(runs_dir=runs_dir, only=step,
                                                          repeat=0))
     if not result.outcome.ok:
@@ -90,7 +105,12 @@ def materialize(workflow: str, step: str, dataset: Path, runs_dir: Path) -> None
 def import_(out: Path, reference: Path | None, reads: tuple[Path, ...], bam: Path | None,
             annotation: Path | None, known_sites: Path | None, sra: str | None,
             copy: bool) -> None:
-    """Validate real data and describe it with a dataset manifest."""
+    """Validate real data and describe it with a dataset manifest.
+
+    \b
+    Example:
+      genscale data import --out data/hg002 --reference ref.fa --reads r1.fq.gz --reads r2.fq.gz
+    """
     dataset = import_dataset(ImportRequest(out, reference, list(reads), bam, annotation,
                                            known_sites, sra, copy))
     stats = dataset.info["stats"]

@@ -19,10 +19,10 @@ def import_() -> None:
 
 
 def _importer(name: str, source: str, convert: Callable[[Path, str], list[Rows]],
-              doc: str) -> None:
+              doc: str, example: str) -> None:
     """One `genscale import NAME FILE... --out RUN_DIR` command over `convert`."""
 
-    @import_.command(name=name, help=doc)
+    @import_.command(name=name, help=f"{doc}\n\n\b\nExample:\n  {example}")
     @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), required=True,
                   help="run directory to write (new or empty)")
@@ -33,9 +33,12 @@ def _importer(name: str, source: str, convert: Callable[[Path, str], list[Rows]]
 
 
 _importer("pidstat", "pidstat-import", lambda path, run_id: [pidstat_rows(path, run_id)],
-          "Logs of `pidstat -h -u -t -d -r [-G NAME] 1`: each file one task.")
+          "Logs of `pidstat -h -u -t -d -r [-G NAME] 1`: each file one task.",
+          "genscale import pidstat bwa.pidstat.log --out runs/prototype-bwa")
 _importer("nextflow-trace", "nextflow-import", nextflow_rows,
           "Nextflow trace files (-with-trace; CSV or TSV, raw or human-readable units): "
-          "each file one workflow, each line one task.")
+          "each file one workflow, each line one task.",
+          "genscale import nextflow-trace trace.txt --out runs/nf-trace")
 _importer("snakemake-benchmark", "snakemake-import", snakemake_rows,
-          "Snakemake `benchmark:` files: each line of each file one task (one repeat).")
+          "Snakemake `benchmark:` files: each line of each file one task (one repeat).",
+          "genscale import snakemake-benchmark benchmarks/*.tsv --out runs/smk")

@@ -35,7 +35,12 @@ def model() -> None:
                    "started after it ended)")
 def dataset_(corpus: Path, out: Path, post_step: bool) -> None:
     """The model table of a corpus: every task and every whole workflow, with the features
-    known before it ran."""
+    known before it ran.
+
+    \b
+    Example:
+      genscale model dataset datasets/corpus-v1 --out table.parquet
+    """
     from genscale.model.bundle import write_table
     from genscale.model.dataset import model_table
 
@@ -73,7 +78,12 @@ def train(table: Path, target: str, features: str | None, by: str | None,
           group: str | None, size: str | None, out: Path, plain_pickle: bool,
           where: str | None, no_evaluate: bool, pilot: bool, jobs: int,
           **options: object) -> None:
-    """Train a bundle on TABLE; its held-out metrics go to model.json and the screen."""
+    """Train a bundle on TABLE; its held-out metrics go to model.json and the screen.
+
+    \b
+    Example:
+      genscale model train --table table.parquet --target wall_s --out my-model
+    """
     from genscale.model import bundle
 
     frame = bundle.select(bundle.read_table(table), where)
@@ -104,7 +114,12 @@ def train(table: Path, target: str, features: str | None, by: str | None,
 def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Path) -> None:
     """Write the rows plus predicted_<target>, its p50/p90/p99 and the tail call, and
     `extrapolated`: the row's features outside the training ranges (each also warned of
-    on stderr, with how many rows)."""
+    on stderr, with how many rows).
+
+    \b
+    Example:
+      genscale model predict models/corpus-v1-wall_s --dataset demo/data --out predicted.csv
+    """
     from genscale import forecast
     from genscale.model import bundle
     from genscale.model.ranges import EXTRAPOLATED, outside_training
@@ -132,7 +147,12 @@ def predict(bundle_dir: Path, table: Path | None, dataset: Path | None, out: Pat
 @click.option("--table", type=click.Path(path_type=Path), required=True,
               help="held-out rows with the target measured")
 def evaluate(bundle_dir: Path, table: Path) -> None:
-    """Print the bundle's metrics on TABLE as JSON (model and baselines, per group)."""
+    """Print the bundle's metrics on TABLE as JSON (model and baselines, per group).
+
+    \b
+    Example:
+      genscale model evaluate models/corpus-v1-wall_s --table held-out.parquet
+    """
     from genscale.model import bundle
 
     groups, meta = bundle.load(bundle_dir)
@@ -144,7 +164,12 @@ def evaluate(bundle_dir: Path, table: Path) -> None:
 @click.option("--group", "only", multiple=True,
               help="only this group, such as 'dnaseq | bwa_mem' (repeatable; default: all)")
 def show(bundle_dir: Path, only: tuple[str, ...]) -> None:
-    """Print the bundle's held-out metrics (from its model.json) as Markdown tables."""
+    """Print the bundle's held-out metrics (from its model.json) as Markdown tables.
+
+    \b
+    Example:
+      genscale model show models/corpus-v1-wall_s --group 'dnaseq | bwa_mem'
+    """
     from genscale.model.bundle import load_meta
     from genscale.report.model_metrics import metrics_markdown
 

@@ -28,7 +28,12 @@ from genscale.monitor.wrapper import monitor_command
 def monitor(interval_s: float, out: Path, task_id: str | None, app: str | None,
             cgroups: bool, prometheus_port: int | None, prometheus_host: str,
             command: tuple[str, ...]) -> None:
-    """Run COMMAND under the monitor; exits with COMMAND's status."""
+    """Run COMMAND under the monitor; exits with COMMAND's status.
+
+    \b
+    Example:
+      genscale monitor --out runs/gzip --interval 0.5 -- gzip -k reads.fq
+    """
     code, _ = monitor_command(list(command), out, interval_s, task_id, app, cgroups,
                               prometheus_port, prometheus_host)
     sys.exit(code)

@@ -30,7 +30,12 @@ def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
     dataset directory.
 
     A bad file gets one line on stderr; the others are still read, and the exit status is 1
-    at the end."""
+    at the end.
+
+    \b
+    Example:
+      genscale quality results/ --json
+    """
     if files[0] == "table":
         _table([Path(f) for f in files[1:]], out)
         return

@@ -19,7 +19,12 @@ from genscale.store.rundir import RunDirectory
               help="with several runs: write the comparison here too")
 def report(run_dirs: tuple[Path, ...], csv_out: Path | None) -> None:
     """Draw the plots and write report.html for RUN_DIR; with several run directories,
-    compare them on makespan, mean, p95 and p99 workflow time, and utilisation."""
+    compare them on makespan, mean, p95 and p99 workflow time, and utilisation.
+
+    \b
+    Example:
+      genscale report runs/dnaseq-20261203T101500Z-ab12
+    """
     for run_dir in run_dirs:
         for name in ("run.json", "tasks.csv", "samples.csv"):
             if not (run_dir / name).is_file():

@@ -56,7 +56,12 @@ def _event(kind: str, task: PlannedTask, values: dict[str, object]) -> None:
 def run(workflow: str | None, resume_dir: Path | None, dataset: Path | None,
         param: tuple[str, ...], no_plots: bool, **settings: object) -> None:
     """Plan and run WORKFLOW (a catalog name such as dnaseq, or a YAML path), or finish an
-    interrupted run with --resume RUN_DIR."""
+    interrupted run with --resume RUN_DIR.
+
+    \b
+    Example:
+      genscale run dnaseq --dataset demo/data --interval 0.5 --cores 2
+    """
     if resume_dir is not None:
         if workflow is not None or dataset is not None or param:
             raise UserError("--resume RUN_DIR takes no WORKFLOW, --dataset or --param: the "

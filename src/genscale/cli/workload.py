@@ -32,7 +32,12 @@ def workload() -> None:
 @dataclass_options(RunSettings, skip=("only", "repeat", "dry_run", "executor_settings"))
 @executor_options
 def run_(spec: Path, policy: str | None, model: Path | None, **settings: object) -> None:
-    """Run every instance of workload SPEC (YAML) in one run directory."""
+    """Run every instance of workload SPEC (YAML) in one run directory.
+
+    \b
+    Example:
+      genscale workload run workloads/dnaseq-poisson.yaml --policy fair-share
+    """
     predictions = None
     if model is not None:
         from genscale.forecast import workflow_predictor  # loads the model: only when asked
