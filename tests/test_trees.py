@@ -92,3 +92,27 @@ def test_a_damaged_groups_file_is_one_line(tmp_path: Path) -> None:
         path.write_bytes(damaged)
         with pytest.raises(UserError, match=r"model\.groups\.json\.gz: not a"):
             bundle.load(tmp_path / "b")
+
+
+def test_a_fitted_groups_keys_are_the_ones_state_names() -> None:
+    """Every key a fit writes is named in `model.state` (one typed place)."""
+    import pandas as pd
+
+    from genscale.model.bundle import Bundle
+    from genscale.model.state import Beyond, GroupState, Tail, Typical
+
+    rng = np.random.default_rng(5)
+    n = 80
+    size = np.exp(rng.uniform(np.log(1e6), np.log(1e8), n))
+    quality = rng.uniform(0, 1, n)
+    slow = np.where(rng.uniform(0, 1, n) > 0.9, 3.0, 1.0)
+    table = pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "step": "align",
+                          "input_bytes": size, "quality": quality,
+                          "wall_s": 2e-6 * size * np.exp(0.5 * quality) * slow})
+    bundle = Bundle.train(table, "wall_s", features=["input_bytes", "quality"],
+                          evaluate=False)
+    state = bundle.groups["align"]
+    assert set(state) <= set(GroupState.__annotations__), set(state)
+    assert set(state["typical"]) <= set(Typical.__annotations__)
+    assert set(state["beyond"]) <= set(Beyond.__annotations__)
+    assert set(state["tail"]) <= set(Tail.__annotations__)

@@ -1,6 +1,10 @@
 """Synthetic DNA-Seq and RNA-Seq datasets with chosen size and shape, deterministic by seed.
 
-The reference is random sequence of a chosen GC content with families of diverged repeats.
+The reference is random sequence of a chosen GC content with repeats: by default a few
+families of 0.5%-diverged copies (`--repeat-fraction`, the model corpus-v1 was made with);
+with `--reference-model human`, the human genome's repeat classes, each a knob
+(`data.genome`). `--reference-from DATASET` takes another dataset's reference instead, so
+that many datasets share one reference (and its cached indexes).
 A donor genome carries SNPs relative to it (most of them listed in a known-sites VCF, as
 dbSNP would); reads come from the donor through ART's Illumina error profiles. For RNA, a GTF
 of multi-exon genes on both strands, and reads drawn from the spliced transcripts with
@@ -15,10 +19,11 @@ import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from genscale.data.genome import RepeatModel, build, isochores, mutate, random_seq
 from genscale.data.knobs import PRESETS, QualityKnobs
 from genscale.data.manifest import Dataset
 from genscale.data.reads import apply_knobs, gc_oversampling
@@ -44,7 +49,36 @@ class SynthOptions:
     gc: float = field(default=0.41, metadata={
         "help": "mean GC fraction of the reference (it varies by 5-30 kb region)"})
     repeat_fraction: float = field(default=0.05, metadata={
-        "help": "fraction of the reference made of diverged repeat copies"})
+        "help": "uniform model: fraction of the reference made of 0.5%-diverged repeat "
+                "copies"})
+    reference_model: Literal["uniform", "human"] = field(default="uniform", metadata={
+        "help": "uniform: a few repeat families (corpus-v1's); human: the human genome's "
+                "repeat classes, each a --*-fraction/--*-divergence knob (defaults from "
+                "its published composition)"})
+    reference_from: Path | None = field(default=None, metadata={
+        "help": "take the reference of this dataset (shared, with its cached indexes) "
+                "instead of making one"})
+    sine_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share of Alu-like short interspersed copies (default 0.131)"})
+    sine_divergence: float | None = field(default=None, metadata={
+        "help": "human model: their mean divergence from their family (default 0.12)"})
+    line_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share of L1-like long interspersed copies (default 0.204)"})
+    line_divergence: float | None = field(default=None, metadata={
+        "help": "human model: their mean divergence (default 0.18)"})
+    ltr_dna_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share of LTR and DNA transposon copies (default 0.111)"})
+    ltr_dna_divergence: float | None = field(default=None, metadata={
+        "help": "human model: their mean divergence (default 0.22)"})
+    satellite_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share of 171 bp satellite arrays (default 0.03)"})
+    microsatellite_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share of 1-6 bp tandem repeats (default 0.03)"})
+    segdup_fraction: float | None = field(default=None, metadata={
+        "help": "human model: share in segmental duplications, both copies (default 0.053)"})
+    segdup_divergence: float | None = field(default=None, metadata={
+        "help": "human model: their mean divergence; each pair's is from 0.001 to twice "
+                "this (default 0.02)"})
     pairs: int = field(default=100_000, metadata={"help": "read pairs (about; ART rounds)"})
     read_length: int = field(default=100, metadata={"help": "bases per read (at most 250)"})
     insert_mean: int = field(default=300, metadata={"help": "mean fragment length (bp)"})
@@ -75,6 +109,12 @@ class SynthOptions:
     gc_bias: float | None = field(default=None, metadata={
         "help": "0 none to 5 strong: fragments far from 45% GC are under-sequenced"})
 
+    def repeat_model(self) -> RepeatModel:
+        """The human model's defaults, with every repeat knob given put over them."""
+        given = {f: getattr(self, f) for f in RepeatModel.__dataclass_fields__
+                 if getattr(self, f) is not None}
+        return RepeatModel(**given)
+
     def knobs(self) -> QualityKnobs:
         """The preset, with every knob given explicitly put over it."""
         base = PRESETS[self.preset]
@@ -89,6 +129,14 @@ class SynthOptions:
             raise UserError(f"--gc: expected a fraction between 0.2 and 0.8, got {self.gc}")
         if not 0 <= self.repeat_fraction <= 0.5:
             raise UserError("--repeat-fraction: expected 0 to 0.5")
+        if self.reference_model not in ("uniform", "human"):
+            raise UserError(f"--reference-model: expected uniform or human, got "
+                            f"{self.reference_model!r}")
+        given = [f for f in RepeatModel.__dataclass_fields__ if getattr(self, f) is not None]
+        if given and (self.reference_model != "human" or self.reference_from is not None):
+            raise UserError(f"--{given[0].replace('_', '-')} goes with --reference-model "
+                            "human (and without --reference-from)")
+        self.repeat_model().check()
         if not 30 <= self.read_length <= 250:
             raise UserError("--read-length: ART's Illumina profiles cover 30 to 250 bp")
         if self.insert_mean < self.read_length:
@@ -117,7 +165,11 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
     require_new_or_empty(out, "; choose a new --out")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(options.seed)
-    contigs = _reference(options, rng)
+    if options.reference_from is not None:
+        contigs, reference_info = _shared_reference(options.reference_from)
+    else:
+        contigs, reference_info = _reference(options, rng)
+    genome_bases = sum(len(seq) for seq in contigs.values())
     _write_fasta(out / "reference.fa", contigs)
     donor, snps = _donor(contigs, options.snp_rate, rng)
     files = {"reference": "reference.fa"}
@@ -127,7 +179,7 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
     with tempfile.TemporaryDirectory(dir=out) as tmp_name:
         tmp = Path(tmp_name)
         if options.kind == "rna":
-            genes = options.genes or max(4, options.genome_bases // 10_000)
+            genes = options.genes or max(4, genome_bases // 10_000)
             transcripts = _write_annotation(out / "annotation.gtf", contigs, genes, rng)
             files["annotation"] = "annotation.gtf"
             source = _transcriptome(donor, transcripts, rng)
@@ -137,7 +189,7 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
         knobs = options.knobs()
         oversample = gc_oversampling(knobs, source, options.insert_mean, options.seed)
         _art(tmp / "source.fa", tmp / "reads", options, knobs.quality_shift, oversample)
-        foreign = {"foreign": _random_seq(200_000, 0.6, np.random.default_rng(
+        foreign = {"foreign": random_seq(200_000, 0.6, np.random.default_rng(
             options.seed + 7919)).tobytes()}
         counts = apply_knobs(tmp / "reads1.fq", tmp / "reads2.fq", out / "reads_1.fq.gz",
                              out / "reads_2.fq.gz", knobs, donor, foreign,
@@ -146,56 +198,67 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
     params: dict[str, str | int | float] = {
         "read_length": options.read_length,
         "sjdb_overhang": options.read_length - 1,
-        "star_sa_index_nbases": min(14, int(math.log2(options.genome_bases) / 2 - 1)),
+        "star_sa_index_nbases": min(14, int(math.log2(genome_bases) / 2 - 1)),
     }
-    info = {"generator": {"name": "genscale data synth", **asdict(options)},
-            "knobs": asdict(knobs),
+    generator = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+    info = {"generator": {"name": "genscale data synth", **generator},
+            "knobs": asdict(knobs), "reference": reference_info,
             "stats": {"pairs": counts.pairs, "read_length": options.read_length,
-                      "genome_bases": options.genome_bases, "snps": len(snps),
+                      "genome_bases": genome_bases, "snps": len(snps),
                       "knob_counts": asdict(counts)}}
     return Dataset.build(out.resolve(), options.kind, files, params, info)
 
 
-def _random_seq(n: int, gc: float, rng: np.random.Generator) -> np.ndarray:
-    p = [(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2]
-    return BASES[rng.choice(4, size=n, p=p)]
-
-
-def _isochores(n: int, gc: float, rng: np.random.Generator) -> np.ndarray:
-    """Blocks of 5-30 kb whose GC varies around `gc` (s.d. 0.06), as real genomes' does."""
-    blocks = []
-    made = 0
-    while made < n:
-        size = min(n - made, int(rng.integers(5_000, 30_000)))
-        blocks.append(_random_seq(size, float(np.clip(rng.normal(gc, 0.06), 0.2, 0.8)), rng))
-        made += size
-    return np.concatenate(blocks)
-
-
-def _mutate(seq: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
-    seq = seq.copy()
-    where = np.flatnonzero(rng.random(seq.size) < rate)
-    seq[where] = BASES[(np.searchsorted(BASES, seq[where]) + rng.integers(1, 4, where.size)) % 4]
-    return seq
-
-
-def _reference(o: SynthOptions, rng: np.random.Generator) -> dict[str, bytes]:
+def _reference(o: SynthOptions, rng: np.random.Generator
+               ) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The reference's contigs, and what the manifest records of how it was made."""
+    if o.reference_model == "human":
+        model = o.repeat_model()
+        contigs, layout = build(o.genome_bases, o.chromosomes, o.gc, model, rng)
+        return contigs, {"model": "human", **asdict(model),
+                         "placed": layout.summary(o.genome_bases)}
     per_contig = o.genome_bases // o.chromosomes
-    families = [_random_seq(int(rng.integers(300, 2000)), o.gc, rng) for _ in range(8)]
+    families = [random_seq(int(rng.integers(300, 2000)), o.gc, rng) for _ in range(8)]
     contigs = {}
     for c in range(o.chromosomes):
-        seq = _isochores(per_contig, o.gc, rng)
+        seq = isochores(per_contig, o.gc, rng)
         target = int(per_contig * o.repeat_fraction)
         placed = 0
         while placed < target:
             family = families[int(rng.integers(len(families)))]
             # 0.5% diverged copies: most 100 bp reads match several copies equally well
-            copy = _mutate(family, REPEAT_DIVERGENCE, rng)
+            copy = mutate(family, REPEAT_DIVERGENCE, rng)
             at = int(rng.integers(0, per_contig - copy.size))
             seq[at:at + copy.size] = copy
             placed += copy.size
         contigs[f"chr{c + 1}"] = seq.tobytes()
-    return contigs
+    return contigs, {"model": "uniform", "repeat_fraction": o.repeat_fraction,
+                     "repeat_divergence": REPEAT_DIVERGENCE}
+
+
+def _shared_reference(source: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Another dataset's reference (`--reference-from`), and what its manifest says of it."""
+    dataset = Dataset.load(source)
+    if "reference" not in dataset.files:
+        raise UserError(f"--reference-from {source}: the dataset has no reference")
+    contigs: dict[str, bytes] = {}
+    name: str | None = None
+    chunks: list[bytes] = []
+    with open(dataset.file("reference"), "rb") as f:
+        for line in f:
+            if line.startswith(b">"):
+                if name is not None:
+                    contigs[name] = b"".join(chunks)
+                name, chunks = line[1:].split()[0].decode(), []
+            else:
+                chunks.append(line.strip().upper())
+    if name is not None:
+        contigs[name] = b"".join(chunks)
+    if not contigs:
+        raise UserError(f"--reference-from {source}: its reference has no sequence")
+    made = dict(dataset.info.get("reference") or {})
+    return contigs, {**made, "from": str(source.resolve()),
+                     "sha256": dataset.files["reference"]["sha256"]}
 
 
 def _donor(contigs: dict[str, bytes], rate: float,
@@ -203,7 +266,7 @@ def _donor(contigs: dict[str, bytes], rate: float,
     donor, snps = {}, []
     for name, seq in contigs.items():
         ref = np.frombuffer(seq, dtype=np.uint8)
-        alt = _mutate(ref, rate, rng)
+        alt = mutate(ref, rate, rng)
         for pos in np.flatnonzero(ref != alt):
             snps.append((name, int(pos) + 1, chr(ref[pos]), chr(alt[pos])))
         donor[name] = alt.tobytes()

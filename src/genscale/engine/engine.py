@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from genscale.engine.cache import StepCache
-from genscale.engine.policies import Fifo, Policy, SchedulingState
+from genscale.engine.policies import Fifo, Policy, SchedulingState, Usage, admissions, fits
 from genscale.executors.base import Executor, Job, JobResult
 from genscale.store.rundir import RunDirectory
 from genscale.workflow.plan import Plan, PlannedTask
@@ -74,30 +74,58 @@ def stderr_tail(path: Path, lines: int = STDERR_TAIL_LINES) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
-class Engine:
-    def __init__(self, plan: Plan, run: RunDirectory, executor: Executor,
-                 identity: dict[str, str], interval_s: float, cache: StepCache | None,
-                 tool_versions: dict[str, str], on_event: EventHook | None = None,
-                 retries: int = 0, done: dict[str, str] | None = None,
-                 attempts: dict[str, int] | None = None, policy: Policy | None = None,
-                 arrivals_s: dict[str, float] | None = None, concurrency: int | None = None,
-                 workflows: dict[str, str] | None = None,
-                 predicted_s: dict[str, float] | None = None) -> None:
-        """`done` (task_id -> status) holds tasks a killed run already finished, for a
-        resume; `attempts` the attempts each task already used.
+@dataclass
+class EngineOptions:
+    """How the engine runs a plan, whatever the plan is."""
 
-        For a workload of many workflows: `arrivals_s` (workflow_id -> seconds after the
-        start), `concurrency` (most workflows in flight), `workflows` (workflow_id ->
-        workflow name), `predicted_s` (workflow_id -> predicted runtime), and the `policy`
-        that orders ready tasks and admissions."""
+    interval_s: float  # the sampling interval, recorded in each task's row
+    cache: StepCache | None = None  # where cacheable steps (indexes) are kept by content
+    tool_versions: dict[str, str] = field(default_factory=dict)  # step -> its tool's version
+    on_event: EventHook | None = None  # hears each task start, end, retry and skip
+    retries: int = 0  # a failed or lost task runs again up to this many more times
+
+
+@dataclass
+class Resumed:
+    """What a killed run had done, for a resume."""
+
+    done: dict[str, str] = field(default_factory=dict)  # task_id -> its final status
+    attempts: dict[str, int] = field(default_factory=dict)  # task_id -> attempts used
+
+
+@dataclass
+class Schedule:
+    """Many workflows in one run (a workload): when each arrives, how many may be in
+    flight, and the policy that orders admissions and ready tasks."""
+
+    policy: Policy = field(default_factory=Fifo)
+    arrivals_s: dict[str, float] = field(default_factory=dict)  # workflow_id -> s after start
+    concurrency: int | None = None  # most workflows in flight (None: no cap)
+    workflows: dict[str, str] = field(default_factory=dict)  # workflow_id -> workflow name
+    predicted_s: dict[str, float] = field(default_factory=dict)  # workflow_id -> runtime
+
+
+class Engine:
+    """Runs a plan's tasks on an executor, in dependency order, within its capacity: each
+    task's row goes to the run directory as it ends. `execute` returns the Outcome."""
+
+    def __init__(self, plan: Plan, run: RunDirectory, executor: Executor,
+                 identity: dict[str, str], options: EngineOptions,
+                 resumed: Resumed | None = None, schedule: Schedule | None = None) -> None:
+        """`identity`: run_id, workflow_id and workflow of the run (a single workflow's,
+        or the workload's). `resumed`: what a killed run already finished. `schedule`:
+        for a workload of many workflows (default: one workflow, arrived at the start,
+        first come first served)."""
         self.plan = plan
         self.run = run
         self.executor = executor
         self.identity = identity  # run_id, workflow_id, workflow
-        self.interval_s = interval_s
-        self.cache = cache
-        self.tool_versions = tool_versions
-        self.on_event = on_event or (lambda *_: None)
+        self.interval_s = options.interval_s
+        self.cache = options.cache
+        self.tool_versions = options.tool_versions
+        self.on_event = options.on_event or (lambda *_: None)
+        schedule = schedule or Schedule()
+        resumed = resumed or Resumed()
         self.outcome = Outcome()
         self._running: dict[str, PlannedTask] = {}
         self._submit_time: dict[str, float] = {}
@@ -107,21 +135,21 @@ class Engine:
         self._used_cores = 0
         self._used_memory = 0
         self._remaining: set[str] = set()
-        self.policy = policy or Fifo()
+        self.policy = schedule.policy
         default = identity["workflow_id"]
-        self.workflows = workflows or {default: identity["workflow"]}
-        self.arrivals_s = arrivals_s or dict.fromkeys(self.workflows, 0.0)
-        self.concurrency = concurrency
+        self.workflows = schedule.workflows or {default: identity["workflow"]}
+        self.arrivals_s = schedule.arrivals_s or dict.fromkeys(self.workflows, 0.0)
+        self.concurrency = schedule.concurrency
         ranked = sorted(self.arrivals_s, key=lambda w: (self.arrivals_s[w], w))
         self.state = SchedulingState(arrival_rank={w: i for i, w in enumerate(ranked)},
-                                     predicted_s=dict(predicted_s or {}))
+                                     predicted_s=dict(schedule.predicted_s))
         self.admitted_at: dict[str, float] = {}
         self.started_at = time.time()
         self._ready: list[tuple[tuple[float, ...], str]] = []
         self._held: dict[str, list[str]] = {}
-        self.retries = retries
-        self._attempt: dict[str, int] = dict(attempts or {})
-        for task_id, status in (done or {}).items():
+        self.retries = options.retries
+        self._attempt: dict[str, int] = dict(resumed.attempts)
+        for task_id, status in resumed.done.items():
             self.outcome.status[task_id] = status
             task = next((t for t in plan.tasks if t.task_id == task_id), None)
             # a skipped task whose outputs all exist was a cache hit: dependents may go on
@@ -228,11 +256,10 @@ class Engine:
         return True
 
     def _fits(self, task: PlannedTask) -> bool:
-        if not self._running:
-            return True
         cap = self.executor.capacity
-        return (self._used_cores + min(task.threads, cap.cores) <= cap.cores
-                and self._used_memory + task.memory_bytes <= cap.memory_bytes)
+        return fits(task.threads, task.memory_bytes,
+                    Usage(self._used_cores, self._used_memory),
+                    Usage(cap.cores, cap.memory_bytes), bool(self._running))
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._interrupt = True
@@ -263,11 +290,11 @@ class Engine:
         """Let arrived workflows in, in the policy's order, while the cap allows."""
         arrived = [w for w in self.arrivals_s if w not in self.admitted_at
                    and self.arrivals_s[w] <= now_s]
-        arrived.sort(key=lambda w: self.policy.admit_key(w, self.state))
-        for wid in arrived:
-            in_flight = sum(1 for w in self.admitted_at if self._open.get(w, 0) > 0)
-            if self.concurrency is not None and in_flight >= self.concurrency:
-                break
+        if not arrived:
+            return
+        in_flight = sum(1 for w in self.admitted_at if self._open.get(w, 0) > 0)
+        for wid in admissions(arrived, self.policy, self.state, in_flight,
+                              self.concurrency, self._open):
             self.admitted_at[wid] = now_s
             for task_id in self._held.pop(wid, []):
                 self._make_ready(task_id)

@@ -1,14 +1,16 @@
 """Scheduling policies: which ready task starts next, and which arrived workflow is let in.
 
-A policy orders; the engine still only starts what fits the budget. Static policies give
-each task a fixed key (the engine keeps a heap); dynamic ones are asked again at each
-decision, with the state they need.
+A policy orders; the engine still only starts what fits the budget (`fits`), and lets in
+what the concurrency cap allows (`admissions`). Static policies give each task a fixed key
+(the engine keeps a heap); dynamic ones are asked again at each decision, with the state
+they need. Everything here is a pure function of its arguments, so the engine's real clock
+and a simulator's virtual clock make the same decisions from the same state.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from genscale.errors import UserError
@@ -96,6 +98,41 @@ class Packing(Policy):
 
 POLICIES: Mapping[str, type[Policy]] = {p.name: p for p in (Fifo, ShortestPredictedFirst,
                                                           FairShare, Packing)}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Cores and memory: a budget, or what is in use of it."""
+
+    cores: int
+    memory_bytes: int
+
+
+def fits(threads: int, memory_bytes: int, used: Usage, capacity: Usage,
+         anything_running: bool) -> bool:
+    """Whether a task asking for `threads` and `memory_bytes` may start now. On an idle
+    budget anything starts (a task larger than the budget still runs, alone); otherwise its
+    cores (at most the budget's) and its memory must fit in what is free."""
+    if not anything_running:
+        return True
+    return (used.cores + min(threads, capacity.cores) <= capacity.cores
+            and used.memory_bytes + memory_bytes <= capacity.memory_bytes)
+
+
+def admissions(arrived: Iterable[str], policy: Policy, state: SchedulingState,
+               in_flight: int, concurrency: int | None,
+               open_tasks: Mapping[str, int]) -> list[str]:
+    """The arrived workflows to let in now, in the policy's order (`admit_key`): while
+    fewer than `concurrency` (None: no cap) are in flight. A workflow counts as in flight
+    while it has tasks without a final status (`open_tasks`)."""
+    let_in = []
+    for workflow_id in sorted(arrived, key=lambda w: policy.admit_key(w, state)):
+        if concurrency is not None and in_flight >= concurrency:
+            break
+        let_in.append(workflow_id)
+        if open_tasks.get(workflow_id, 0) > 0:
+            in_flight += 1
+    return let_in
 
 
 def make_policy(name: str) -> Policy:

@@ -24,8 +24,15 @@ import pandas as pd
 from genscale import __version__
 from genscale.data.manifest import Dataset
 from genscale.engine.cache import StepCache
-from genscale.engine.engine import Engine, EventHook, Outcome
-from genscale.engine.policies import make_policy
+from genscale.engine.engine import (
+    Engine,
+    EngineOptions,
+    EventHook,
+    Outcome,
+    Resumed,
+    Schedule,
+)
+from genscale.engine.policies import Policy, make_policy
 from genscale.engine.workload import (
     Predictor,
     WorkflowPredictions,
@@ -294,11 +301,10 @@ def run_workflow(workflow_ref: str, dataset_dir: Path | None = None,
 
 def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: RunSettings,
              versions: dict[str, str], exporter: PrometheusExporter | None,
-             on_event: EventHook | None, done: dict[str, str] | None = None,
-             attempts: dict[str, int] | None = None,
-             workload: dict[str, Any] | None = None) -> RunResult:
-    """Run `plan` in `run` (new, or resumed with `done` tasks) and close the run directory.
-    `workload`: the engine's arguments for many workflows (policy, arrivals, ...)."""
+             on_event: EventHook | None, resumed: Resumed | None = None,
+             schedule: Schedule | None = None) -> RunResult:
+    """Run `plan` in `run` (new, or `resumed`) and close the run directory. `schedule`:
+    a workload's many workflows (policy, arrivals, ...)."""
     run_id = str(info["run_id"])
     identity = {"run_id": run_id, "workflow_id": f"{plan.workflow.name}-0",
                 "workflow": plan.workflow.name}
@@ -312,8 +318,8 @@ def _execute(plan: Plan, run: RunDirectory, info: dict[str, object], settings: R
             exporter.close()
         raise
     cache = StepCache(settings.runs_dir.resolve() / ".cache") if settings.use_cache else None
-    engine = Engine(plan, run, executor, identity, settings.interval_s, cache, versions,
-                    on_event, settings.retries, done, attempts, **(workload or {}))
+    options = EngineOptions(settings.interval_s, cache, versions, on_event, settings.retries)
+    engine = Engine(plan, run, executor, identity, options, resumed, schedule)
     try:
         with session:
             try:
@@ -403,9 +409,9 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
             info.get("settings"), dict):
         raise UserError(f"{run_dir}: not a workflow or workload run that can be resumed")
     settings = stored_settings(info["settings"], run.path.parent)
-    engine_args = None
+    schedule = None
     if workload:
-        plan, engine_args = _workload_plan(run, info, settings)
+        plan, schedule = _workload_plan(run, info, settings)
     else:
         workflow = Workflow.model_validate(info["workflow"]["spec"])
         source = SourceMap(str(info["workflow"]["source"]))
@@ -442,12 +448,12 @@ def resume_workflow(run_dir: Path, on_event: EventHook | None = None) -> RunResu
                 if settings.prometheus_port is not None else None)
     versions = {t.step: str(v) for t in plan.tasks
                 for app, v in info.get("tool_versions", {}).items() if app == t.app}
-    return _execute(plan, run, info, settings, versions, exporter, on_event, done, attempts,
-                    workload=engine_args)
+    return _execute(plan, run, info, settings, versions, exporter, on_event,
+                    Resumed(done, attempts), schedule)
 
 
 def _workload_plan(run: RunDirectory, info: dict[str, Any], settings: RunSettings
-                   ) -> tuple[Plan, dict[str, Any]]:
+                   ) -> tuple[Plan, Schedule]:
     """A workload's plan rebuilt as it was (same spec and seed, the same cached datasets),
     and the engine's arguments with the arrival clock carried on: an instance that arrived
     before the manager died is let in at once, the others when their time comes, counted
@@ -460,11 +466,20 @@ def _workload_plan(run: RunDirectory, info: dict[str, Any], settings: RunSetting
     if sorted(instances) != sorted(stored):
         raise UserError(f"{run.path}: the workload no longer plans the same instances")
     behind_s = time.time() - float(info["start_time"])
-    return plan, {
-        "policy": make_policy(str(workload["policy"])), "concurrency": spec.concurrency,
-        "arrivals_s": {w: max(0.0, float(i["arrival_s"]) - behind_s) for w, i in stored.items()},
-        "workflows": {w: i["workflow"] for w, i in stored.items()},
-        "predicted_s": {w: i["predicted_s"] for w, i in stored.items()}}
+    return plan, _schedule(make_policy(str(workload["policy"])), spec.concurrency, stored,
+                           behind_s)
+
+
+def _schedule(policy: Policy, concurrency: int | None, instances: dict[str, Any],
+              behind_s: float = 0.0) -> Schedule:
+    """The engine's schedule of a workload's `instances` (run.json's `workload.instances`),
+    its arrivals `behind_s` seconds on (a resume lets in at once what had arrived)."""
+    return Schedule(
+        policy=policy, concurrency=concurrency,
+        arrivals_s={w: max(0.0, float(i["arrival_s"]) - behind_s)
+                    for w, i in instances.items()},
+        workflows={w: i["workflow"] for w, i in instances.items()},
+        predicted_s={w: i["predicted_s"] for w, i in instances.items()})
 
 
 def stop_leftovers(run: RunDirectory, run_id: str, settings: RunSettings) -> int:
@@ -525,9 +540,5 @@ def run_workload(spec_path: Path, settings: RunSettings | None = None,
                      "policy": chosen.name, "instances": instances,
                      "predictions": predictions.source if predictions
                      else "input-size heuristic"}})
-    engine_args = {"policy": chosen, "concurrency": spec.concurrency,
-                   "arrivals_s": {w: i["arrival_s"] for w, i in instances.items()},
-                   "workflows": {w: i["workflow"] for w, i in instances.items()},
-                   "predicted_s": {w: i["predicted_s"] for w, i in instances.items()}}
     return _execute(plan, run, info, settings, versions, exporter, on_event,
-                    workload=engine_args)
+                    schedule=_schedule(chosen, spec.concurrency, instances))

@@ -462,8 +462,8 @@ def _load_groups(path: Path) -> dict[str, Any]:
 
 
 def _checked_state(state: Any) -> dict[str, Any]:
-    """A group's state with its ensembles' arrays as numpy arrays; ValueError (or the like)
-    when it lacks what prediction reads."""
+    """A group's state (`model.state.GroupState`) with its ensembles' arrays as numpy
+    arrays; ValueError (or the like) when it lacks what prediction reads."""
     if not isinstance(state, dict):
         raise TypeError("a group is not a mapping")
     law = state["law"]

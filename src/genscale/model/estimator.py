@@ -601,7 +601,8 @@ def typical_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 
 def fit_group(frame: pd.DataFrame, target: str, features: list[str], size: str | None,
               options: FitOptions, groups: pd.Series | None = None) -> dict[str, Any]:
-    """Everything `predict_group` needs, fitted on `frame` (rows with a positive target)."""
+    """Everything `predict_group` needs, fitted on `frame` (rows with a positive target):
+    plain data, its keys named in `model.state.GroupState`."""
     return fit_group_oof(frame, target, features, size, options, groups)[0]
 
 
