@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := demo
 
-.PHONY: setup demo test docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
+.PHONY: setup demo test test-fast docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
 	bench-workload bench-train corpus models
 
 setup:
@@ -26,6 +26,11 @@ test: setup slurm-up docs
 	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q --durations=10
+
+# The fast tier: everything but the slow, SLURM and Kubernetes tests (docs/tests.md).
+test-fast: setup
+	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py
+	$(BIN)/pytest -q -m "not slow and not slurm and not kubernetes" --durations=5
 
 # The documentation site, from docs/ and the pages generated from the code, built strictly
 # (a broken link or a missing page fails) into site/.

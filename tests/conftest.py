@@ -83,3 +83,22 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def env_no_color() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "TERM": "dumb"}
+
+
+# -- test tiers ----------------------------------------------------------------------------
+# `make test` runs everything; `make test-fast` leaves out what these markers name (see
+# docs/tests.md). A test is marked by what it needs, so a new one lands in its tier:
+# the real SLURM (its module), the loopback Kubernetes API server (`cluster`), or whole
+# workflows on synthetic data (`dna_dataset` and the runs made from it).
+HEAVY_FIXTURES = {"dna_dataset", "rna_dataset", "dnaseq_run", "rnaseq_run"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.module is not None and item.module.__name__.endswith("test_slurm"):
+            item.add_marker(pytest.mark.slurm)
+        if "cluster" in fixtures:
+            item.add_marker(pytest.mark.kubernetes)
+        if fixtures & HEAVY_FIXTURES:
+            item.add_marker(pytest.mark.slow)

@@ -18,6 +18,8 @@ from genscale.store.rundir import RunDirectory
 
 from .conftest import GENSCALE, ROOT, write
 
+pytestmark = pytest.mark.slow  # runs small campaigns end to end (20 s)
+
 COUNT_READS = """\
 name: count
 inputs: {reads_1: first mates, reads_2: second mates}
@@ -253,3 +255,40 @@ def test_campaign_continues_from_a_committed_corpus(tmp_path: Path) -> None:
     assert set(samples["run_id"]) == set(merged["run_id"])
     meta = json.loads((corpus / "corpus.json").read_text())
     assert meta["runs"] == 4 and len(meta["campaign"]) == 2
+
+
+def test_reference_length_read_length_and_model_are_axes(tmp_path: Path) -> None:
+    """Issue 19's axes: reference lengths and read lengths crossed with the rest, the
+    human repeat model, one shared reference per length; the ids of cells without them
+    are unchanged (corpus-v1's are in its committed tables)."""
+    spec = write(tmp_path / "axes.yaml", """\
+name: axes
+seed: 3
+cells:
+  - workflow: dnaseq
+    kind: dna
+    genome_bases: [1000000, 100000000]
+    read_lengths: [75, 150]
+    reference_model: human
+    reference_knobs: {segdup_fraction: 0.08}
+    shared_reference: true
+    pairs: [10000]
+    presets: [clean]
+""")
+    points = design(load_campaign(spec))
+    assert sorted(p.point_id for p in points) == [
+        "dnaseq-g100M-h-l150-dna10000-clean-s1-r1", "dnaseq-g100M-h-l75-dna10000-clean-s1-r1",
+        "dnaseq-g1M-h-l150-dna10000-clean-s1-r1", "dnaseq-g1M-h-l75-dna10000-clean-s1-r1"]
+    point = next(p for p in points if p.point_id.startswith("dnaseq-g100M-h-l150"))
+    assert point.reference_knobs() == {"kind": "dna", "genome_bases": 100_000_000,
+                                       "pairs": 1000, "seed": 1, "reference_model": "human",
+                                       "segdup_fraction": 0.08}
+    knobs = point.synth_knobs(tmp_path / "ref")
+    assert knobs["reference_from"] == str(tmp_path / "ref") and knobs["read_length"] == 150
+    assert "reference_model" not in knobs  # the shared reference has it
+    from genscale.data.synth import SynthOptions
+
+    SynthOptions(**{k: v for k, v in point.synth_knobs().items()}).check()
+    corpus = pd.read_csv(ROOT / "datasets" / "corpus-v1" / "workflows.csv")
+    ids = {p.point_id for p in design(load_campaign(ROOT / "campaigns" / "corpus-v1.yaml"))}
+    assert set(corpus["point_id"]) <= ids

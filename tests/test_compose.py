@@ -31,6 +31,8 @@ from genscale.store.rundir import RunDirectory
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # trains bundles on corpus runs and replays a fresh run (80 s)
+
 CORPUS = ROOT / "datasets" / "corpus-v1"
 
 

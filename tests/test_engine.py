@@ -165,6 +165,7 @@ def test_index_steps_are_cached_by_content(tmp_path: Path) -> None:
     assert statuses() == ("skipped", "12")
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line(tmp_path: Path, env_no_color: dict[str, str]) -> None:
     cases = [
         (["run", "no-such-workflow"], "no such workflow file, and not a catalog name"),

@@ -14,6 +14,8 @@ from genscale.data.manifest import Dataset
 from genscale.data.synth import SynthOptions, synthesize
 from genscale.errors import UserError
 
+pytestmark = pytest.mark.slow  # ART datasets measured by Picard, FastQC and bwa (23 s)
+
 PICARD = ["java", "-Xmx1g", "-jar", "/usr/share/java/picard.jar"]
 SMALL = {"genome_bases": 200_000, "pairs": 10_000, "seed": 21}
 

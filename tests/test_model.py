@@ -34,6 +34,8 @@ from genscale.store.rundir import RunDirectory, atomic_write_json
 
 from .conftest import GENSCALE
 
+pytestmark = pytest.mark.slow  # trains bundles with cross-validation (110 s)
+
 
 def synthetic_table(n: int = 240, seed: int = 0) -> pd.DataFrame:
     """Runtime = 2e-6 * size^1.2 * exp(0.6 * quality) * noise, for two apps; a tail of

@@ -11,6 +11,8 @@ from nbclient import NotebookClient
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # both notebooks, executed from the committed corpus (4 min)
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 

@@ -99,6 +99,7 @@ def test_cli_import_writes_a_run(tmp_path: Path) -> None:
     assert (out / "tasks.parquet").is_file()
 
 
+@pytest.mark.slow
 def test_live_pidstat_log_of_a_known_workload(tmp_path: Path) -> None:
     """pidstat on a two-thread process and a one-thread process. The truth is the kernel's
     (wait4). pidstat drops each process's last partial interval, so the import must come

@@ -20,6 +20,8 @@ from genscale.monitor.prometheus import NODE_METRICS, TASK_METRICS
 
 from .conftest import GENSCALE, ROOT
 
+pytestmark = pytest.mark.slow  # starts a real Prometheus server (14 s)
+
 DASHBOARD = ROOT / "dashboards" / "genscale.json"
 
 

@@ -173,6 +173,7 @@ def fastqc_modules(fastq: Path, out: Path) -> dict[str, Any]:
     return report(next(out.glob("*_fastqc.zip")))
 
 
+@pytest.mark.slow
 def test_fastq_features_agree_with_fastqc(degraded: Dataset, tmp_path: Path) -> None:
     fastq = degraded.file("reads_1")
     ours = fastq_features(fastq)

@@ -16,6 +16,8 @@ from genscale.store.rundir import RunDirectory
 
 from .conftest import GENSCALE, write
 
+pytestmark = pytest.mark.slow  # kills a manager mid-task and resumes, with real tools (30 s)
+
 FLAKY = """\
 name: flaky
 steps:

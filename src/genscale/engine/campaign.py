@@ -25,7 +25,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,7 +52,19 @@ class Cell(BaseModel):
 
     workflow: str
     kind: Literal["dna", "rna"]
-    genome_bases: Annotated[int, Field(ge=10_000)] = 1_000_000
+    # reference length(s): one, or a list crossed with the other axes
+    genome_bases: (Annotated[int, Field(ge=10_000)]
+                   | Annotated[list[Annotated[int, Field(ge=10_000)]], Field(min_length=1)]
+                   ) = 1_000_000
+    read_lengths: Annotated[list[Annotated[int, Field(ge=30, le=250)]],
+                            Field(min_length=1)] = [100]
+    # uniform: corpus-v1's few repeat families; human: the human genome's repeat classes
+    # (`data.genome`), with `reference_knobs` (such as segdup_fraction) over their defaults
+    reference_model: Literal["uniform", "human"] = "uniform"
+    reference_knobs: dict[str, float] = {}
+    # one reference per length, shared by every dataset of the cell (and its indexes
+    # built once, cached by content), instead of one per dataset
+    shared_reference: bool = False
     pairs: Annotated[list[Annotated[int, Field(ge=1000)]], Field(min_length=1)]
     presets: Annotated[list[Preset], Field(min_length=1)] = ["clean"]
     seeds: Annotated[int, Field(ge=1)] = 1  # datasets per (size, preset)
@@ -102,15 +114,32 @@ class Point:
     seed: int
     repeat: int
     knobs: dict[str, Any]
+    read_length: int = 100
+    # the reference's own knobs (`reference_model` and the repeat knobs), or {} for
+    # corpus-v1's; with `shared_reference`, made once and shared (`reference_knobs`)
+    reference: dict[str, Any] = field(default_factory=dict)
+    shared_reference: bool = False
 
     @property
     def dataset_id(self) -> str:
         return dataset_of(self.point_id)
 
-    def synth_knobs(self) -> dict[str, Any]:
-        """The arguments of `SynthOptions` for this point's dataset."""
+    def reference_knobs(self) -> dict[str, Any]:
+        """The arguments of `SynthOptions` for the dataset that holds a shared reference:
+        the reference's length and model, and a token read set."""
+        return {"kind": self.kind, "genome_bases": self.genome_bases, "pairs": 1000,
+                "seed": 1, **self.reference}
+
+    def synth_knobs(self, reference_from: Path | None = None) -> dict[str, Any]:
+        """The arguments of `SynthOptions` for this point's dataset (its reference taken
+        from `reference_from` where the cell shares one)."""
+        made = {} if reference_from is not None else self.reference
+        extra: dict[str, Any] = {"reference_from": str(reference_from)} if reference_from \
+            else {}
+        if self.read_length != 100:
+            extra["read_length"] = self.read_length
         return {"kind": self.kind, "genome_bases": self.genome_bases, "pairs": self.pairs,
-                "seed": self.seed, "preset": self.preset, **self.knobs}
+                "seed": self.seed, "preset": self.preset, **made, **extra, **self.knobs}
 
 
 def load_campaign(path: Path) -> CampaignSpec:
@@ -150,15 +179,30 @@ def design(spec: CampaignSpec) -> list[Point]:
     points: list[Point] = []
     for cell in spec.cells:
         name = Path(cell.workflow).stem  # a catalog name, or a spec's file name
-        for pairs in cell.pairs:
-            for preset in cell.presets:
-                for s in range(cell.first_seed, cell.first_seed + cell.seeds):
-                    seed = rng.randrange(1, 2**31)
-                    knobs = _jittered(preset, cell.jitter, random.Random(seed))
-                    for r in range(1, cell.repeats + 1):
-                        pid = point_id(f"{name}-{cell.kind}{pairs}-{preset}-s{s}", r)
-                        points.append(Point(pid, cell.workflow, cell.kind, cell.genome_bases,
-                                            pairs, preset, seed, r, knobs))
+        lengths = cell.genome_bases if isinstance(cell.genome_bases, list) \
+            else [cell.genome_bases]
+        reference = ({"reference_model": "human", **cell.reference_knobs}
+                     if cell.reference_model == "human" else {})
+        axes = [(g, rl) for g in lengths for rl in cell.read_lengths]
+        for genome_bases, read_length in axes:
+            # the ids of cells without these axes stay as they were: a token for the
+            # reference length only where it is crossed (a list), for the others only
+            # where they differ from corpus-v1's
+            tokens = "".join([
+                f"-g{_short(genome_bases)}" if isinstance(cell.genome_bases, list) else "",
+                "-h" if reference else "",
+                f"-l{read_length}" if read_length != 100 else ""])
+            for pairs in cell.pairs:
+                for preset in cell.presets:
+                    for s in range(cell.first_seed, cell.first_seed + cell.seeds):
+                        seed = rng.randrange(1, 2**31)
+                        knobs = _jittered(preset, cell.jitter, random.Random(seed))
+                        for r in range(1, cell.repeats + 1):
+                            pid = point_id(f"{name}{tokens}-{cell.kind}{pairs}-{preset}-s{s}",
+                                           r)
+                            points.append(Point(pid, cell.workflow, cell.kind, genome_bases,
+                                                pairs, preset, seed, r, knobs, read_length,
+                                                reference, cell.shared_reference))
     points += _reruns(spec, points)
     seen: set[str] = set()
     for point in points:
@@ -168,6 +212,14 @@ def design(spec: CampaignSpec) -> list[Point]:
         seen.add(point.point_id)
     random.Random(spec.seed + 1).shuffle(points)
     return points
+
+
+def _short(bases: int) -> str:
+    """1000000 -> 1M, 3100000000 -> 3.1G: a reference length in a point id."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if bases >= size:
+            return f"{bases / size:g}{unit}"
+    return str(bases)
 
 
 def _reruns(spec: CampaignSpec, points: list[Point]) -> list[Point]:
@@ -236,11 +288,17 @@ def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], 
             if previous is not None:  # interrupted earlier: resume it, its samples kept
                 result = resume_workflow(run_dir, on_event=on_event)
             else:
-                dataset = synth_dataset(point.synth_knobs(), datasets)
+                shared = (synth_dataset(point.reference_knobs(), datasets).path
+                          if point.shared_reference else None)
+                dataset = synth_dataset(point.synth_knobs(shared), datasets)
                 if spec.pilot:
                     _pilot(point, dataset.path, dataset.pairs or point.pairs, out)
+                # a shared reference's indexes are built once (the step cache, by
+                # content) and measured in the run that built them; else every run builds
+                # its own
                 settings = RunSettings(runs_dir=runs, interval_s=spec.interval_s,
-                                       run_id=point.point_id, use_cache=False)
+                                       run_id=point.point_id,
+                                       use_cache=point.shared_reference)
                 result = run_workflow(point.workflow, dataset.path, settings,
                                       on_event=on_event)
             result_status = ("interrupted" if result.outcome.interrupted
