@@ -289,6 +289,7 @@ cells:
     from genscale.data.synth import SynthOptions
 
     SynthOptions(**{k: v for k, v in point.synth_knobs().items()}).check()
+    assert SynthOptions(**knobs).reference_from == tmp_path / "ref"  # JSON's str, a Path
     corpus = pd.read_csv(ROOT / "datasets" / "corpus-v1" / "workflows.csv")
     ids = {p.point_id for p in design(load_campaign(ROOT / "campaigns" / "corpus-v1.yaml"))}
     assert set(corpus["point_id"]) <= ids

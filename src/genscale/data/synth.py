@@ -109,6 +109,10 @@ class SynthOptions:
     gc_bias: float | None = field(default=None, metadata={
         "help": "0 none to 5 strong: fragments far from 45% GC are under-sequenced"})
 
+    def __post_init__(self) -> None:
+        if isinstance(self.reference_from, str):  # from JSON (a campaign point's knobs)
+            self.reference_from = Path(self.reference_from)
+
     def repeat_model(self) -> RepeatModel:
         """The human model's defaults, with every repeat knob given put over them."""
         given = {f: getattr(self, f) for f in RepeatModel.__dataclass_fields__
