@@ -7,12 +7,14 @@ directory's tables, from `store/schema.py`) and docs/generated/changelog.md (CHA
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import click
 
 from genscale.cli.main import cli
-from genscale.store.schema import NODE_COLUMNS, SAMPLE_COLUMNS, TASK_COLUMNS, Column
+from genscale.store.schema import NODE_COLUMNS, SAMPLE_COLUMNS, TASK_COLUMNS, Column, RunInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "generated"
@@ -54,7 +56,21 @@ def columns_page() -> str:
         "## tasks.csv", "", "One row per task (and attempt).", "", *_table(TASK_COLUMNS), "",
         "## samples.csv", "", "One row per task per sample.", "", *_table(SAMPLE_COLUMNS), "",
         "## node.csv", "", "The machine's own series, one row per sample.", "",
-        *_table(NODE_COLUMNS), ""])
+        *_table(NODE_COLUMNS), "",
+        "## run.json", "", "The run's record (`store.schema.RunInfo`); which keys a run has "
+        "depends on what made it (a workflow, a workload, `genscale monitor`, an import).",
+        "", *_run_info_table(), ""])
+
+
+def _run_info_table() -> list[str]:
+    """RunInfo's keys, types and comments, from its source."""
+    rows = ["| key | type | what |", "|---|---|---|"]
+    for line in inspect.getsource(RunInfo).splitlines():
+        match = re.match(r"\s+(\w+): (.+?)  # (.+)$", line)
+        if match:
+            key, kind, what = match.groups()
+            rows.append(f"| `{key}` | `{kind}` | {what} |")
+    return rows
 
 
 def changelog_page() -> str:

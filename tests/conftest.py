@@ -57,6 +57,15 @@ def check_run_contract(run: RunDirectory, workflow: str) -> None:
         assert series["read_chars"].iloc[-1] == task.read_chars, task.task_id
     assert (ran["peak_rss_bytes"] > 0).all()
     assert (ran["mean_cores"] <= 2.2).all()  # two cores here, and never more
+    check_run_json(run)
+
+
+def check_run_json(run: RunDirectory) -> None:
+    """Every key of run.json is one `store.schema.RunInfo` names."""
+    from genscale.store.schema import RunInfo
+
+    unknown = set(run.read_run_info()) - set(RunInfo.__annotations__)
+    assert not unknown, f"run.json keys not in store.schema.RunInfo: {sorted(unknown)}"
 
 
 def run_and_check(workflow: str, dataset: Dataset, runs: Path) -> RunDirectory:

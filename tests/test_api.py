@@ -15,7 +15,7 @@ import pandas as pd
 
 import genscale
 
-from .conftest import write
+from .conftest import check_run_json, write
 
 
 def test_every_public_name_is_documented_with_an_example() -> None:
@@ -48,6 +48,10 @@ steps:
     result = genscale.run_workflow(str(spec), settings=genscale.RunSettings(
         runs_dir=tmp_path / "runs", interval_s=0.1))
     assert result.outcome.ok
+    check_run_json(genscale.RunDirectory(result.run_dir))
+    code, _ = genscale.monitor_command(["true"], tmp_path / "monitored", interval_s=0.1)
+    assert code == 0
+    check_run_json(genscale.RunDirectory(tmp_path / "monitored"))
     assert (result.run_dir / "report.html").is_file()
     assert list((result.run_dir / "plots").glob("*.png"))
     quiet = genscale.run_workflow(str(spec), settings=genscale.RunSettings(

@@ -22,7 +22,7 @@ from genscale.engine.runner import RunSettings, run_workflow
 from genscale.executors import registry
 from genscale.store.rundir import RunDirectory
 
-from .conftest import write
+from .conftest import check_run_json, write
 from .fake_executor import LOST, FakeExecutor, Script, install
 
 
@@ -93,6 +93,7 @@ def test_failed_and_lost_tasks_run_again_up_to_the_retries(tmp_path: Path,
     assert tasks.loc["lost", "status"] == "succeeded" and tasks.loc["lost", "attempt"] == 2
     assert tasks.loc["broken", "status"] == "failed" and tasks.loc["broken", "attempt"] == 2
     assert tasks.loc["after", "status"] == "skipped"
+    check_run_json(run)
     info = run.read_run_info()
     assert info["status"] == "failed"
     assert [r["attempt"] for r in info["retried"]["flaky"]] == [1]

@@ -7,6 +7,7 @@ change and goes in the README's changelog.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 
 @dataclass(frozen=True)
@@ -104,3 +105,33 @@ TASK_STATUSES = ("succeeded", "failed", "skipped", "cancelled")
 
 def dtypes(columns: tuple[Column, ...]) -> dict[str, str]:
     return {c.name: c.dtype for c in columns}
+
+
+class RunInfo(TypedDict, total=False):
+    """run.json: the record of a run, a monitored command or an import; each key what it
+    holds. Written whole at the start and at the end of a run (and by every resume)."""
+
+    run_id: str  # the run directory's name
+    genscale_version: str  # the GenScale that wrote it
+    status: str  # running, succeeded, failed, interrupted, dry-run or imported
+    host: dict[str, Any]  # hostname, cpu_model, cores, memory_bytes, kernel, os, python
+    tool_versions: dict[str, str]  # app -> the version its step's `version` command printed
+    workflow: dict[str, Any]  # name, source, sha256, spec and params (a workload: its name)
+    dataset: dict[str, Any] | None  # the dataset's manifest, with its path
+    skipped: dict[str, str]  # task_id -> why it did not run
+    executor: str  # local, slurm, kubernetes, a plugin's; monitor; an importer's source
+    sample_interval_s: float | None  # the sampling interval (s)
+    settings: dict[str, Any]  # RunSettings' fields, each executor's settings by its name
+    start_time: float  # s since the epoch, UTC
+    end_time: float | None  # s since the epoch, UTC; None while it runs
+    failures: list[dict[str, Any]]  # task_id, exit_code, stderr_tail of each failed task
+    retried: dict[str, list[dict[str, Any]]]  # task_id -> its earlier attempts
+    monitor: dict[str, Any]  # the sampler's own cost (sampler_cpu_s), accounting path, ...
+    error: str  # why the run stopped short (a full disk, an unreachable API), one line
+    resumed: list[dict[str, Any]]  # each resume: time, previous_status, tasks_done, ...
+    workload: dict[str, Any]  # a workload's spec, source, policy, instances, predictions
+    manifests: list[str]  # a Kubernetes dry run's Job manifests, relative paths
+    command: str  # `genscale monitor`: the command, shell-quoted
+    exit_code: int  # `genscale monitor`: the command's exit status
+    imported_from: list[str]  # an import: the files, absolute paths
+    imported_at: float  # an import: s since the epoch, UTC
