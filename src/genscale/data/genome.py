@@ -139,12 +139,19 @@ def _scatter(seq: np.ndarray, target: int, families: list[_Family], truncate: bo
         copy = mutate(unit, family.divergence, rng)
         if rng.random() < 0.5:  # either strand
             copy = _revcomp(copy)
-        if copy.size >= seq.size:
+        if not _place(seq, copy, rng):
             break
-        at = int(rng.integers(0, seq.size - copy.size))
-        seq[at:at + copy.size] = copy
         placed += copy.size
     return placed
+
+
+def _place(seq: np.ndarray, piece: np.ndarray, rng: np.random.Generator) -> bool:
+    """Write `piece` over `seq` at a random place; False where it does not fit."""
+    if piece.size >= seq.size:
+        return False
+    at = int(rng.integers(0, seq.size - piece.size))
+    seq[at:at + piece.size] = piece
+    return True
 
 
 def _revcomp(seq: np.ndarray) -> np.ndarray:
@@ -164,10 +171,8 @@ def _arrays(seq: np.ndarray, target: int, unit_low: int, unit_high: int,
         length = min(seq.size // 4, int(rng.integers(array_low, array_high)))
         copies = max(2, length // unit.size)
         array = mutate(np.tile(unit, copies), divergence, rng)
-        if array.size >= seq.size:
+        if not _place(seq, array, rng):
             break
-        at = int(rng.integers(0, seq.size - array.size))
-        seq[at:at + array.size] = array
         placed += array.size
     return placed
 

@@ -15,6 +15,7 @@ A new executor is one module with one such class, and its registration.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,17 @@ class Executor(ABC):
     @abstractmethod
     def shutdown(self) -> None:
         """Release everything; jobs still running are cancelled."""
+
+
+def read_registry(path: Path) -> Any:
+    """A registry file an executor keeps in the run directory (what it has running), as
+    JSON; None where there is none or a crash left it unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
 
 
 def bash_argv(command: str) -> list[str]:

@@ -41,7 +41,7 @@ import yaml
 
 from genscale import __version__
 from genscale.errors import UserError
-from genscale.executors.base import ExecutorContext, Job, JobResult, Resources
+from genscale.executors.base import ExecutorContext, Job, JobResult, Resources, read_registry
 from genscale.executors.pods import monitor_argv, pod_dir
 from genscale.executors.remote import RemoteExecutor, Submitted
 from genscale.store.rundir import RunDirectory, atomic_write_text
@@ -476,13 +476,7 @@ class KubernetesExecutor(RemoteExecutor):
 def delete_leftovers(run: RunDirectory, settings: KubernetesSettings) -> int:
     """Delete the Jobs a dead manager left (its registry): they run again on resume, and
     their pod directories stay."""
-    registry = run.path / SUBMITTED_REGISTRY
-    if not registry.is_file():
-        return 0
-    try:
-        recorded = json.loads(registry.read_text())
-    except json.JSONDecodeError:
-        return 0
+    recorded = read_registry(run.path / SUBMITTED_REGISTRY) or {}
     names = list(recorded.get("jobs", {}))
     if names:
         api = KubeApi(settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import socket
@@ -14,7 +13,15 @@ from typing import Any
 
 import psutil
 
-from genscale.executors.base import Executor, ExecutorContext, Job, JobResult, Resources, bash_argv
+from genscale.executors.base import (
+    Executor,
+    ExecutorContext,
+    Job,
+    JobResult,
+    Resources,
+    bash_argv,
+    read_registry,
+)
 from genscale.monitor.cgroups import TaskCgroup
 from genscale.monitor.process import kill_recorded, run_monitored, start_ticks, terminate_tree
 from genscale.monitor.sampler import Sampler
@@ -41,13 +48,7 @@ class LocalExecutor(Executor):
     def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
         """Kill the process groups a dead manager recorded, where they are still the
         processes recorded (their start time); its task cgroups are the runner's."""
-        registry = run.path / RUNNING_REGISTRY
-        if not registry.is_file():
-            return 0
-        try:
-            entries = json.loads(registry.read_text())
-        except json.JSONDecodeError:
-            return 0
+        entries = read_registry(run.path / RUNNING_REGISTRY) or {}
         return sum(kill_recorded(int(entry["pid"]), entry.get("start_ticks"))
                    for entry in entries.values())
 

@@ -15,7 +15,6 @@ directory, behind the engine's back.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
-from genscale.executors.base import ExecutorContext, Job, JobResult, Resources
+from genscale.executors.base import ExecutorContext, Job, JobResult, Resources, read_registry
 from genscale.executors.pods import monitor_argv
 from genscale.executors.remote import RemoteExecutor, Submitted
 from genscale.monitor.process import TaskTotals
@@ -198,13 +197,7 @@ class SlurmExecutor(RemoteExecutor):
     def stop_leftovers(cls, run: RunDirectory, run_id: str, settings: Any) -> int:
         """Cancel the jobs a dead manager had submitted (its registry): they run again on
         resume, and their pod directories stay."""
-        submitted = run.path / SUBMITTED_REGISTRY
-        if not submitted.is_file():
-            return 0
-        try:
-            jobs = list(json.loads(submitted.read_text()))
-        except json.JSONDecodeError:
-            return 0
+        jobs = list(read_registry(run.path / SUBMITTED_REGISTRY) or {})
         if jobs:
             subprocess.run(["scancel", *jobs], capture_output=True, check=False)
         return len(jobs)
