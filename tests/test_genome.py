@@ -88,6 +88,13 @@ def test_datasets_share_one_reference(tmp_path: Path) -> None:
     assert second.info["reference"]["model"] == "human"
     assert Dataset.load(second.path).file("reads_1").read_bytes() != \
         first.file("reads_1").read_bytes()
+    # what a model knows of the reference before a run: its length, and the repeat knobs
+    from genscale.quality.table import reference_features
+
+    known = reference_features(second)
+    assert known["reference.bases"] == 200_000
+    assert known["reference.segdup_fraction"] == 0.053
+    assert known["reference.sine_divergence"] == 0.12
 
 
 def test_repeat_knobs_go_with_the_human_model(tmp_path: Path) -> None:

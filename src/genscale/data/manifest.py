@@ -46,6 +46,13 @@ class Dataset:
         return sum(int(f["bytes"]) for f in self.files.values())
 
     @property
+    def genome_bases(self) -> int | None:
+        """The reference's length in bases, as its maker counted it (synth, import), if it
+        did."""
+        value = (self.info.get("stats") or {}).get("genome_bases")
+        return int(value) if value is not None else None
+
+    @property
     def pairs(self) -> int | None:
         """The read pairs its maker counted (synth, subsample, import), if it did."""
         pairs = self.info.get("stats", {}).get("pairs")

@@ -11,8 +11,10 @@ the run's makespan, summed CPU and largest peak memory. Columns:
 - targets: `wall_s`, `cpu_time_s`, `peak_rss_bytes` (and the other measured columns);
 - pre-run features (`PRE_RUN_PREFIXES`): the dataset's size (`read_bases`, both mates'
   bases, the default size of the models; `dataset_input_bytes`, reads and reference as
-  stored), the FASTQ features of its reads (`fastq_1.*`, `fastq_2.*`), known before
-  anything runs, and, when the corpus spans machines, which machine ran it
+  stored), the FASTQ features of its reads (`fastq_1.*`, `fastq_2.*`), its reference
+  (`reference.bases`, and a synthetic human-model reference's repeat knobs,
+  `quality.table.reference_features`), known before anything runs, and, when the corpus
+  spans machines, which machine ran it
   (`machine.cpu_model=NAME`, 1 or 0: the same workflow took up to 1.6x longer per step on
   one of this project's two machine types than on the other);
 - pilot features (`pilot.*`, see `engine.pilot`), where the corpus has them: each step's
@@ -41,7 +43,8 @@ from genscale.store.corpus import dataset_of
 
 WORKFLOW_STEP = "(workflow)"
 PILOT_PREFIX = "pilot."  # the columns engine.pilot measures
-PRE_RUN_PREFIXES = ("read_bases", "dataset_input_bytes", "fastq_1.", "fastq_2.", "machine.")
+PRE_RUN_PREFIXES = ("read_bases", "dataset_input_bytes", "fastq_1.", "fastq_2.", "machine.",
+                    "reference.")
 MACHINE = "machine.cpu_model="
 # which step writes each report source of `quality.table.run_features`
 REPORT_STEP = {

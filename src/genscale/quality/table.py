@@ -47,6 +47,21 @@ def dataset_features(dataset: Dataset) -> dict[str, Any]:
             features = fastq_features(dataset.file(mate))
             row.update(_numeric(f"fastq_{mate[-1]}", features["metrics"]))
     row["input_bytes"] = dataset.input_bytes
+    row.update(reference_features(dataset))
+    return row
+
+
+def reference_features(dataset: Dataset) -> dict[str, float]:
+    """What is known of the dataset's reference before a run: `reference.bases`, its length
+    (where the manifest counted it), and for a synthetic reference of the human repeat
+    model its repeat knobs (`reference.sine_fraction`, ..., `data.genome.RepeatModel`)."""
+    row: dict[str, float] = {}
+    if dataset.genome_bases is not None:
+        row["reference.bases"] = float(dataset.genome_bases)
+    made = dataset.info.get("reference") or {}
+    if made.get("model") == "human":
+        row.update({f"reference.{k}": float(v) for k, v in made.items()
+                    if k.endswith(("_fraction", "_divergence")) and isinstance(v, int | float)})
     return row
 
 
