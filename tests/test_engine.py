@@ -165,6 +165,27 @@ def test_index_steps_are_cached_by_content(tmp_path: Path) -> None:
     assert statuses() == ("skipped", "12")
 
 
+def test_a_parameter_the_index_does_not_use_keeps_its_cache(tmp_path: Path) -> None:
+    """An index of the same reference is the same whatever else the run's parameters say
+    (0.10.0 keyed it on every parameter: a dataset's read length rebuilt the index)."""
+    source = write(tmp_path / "ref.fa", ">a\nACGT\n")
+    text = (CACHED.replace("SOURCE", str(source))
+            .replace("> {outputs.index}\n", "> {outputs.index} && echo {params.label}\n")
+            .replace("params:\n", "params:\n  label: x\n  reads: r1\n"))
+    spec = write(tmp_path / "cached.yaml", text)
+    settings = RunSettings(runs_dir=tmp_path / "runs", interval_s=0.1)
+
+    def status(**params: str) -> str:
+        result = run_workflow(str(spec), None, settings, params)
+        assert result.outcome.ok
+        return str(RunDirectory(result.run_dir).tasks().set_index("task_id")
+                   .loc["build_index", "status"])
+
+    assert status() == "succeeded"
+    assert status(reads="r2") == "skipped"  # not in the index's command: the cache holds
+    assert status(label="y") == "succeeded"  # in its command: built again
+
+
 @pytest.mark.slow
 def test_user_errors_are_one_line(tmp_path: Path, env_no_color: dict[str, str]) -> None:
     cases = [

@@ -280,9 +280,13 @@ def _plan_step(i: int, step: Step, values: Mapping[str, str], source: SourceMap,
         cache=step.cache,
         version_command=render(step.version, values, quote=True) if step.version else None,
         image=step.image,
+        # the parameters the command uses, not every one the workflow and dataset have: an
+        # index of the same reference is the same whatever the reads' length
         cache_basis={"command": step.command,
-                     "values": {k: v for k, v in command_values.items()
-                                if k.startswith("params.")},
+                     "values": {k: command_values[k]
+                                for k in sorted({name for name, _, _ in
+                                                 template_fields(step.command)})
+                                if k.startswith("params.") and k in command_values},
                      "outputs": {k: _relative(p, workdir)
                                  for k, p in paths["outputs"].items()}},
     )
