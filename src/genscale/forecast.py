@@ -68,11 +68,16 @@ def workflow_predictor(bundle_dir: Path, target: str = "wall_s"
         raise UserError(f"{bundle_dir}: expected a bundle of {target} by workflow,step "
                         f"(this one predicts {meta['target']} by {','.join(meta['by'])})")
 
+    # a workload runs the same datasets many times: their features are read once each
+    rows_of: dict[Path, pd.DataFrame] = {}
+
     def predict_s(dataset: Dataset, workflow: str) -> float:
         key = group_key((workflow, WORKFLOW_STEP))
         if key not in groups:
             raise UserError(f"{bundle_dir}: no whole-workflow model for {workflow}")
-        rows = dataset_rows(dataset.path, meta)
+        if dataset.path not in rows_of:
+            rows_of[dataset.path] = dataset_rows(dataset.path, meta)
+        rows = rows_of[dataset.path]
         rows = rows[(rows["workflow"] == workflow) & (rows["step"] == WORKFLOW_STEP)]
         return float(predict(groups, meta, rows)[f"predicted_{target}"].iloc[0])
 

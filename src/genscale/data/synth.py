@@ -170,11 +170,14 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(options.seed)
     if options.reference_from is not None:
-        contigs, reference_info = _shared_reference(options.reference_from)
+        contigs, reference_info, shared = _shared_reference(options.reference_from)
+        # its bytes as they are (whatever its line width): the index steps' cache, keyed
+        # by content, finds them again
+        shutil.copyfile(shared, out / "reference.fa")
     else:
         contigs, reference_info = _reference(options, rng)
+        _write_fasta(out / "reference.fa", contigs)
     genome_bases = sum(len(seq) for seq in contigs.values())
-    _write_fasta(out / "reference.fa", contigs)
     donor, snps = _donor(contigs, options.snp_rate, rng)
     files = {"reference": "reference.fa"}
     _write_known_sites(out, contigs, snps, rng)
@@ -240,8 +243,9 @@ def _reference(o: SynthOptions, rng: np.random.Generator
                      "repeat_divergence": REPEAT_DIVERGENCE}
 
 
-def _shared_reference(source: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """Another dataset's reference (`--reference-from`), and what its manifest says of it."""
+def _shared_reference(source: Path) -> tuple[dict[str, bytes], dict[str, Any], Path]:
+    """Another dataset's reference (`--reference-from`): its contigs, what its manifest
+    says of it, and its file."""
     dataset = Dataset.load(source)
     if "reference" not in dataset.files:
         raise UserError(f"--reference-from {source}: the dataset has no reference")
@@ -262,7 +266,7 @@ def _shared_reference(source: Path) -> tuple[dict[str, bytes], dict[str, Any]]:
         raise UserError(f"--reference-from {source}: its reference has no sequence")
     made = dict(dataset.info.get("reference") or {})
     return contigs, {**made, "from": str(source.resolve()),
-                     "sha256": dataset.files["reference"]["sha256"]}
+                     "sha256": dataset.files["reference"]["sha256"]}, dataset.file("reference")
 
 
 def _donor(contigs: dict[str, bytes], rate: float,

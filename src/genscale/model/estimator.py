@@ -150,7 +150,7 @@ def _log_size(frame: pd.DataFrame, size: str | None, offset: float = 0.0) -> np.
     if size is None:
         return np.zeros(len(frame))
     values = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
-    return np.log(np.clip(np.nan_to_num(values, nan=1.0 + offset) - offset, 1.0, None))
+    return _shifted(np.nan_to_num(values, nan=1.0 + offset), offset)
 
 
 def intensive(frame: pd.DataFrame, features: list[str], size: str | None) -> list[str]:
@@ -244,6 +244,7 @@ def _sample_folds(folds: list[tuple[np.ndarray, np.ndarray]], keep: np.ndarray
 
 
 def _shifted(sizes: np.ndarray, offset: float) -> np.ndarray:
+    """log(sizes - offset), at least 0."""
     return np.log(np.clip(sizes - offset, 1.0, None))
 
 
@@ -695,8 +696,9 @@ def _fit_tail(frame: pd.DataFrame, log_y: np.ndarray, state: dict[str, Any],
     # classifier nothing, and its binning would fail on it
     features = [c for c in features
                 if pd.to_numeric(frame[c], errors="coerce").nunique() > 1]
-    bins = bin_edges(_learner_matrix(frame, features, size, "trees"))  # trees too
-    matrix = binned(bins, _learner_matrix(frame, features, size, "trees"))
+    values = _learner_matrix(frame, features, size, "trees")  # the classifier is trees too
+    bins = bin_edges(values)
+    matrix = binned(bins, values)
     oof = np.full(len(frame), np.nan)
     for train, test in folds:
         if 0 < labels[train].sum() < len(train):
