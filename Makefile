@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := demo
 
 .PHONY: setup demo test test-fast docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
-	bench-workload bench-train corpus models
+	bench-workload bench-train bench-production corpus models production-corpus production-model
 
 setup:
 	@bash scripts/setup.sh
@@ -85,6 +85,25 @@ bench-train: setup
 # model predict on one dataset: this version's bundle against 0.10.0's model.skops layout
 bench-predict: setup
 	@$(BIN)/python benchmarks/predict_time.py
+
+# Issue 19's targets: genscale project against the prototype's GRCh38 run, held-out R² and
+# extrapolation across reference lengths, and how long project takes
+bench-production: setup
+	@$(BIN)/python benchmarks/production.py
+
+# The corpus across production's dimensions (campaigns/production-v1.yaml: references of 1 Mb
+# to 1 Gb, reads of 75-150 bp, 1 and 2 threads); resumable. Then the work laws that
+# genscale project reads (packaged with it).
+PRODUCTION := runs/campaign-production-v1
+production-corpus: setup
+	@$(BIN)/genscale campaign campaigns/production-v1.yaml --out $(PRODUCTION)
+	@$(BIN)/genscale campaign campaigns/production-v1.yaml --out $(PRODUCTION) \
+	    --export datasets/production-v1
+
+production-model: setup
+	@$(BIN)/genscale model scaling datasets/production-v1 \
+	    --out src/genscale/model/production-v1.scaling.json \
+	    --quality-model models/corpus-v1-wall_s --quality-corpus datasets/corpus-v1
 
 # The corpus of datasets/corpus-v1: 419 monitored workflow runs (its passes here took about
 # 8 hours on 2 cores, pilots included: the times they printed, see the README).

@@ -293,3 +293,30 @@ cells:
     corpus = pd.read_csv(ROOT / "datasets" / "corpus-v1" / "workflows.csv")
     ids = {p.point_id for p in design(load_campaign(ROOT / "campaigns" / "corpus-v1.yaml"))}
     assert set(corpus["point_id"]) <= ids
+
+
+def test_threads_is_an_axis_over_the_same_reads(tmp_path: Path) -> None:
+    """`threads: [1, 2]` runs each dataset under each cap: the ids differ by `-tN`, the
+    dataset (seed, knobs, dataset id) does not, so a model never splits them."""
+    spec = write(tmp_path / "threads.yaml", """\
+name: threads
+seed: 5
+cells:
+  - workflow: dnaseq
+    kind: dna
+    threads: [1, 2]
+    pairs: [10000, 20000]
+    presets: [typical]
+    jitter: 0.3
+""")
+    points = design(load_campaign(spec))
+    assert sorted(p.point_id for p in points) == [
+        "dnaseq-dna10000-typical-s1-t1-r1", "dnaseq-dna10000-typical-s1-t2-r1",
+        "dnaseq-dna20000-typical-s1-t1-r1", "dnaseq-dna20000-typical-s1-t2-r1"]
+    by_dataset: dict[str, list] = {}
+    for p in points:
+        by_dataset.setdefault(p.dataset_id, []).append(p)
+    assert sorted(by_dataset) == ["dnaseq-dna10000-typical-s1", "dnaseq-dna20000-typical-s1"]
+    for pair in by_dataset.values():
+        assert sorted(p.max_threads for p in pair) == [1, 2]
+        assert pair[0].synth_knobs() == pair[1].synth_knobs()

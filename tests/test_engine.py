@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from genscale.engine.runner import RunSettings, run_workflow
+from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory
 
 from .conftest import GENSCALE, write
@@ -76,6 +77,34 @@ steps:
         a, b = tasks.loc["a"], tasks.loc["b"]
         overlaps = a["start_time"] < b["end_time"] and b["start_time"] < a["end_time"]
         assert overlaps == overlap, cores
+
+
+def test_max_threads_caps_every_step_and_a_resume_keeps_it(tmp_path: Path) -> None:
+    spec = write(tmp_path / "threads.yaml", """\
+name: threads
+steps:
+  - name: wide
+    app: sh
+    threads: 4
+    outputs: {o: wide.txt}
+    command: echo {threads} > {outputs.o}
+  - name: narrow
+    app: sh
+    outputs: {o: narrow.txt}
+    command: echo {threads} > {outputs.o}
+""")
+    result = run_workflow(str(spec), None, RunSettings(runs_dir=tmp_path / "runs",
+                                                       interval_s=0.1, max_threads=2))
+    run = RunDirectory(result.run_dir)
+    assert (run.work / "wide.txt").read_text().strip() == "2"
+    assert (run.work / "narrow.txt").read_text().strip() == "1"
+    tasks = run.tasks().set_index("task_id")
+    assert tasks.loc["wide", "threads_requested"] == 2
+    info = run.read_run_info()
+    assert info["settings"]["max_threads"] == 2
+    assert [s["threads"] for s in info["workflow"]["spec"]["steps"]] == [2, 1]
+    with pytest.raises(UserError, match="--max-threads"):
+        run_workflow(str(spec), None, RunSettings(runs_dir=tmp_path / "runs", max_threads=0))
 
 
 def test_interrupt_cancels_and_keeps_everything(tmp_path: Path,

@@ -104,3 +104,13 @@ def test_repeat_knobs_go_with_the_human_model(tmp_path: Path) -> None:
         SynthOptions(reference_model="human", sine_fraction=1.5).check()
     with pytest.raises(UserError, match=r"add up to more than 0\.9"):
         SynthOptions(reference_model="human", sine_fraction=0.5, line_fraction=0.5).check()
+
+
+def test_a_human_like_reference_has_no_contig_longer_than_chr1():
+    from genscale.data.genome import LONGEST_HUMAN_CONTIG, contig_count
+    assert contig_count(1_000_000, 2) == 2
+    assert contig_count(1_000_000_000, 2) == 5  # 200 Mb each
+    assert contig_count(3_100_000_000, 2) == 13
+    assert contig_count(3_100_000_000, 30) == 30
+    for bases in (10**8, 10**9, 3_100_000_000, 2 * LONGEST_HUMAN_CONTIG + 1):
+        assert bases / contig_count(bases, 2) <= LONGEST_HUMAN_CONTIG

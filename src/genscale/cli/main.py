@@ -13,6 +13,7 @@ from genscale.cli import (
     importers,
     model,
     monitor,
+    project,
     quality,
     report,
     run,
@@ -36,6 +37,7 @@ cli.add_command(quality.quality)
 cli.add_command(workload.workload)
 cli.add_command(campaign.campaign)
 cli.add_command(model.model)
+cli.add_command(project.project)
 
 
 def main() -> None:

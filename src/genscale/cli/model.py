@@ -180,3 +180,39 @@ def show(bundle_dir: Path, only: tuple[str, ...]) -> None:
                         f"{', '.join(sorted(meta['metrics']))}")
     click.echo(metrics_markdown(meta, (lambda k: k in only) if only else (lambda _: True)),
                nl=False)
+
+
+@model.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="scaling model file to write (.json)")
+@click.option("--quality-model", type=click.Path(path_type=Path),
+              help="a wall_s bundle by workflow,step whose predictions give each preset's "
+                   "quality factors")
+@click.option("--quality-corpus", type=click.Path(path_type=Path),
+              help="the corpus that bundle was trained on (its presets' reads)")
+def scaling(corpus: Path, out: Path, quality_model: Path | None,
+            quality_corpus: Path | None) -> None:
+    """Fit the work laws of every workflow in CORPUS (`genscale project` reads them): per
+    step, CPU time, peak memory and I/O across reference length, read length, read count
+    and threads, and its parallel fraction. Prints each step's chosen terms and held-out
+    error.
+
+    \b
+    Example:
+      genscale model scaling datasets/production-v1 --out my.scaling.json \\
+          --quality-model models/corpus-v1-wall_s --quality-corpus datasets/corpus-v1
+    """
+    from genscale.model import scaling as laws
+
+    if (quality_model is None) != (quality_corpus is None):
+        raise UserError("give --quality-model and --quality-corpus together")
+    fitted = laws.fit_file(corpus, quality_model, quality_corpus)
+    laws.save(fitted, out)
+    for workflow, part in fitted["workflows"].items():
+        for step, state in part["steps"].items():
+            for name, demand in state["demands"].items():
+                stderr.print(f"{workflow:<8} {step:<26} {name:<15} "
+                             f"{' + '.join(demand['terms']):<34} held-out median error "
+                             f"{100 * demand['held_out_median_error']:5.1f}%", markup=False)
+    click.echo(str(out))

@@ -36,6 +36,33 @@ class IntervalSeconds(click.ParamType):
 
 
 INTERVAL = IntervalSeconds()
+
+
+class Count(click.ParamType):
+    """A positive count with an optional decimal suffix: 24M, 3.1G, 150, 2.5k."""
+
+    name = "count"
+    SUFFIXES: typing.ClassVar[dict[str, int]] = {"": 1, "K": 10**3, "M": 10**6,
+                                                 "G": 10**9, "T": 10**12}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            text = str(value).strip()
+            suffix = text[-1:].upper() if text[-1:].isalpha() else ""
+            try:
+                number = float(text[:len(text) - len(suffix)]) * self.SUFFIXES[suffix]
+            except (ValueError, KeyError):
+                self.fail(f"expected a count such as 24M or 3.1G, got {value!r}", param, ctx)
+        if not 0 < number < 1e18:  # also NaN
+            self.fail(f"expected a count above 0 such as 24M or 3.1G, got {value!r}", param,
+                      ctx)
+        return number
+
+
+COUNT = Count()
 PORT = click.IntRange(1, 65535)
 
 

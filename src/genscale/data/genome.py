@@ -199,11 +199,24 @@ def _segdups(seq: np.ndarray, name: str, target: int, divergence: float,
     return placed
 
 
+# GRCh38's chr1, its longest contig. Tools hold a whole contig in memory (Picard's
+# CreateSequenceDictionary with the catalog's 1 GiB heap fails on a 500 Mb contig and not on
+# a 250 Mb one, measured), so a human-like reference is never made of longer ones.
+LONGEST_HUMAN_CONTIG = 248_956_422
+
+
+def contig_count(genome_bases: int, chromosomes: int) -> int:
+    """The contigs a human-like reference of `genome_bases` has: `chromosomes`, or more
+    where that many would be longer than GRCh38's longest."""
+    return max(chromosomes, -(-genome_bases // LONGEST_HUMAN_CONTIG))
+
+
 def build(genome_bases: int, chromosomes: int, gc: float, model: RepeatModel,
           rng: np.random.Generator) -> tuple[dict[str, bytes], Layout]:
-    """A reference of `chromosomes` contigs, `genome_bases` in all, made as `model` says;
-    and what was placed."""
+    """A reference of `genome_bases` in `contig_count(genome_bases, chromosomes)` contigs,
+    made as `model` says; and what was placed."""
     model.check()
+    chromosomes = contig_count(genome_bases, chromosomes)
     per_contig = genome_bases // chromosomes
     layout = Layout(placed_bases=dict.fromkeys(
         ("sine", "line", "ltr_dna", "satellite", "microsatellite", "segdup"), 0))

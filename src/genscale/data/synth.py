@@ -45,7 +45,9 @@ class SynthOptions:
     kind: Literal["dna", "rna"] = field(default="dna", metadata={
         "help": "dna: reference and reads; rna: adds a GTF and spliced reads"})
     genome_bases: int = field(default=1_000_000, metadata={"help": "reference length (bp)"})
-    chromosomes: int = field(default=2, metadata={"help": "number of contigs"})
+    chromosomes: int = field(default=2, metadata={
+        "help": "number of contigs (human model: more where they would be longer than "
+                "GRCh38's chr1, 249 Mb)"})
     gc: float = field(default=0.41, metadata={
         "help": "mean GC fraction of the reference (it varies by 5-30 kb region)"})
     repeat_fraction: float = field(default=0.05, metadata={

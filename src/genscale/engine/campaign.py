@@ -58,6 +58,10 @@ class Cell(BaseModel):
                    ) = 1_000_000
     read_lengths: Annotated[list[Annotated[int, Field(ge=30, le=250)]],
                             Field(min_length=1)] = [100]
+    # each step's threads capped at each of these (`RunSettings.max_threads`); absent:
+    # each step's own
+    threads: Annotated[list[Annotated[int, Field(ge=1, le=4096)]] | None,
+                       Field(min_length=1)] = None
     # uniform: corpus-v1's few repeat families; human: the human genome's repeat classes
     # (`data.genome`), with `reference_knobs` (such as segdup_fraction) over their defaults
     reference_model: Literal["uniform", "human"] = "uniform"
@@ -119,6 +123,7 @@ class Point:
     # corpus-v1's; with `shared_reference`, made once and shared (`reference_knobs`)
     reference: dict[str, Any] = field(default_factory=dict)
     shared_reference: bool = False
+    max_threads: int | None = None  # RunSettings.max_threads
 
     @property
     def dataset_id(self) -> str:
@@ -197,12 +202,16 @@ def design(spec: CampaignSpec) -> list[Point]:
                     for s in range(cell.first_seed, cell.first_seed + cell.seeds):
                         seed = rng.randrange(1, 2**31)
                         knobs = _jittered(preset, cell.jitter, random.Random(seed))
-                        for r in range(1, cell.repeats + 1):
-                            pid = point_id(f"{name}{tokens}-{cell.kind}{pairs}-{preset}-s{s}",
-                                           r)
-                            points.append(Point(pid, cell.workflow, cell.kind, genome_bases,
-                                                pairs, preset, seed, r, knobs, read_length,
-                                                reference, cell.shared_reference))
+                        # the same reads under each thread cap: threads alone differ
+                        caps: list[int | None] = [*cell.threads] if cell.threads else [None]
+                        for max_threads in caps:
+                            for r in range(1, cell.repeats + 1):
+                                pid = point_id(f"{name}{tokens}-{cell.kind}{pairs}-{preset}"
+                                               f"-s{s}", r, max_threads)
+                                points.append(Point(
+                                    pid, cell.workflow, cell.kind, genome_bases, pairs,
+                                    preset, seed, r, knobs, read_length, reference,
+                                    cell.shared_reference, max_threads))
     points += _reruns(spec, points)
     seen: set[str] = set()
     for point in points:
@@ -237,7 +246,7 @@ def _reruns(spec: CampaignSpec, points: list[Point]) -> list[Point]:
                                 "its -rN, such as dnaseq-dna10000-clean-s1)")
             for dataset in matched:
                 for r in range(2, rerun.repeats + 1):
-                    pid = point_id(dataset, r)
+                    pid = point_id(dataset, r, first[dataset].max_threads)
                     if pid not in designed:
                         added.setdefault(pid, replace(first[dataset], point_id=pid, repeat=r))
     return list(added.values())
@@ -298,7 +307,8 @@ def run_campaign(spec_path: Path, out: Path, on_point: Callable[[PointOutcome], 
                 # its own
                 settings = RunSettings(runs_dir=runs, interval_s=spec.interval_s,
                                        run_id=point.point_id,
-                                       use_cache=point.shared_reference)
+                                       use_cache=point.shared_reference,
+                                       max_threads=point.max_threads)
                 result = run_workflow(point.workflow, dataset.path, settings,
                                       on_event=on_event)
             result_status = ("interrupted" if result.outcome.interrupted

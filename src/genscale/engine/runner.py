@@ -71,6 +71,8 @@ class RunSettings:
     dry_run: bool = field(default=False, metadata={
         "help": "kubernetes: write and validate the Jobs under manifests/, submit nothing"})
     cores: int | None = field(default=None, metadata={"help": "core budget (default: all)"})
+    max_threads: int | None = field(default=None, metadata={
+        "help": "give no step more threads than this (default: each step's own)"})
     memory: str | None = field(default=None, metadata={
         "help": "memory budget such as 16G (default: all)"})
     run_id: str | None = field(default=None, metadata={"help": "name of the run directory"})
@@ -128,6 +130,8 @@ def prepare(workflow_ref: str, dataset_dir: Path | None, settings: RunSettings,
         able = [n for n in registry.names() if registry.get(n).dry_run_supported]
         raise UserError(f"--dry-run goes with --executor {' or '.join(able)}")
     workflow, source = load_workflow(workflow_ref)
+    # the capped spec is what run.json keeps, so a resume runs the same threads
+    workflow = workflow.with_max_threads(settings.max_threads)
     if dataset_dir is None and workflow.inputs:
         raise UserError(f"{workflow.name} needs --dataset DIR (it reads "
                         f"{', '.join(workflow.inputs)}); make one with 'genscale data synth'")
@@ -158,6 +162,9 @@ def check_settings(settings: RunSettings) -> None:
     if settings.cores is not None and not 1 <= settings.cores <= 1_000_000:
         raise UserError(f"--cores: expected a whole number of cores of at least 1, "
                         f"got {settings.cores}")
+    if settings.max_threads is not None and not 1 <= settings.max_threads <= 4096:
+        raise UserError(f"--max-threads: expected a whole number from 1 to 4096, "
+                        f"got {settings.max_threads}")
     if settings.memory is not None:
         memory_budget(settings.memory)
     if settings.retries < 0:

@@ -85,9 +85,17 @@ def restrict(shape: list[StepShape], steps: Iterable[str]) -> list[StepShape]:
 
 def makespan_s(shape: list[StepShape], durations_s: Mapping[str, float], cores: int) -> float:
     """The makespan the engine's dispatch rule gives steps of these durations on `cores`
-    cores: in plan order, each ready step starts while its threads (at most `cores`) fit
-    what the running ones leave; one that does not fit waits and later ones may start; a
-    step alone runs whatever its threads."""
+    cores (`schedule_s`)."""
+    return max((end for _, end in schedule_s(shape, durations_s, cores).values()),
+               default=0.0)
+
+
+def schedule_s(shape: list[StepShape], durations_s: Mapping[str, float], cores: int
+               ) -> dict[str, tuple[float, float]]:
+    """Each step's (start, end) under the engine's dispatch rule on `cores` cores: in plan
+    order, each ready step starts while its threads (at most `cores`) fit what the
+    running ones leave; one that does not fit waits and later ones may start; a step
+    alone runs whatever its threads."""
     order = {s.step: i for i, s in enumerate(shape)}
     waiting = {s.step: len(s.deps) for s in shape}
     dependents: dict[str, list[str]] = {s.step: [] for s in shape}
@@ -98,6 +106,8 @@ def makespan_s(shape: list[StepShape], durations_s: Mapping[str, float], cores: 
     ready = [(order[s], s) for s, n in waiting.items() if n == 0]
     heapq.heapify(ready)
     running: list[tuple[float, int, str]] = []
+    started: dict[str, float] = {}
+    spans: dict[str, tuple[float, float]] = {}
     used, now = 0, 0.0
     while ready or running:
         deferred = []
@@ -107,18 +117,20 @@ def makespan_s(shape: list[StepShape], durations_s: Mapping[str, float], cores: 
             if not running or used + threads[step] <= cores:
                 heapq.heappush(running, (now + max(float(durations_s[step]), 0.0),
                                          order[step], step))
+                started[step] = now
                 used += threads[step]
             else:
                 deferred.append(item)
         for item in deferred:
             heapq.heappush(ready, item)
         now, _, done = heapq.heappop(running)
+        spans[done] = (started[done], now)
         used -= threads[done]
         for dependent in dependents[done]:
             waiting[dependent] -= 1
             if waiting[dependent] == 0:
                 heapq.heappush(ready, (order[dependent], dependent))
-    return now
+    return spans
 
 
 def makespans_s(shape: list[StepShape], durations_s: pd.DataFrame, cores: int) -> np.ndarray:

@@ -41,15 +41,17 @@ from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory, atomic_write_json, atomic_write_text
 
 
-def point_id(dataset_id: str, repeat: int) -> str:
-    """A campaign point's id: its dataset's and the run's number on it (`-r1`, `-r2`)."""
-    return f"{dataset_id}-r{repeat}"
+def point_id(dataset_id: str, repeat: int, max_threads: int | None = None) -> str:
+    """A campaign point's id: its dataset's, the threads cap it ran under if any (`-t2`),
+    and the run's number on it (`-r1`, `-r2`)."""
+    threads = f"-t{max_threads}" if max_threads is not None else ""
+    return f"{dataset_id}{threads}-r{repeat}"
 
 
 def dataset_of(point_id: str) -> str:
-    """The dataset a point ran (its id without the `-rN`): repeats of one dataset are never
-    split between the training and the test rows of a model."""
-    return re.sub(r"-r\d+$", "", point_id)
+    """The dataset a point ran (its id without the `-tN` and `-rN`): repeats of one dataset,
+    under any threads, are never split between the training and the test rows of a model."""
+    return re.sub(r"(-t\d+)?-r\d+$", "", point_id)
 
 
 def closed_runs(campaign_dir: Path) -> list[Path]:
@@ -65,6 +67,10 @@ def _point_columns(point: dict[str, Any]) -> dict[str, Any]:
            "pairs": point["pairs"],
            "dataset_seed": point["seed"], "genome_bases": point["genome_bases"],
            "repeat": point["repeat"]}
+    # the axes later campaigns added (corpus-v1's points have neither)
+    for name in ("read_length", "max_threads"):
+        if point.get(name) is not None:
+            row[name] = point[name]
     row.update({f"knob.{k}": v for k, v in sorted(point["knobs"].items())})
     return row
 

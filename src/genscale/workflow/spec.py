@@ -74,3 +74,12 @@ class Workflow(BaseModel):
     inputs: dict[Name, str] = {}
     params: dict[Name, str | int | float] = {}
     steps: Annotated[list[Step], Field(min_length=1)]
+
+    def with_max_threads(self, max_threads: int | None) -> Workflow:
+        """This workflow with no step given more than `max_threads` threads (nf-core's
+        `--max_cpus`); itself when None."""
+        if max_threads is None:
+            return self
+        return self.model_copy(update={"steps": [
+            s.model_copy(update={"threads": min(s.threads, max_threads)})
+            for s in self.steps]})

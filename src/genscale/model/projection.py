@@ -1,0 +1,187 @@
+"""What a workflow will cost on given inputs and nodes: `genscale project`.
+
+Each step's demands come from its work laws (`model.scaling`) at the inputs asked for,
+times a quality factor (the read quality's effect on the step's time, from a model of
+corpus-v1's runs, which varied quality at one reference length: see
+`scaling.quality_factors`).
+Its wall time is its CPU time over the cores it keeps busy (`scaling.busy_cores`, at most
+the node's). The whole workflow's wall time is the engine's dispatch rule replayed on
+those wall times and the node's cores (`model.compose.schedule_s`), its peak memory the
+most that steps running at once hold together in that replay, its CPU time and bytes
+the sums over its steps.
+
+Every p90 is the step's prediction times its held-out p90 factor; the workflow's p90s
+replay or sum its steps' p90s, as if every step ran slow together (an upper estimate:
+the steps of one input do tend to run slow together, through the input's quality).
+
+A step's peak memory grows with the reference and threads but not with the reads beyond
+the largest measured: the tools stream their reads (seen: bwa mem's resident memory rises
+from 10,000 to 100,000 pairs and holds after, its batches being 10 Mb of bases per thread).
+
+A step's figures are marked `extrapolated` with the dimensions of the inputs that lie
+outside what the corpus measured for it (pairs, read length, reference length, threads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genscale.errors import UserError
+from genscale.model.compose import StepShape, schedule_s
+from genscale.model.scaling import Inputs, busy_cores, predict_demand
+
+FIGURES = ("cpu_time_s", "wall_s", "peak_rss_bytes", "read_bytes", "write_bytes")
+COLUMNS = ("step", "app", "threads", *[c for f in FIGURES for c in (f, f"{f}_p90")],
+           "extrapolated")
+WORKFLOW_ROW = "(workflow)"
+
+
+@dataclass(frozen=True)
+class Question:
+    """What an operator asks: a workflow on these inputs, on nodes like this."""
+
+    pairs: float
+    read_length: float
+    reference_bases: float
+    cores: int
+    threads: int | None = None  # each multi-threaded step's; None: the workflow's own
+    memory_bytes: float | None = None  # a node's memory, to flag steps that exceed it
+    quality_factors: Mapping[str, float] = field(default_factory=dict)  # by step; 1 absent
+
+
+@dataclass
+class StepPlan:
+    """What projection needs of a planned step: its shape, and its heap where the command
+    sets one (`-Xmx`): a JVM's resident memory stays near its heap whatever the input."""
+
+    shape: StepShape
+    app: str
+    heap_bytes: float | None
+
+
+def step_plans(workflow_ref: str) -> list[StepPlan]:
+    """The workflow's steps in plan order (`model.compose.plan_shape`, with heaps)."""
+    from pathlib import Path
+
+    from genscale.workflow.loader import load_workflow
+    from genscale.workflow.plan import make_plan
+
+    workflow, source = load_workflow(workflow_ref)
+    plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
+    steps = {t.task_id: t.step for t in plan.tasks}
+    return [StepPlan(StepShape(t.step, tuple(steps[d] for d in t.deps), t.threads), t.app,
+                     float(t.memory_bytes) if "-Xmx" in t.command else None)
+            for t in plan.tasks]
+
+
+def _outside(ranges: Mapping[str, list[float]], values: Mapping[str, float]) -> list[str]:
+    """The dimensions of `values` outside the measured `ranges` (1% slack for rounding)."""
+    out = []
+    for name, value in values.items():
+        low, high = ranges[name]
+        if value < low * 0.99 or value > high * 1.01:
+            out.append(name)
+    return out
+
+
+def project(model: Mapping[str, Any], plans: list[StepPlan], question: Question
+            ) -> pd.DataFrame:
+    """One row per step the model knows (plan order) and a last row for the workflow,
+    with the columns of `COLUMNS`, plus `note` (why a figure is what it is)."""
+    steps = model["steps"]
+    known = [p for p in plans if p.shape.step in steps]
+    if not known:
+        raise UserError(f"the scaling model knows no step of this workflow (it has "
+                        f"{', '.join(sorted(steps))})")
+    known_names = {p.shape.step for p in known}
+    rows = []
+    shape = []
+    for plan in known:
+        fitted = steps[plan.shape.step]
+        threads = plan.shape.threads
+        if question.threads is not None and threads > 1:
+            threads = question.threads
+        values = {"pairs": question.pairs, "read_length": question.read_length,
+                  "reference_bases": question.reference_bases, "threads": float(threads)}
+        inputs = Inputs.of(**values)
+        row: dict[str, Any] = {"step": plan.shape.step, "app": plan.app, "threads": threads}
+        notes = []
+        factor = float(question.quality_factors.get(plan.shape.step, 1.0))
+        # memory held at the largest reads measured: the tools stream their reads in
+        # batches (bwa: 10 Mb per thread; samtools sort: -m per thread; Java: its heap),
+        # so what grows with the reads in small runs stops growing in large ones
+        ranges = fitted["ranges"]
+        streamed = Inputs.of(min(question.pairs, ranges["pairs"][1]),
+                             min(question.read_length, ranges["read_length"][1]),
+                             question.reference_bases, float(threads))
+        for name, demand in fitted["demands"].items():
+            point = float(predict_demand(demand, streamed if name == "peak_rss_bytes"
+                                         else inputs)[0])
+            if name == "cpu_time_s":
+                point *= factor
+            row[name], row[f"{name}_p90"] = point, point * demand["p90_factor"]
+        if plan.heap_bytes is not None and "peak_rss_bytes" in row:
+            cap = plan.heap_bytes + fitted.get("heap_overhead_bytes", 0.0)
+            if row["peak_rss_bytes_p90"] > cap:
+                notes.append("memory held to its -Xmx heap")
+                row["peak_rss_bytes"] = min(row["peak_rss_bytes"], cap)
+                row["peak_rss_bytes_p90"] = cap
+        cores = busy_cores(fitted["parallelism"], threads, question.cores)
+        if "cpu_time_s" in row:
+            row["wall_s"] = row["cpu_time_s"] / cores
+            row["wall_s_p90"] = row["cpu_time_s_p90"] / cores
+        outside = _outside(fitted["ranges"], values)
+        row["extrapolated"] = ",".join(outside)
+        if question.memory_bytes is not None and row.get("peak_rss_bytes", 0) \
+                > question.memory_bytes:
+            notes.append("needs more memory than a node has")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+        shape.append(StepShape(plan.shape.step,
+                               tuple(d for d in plan.shape.deps if d in known_names), threads))
+    frame = pd.DataFrame(rows)
+    frame = pd.concat([frame, pd.DataFrame([_workflow_row(frame, shape, question)])],
+                      ignore_index=True)
+    for column in COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame[[*COLUMNS, "note"]]
+
+
+def _workflow_row(steps: pd.DataFrame, shape: list[StepShape], question: Question
+                  ) -> dict[str, Any]:
+    row: dict[str, Any] = {"step": WORKFLOW_ROW, "app": WORKFLOW_ROW,
+                           "threads": question.cores}
+    for name in ("cpu_time_s", "read_bytes", "write_bytes"):
+        for column in (name, f"{name}_p90"):
+            row[column] = float(steps[column].sum(min_count=1)) if column in steps else np.nan
+    for suffix in ("", "_p90"):
+        walls = dict(zip(steps["step"], steps[f"wall_s{suffix}"].fillna(0.0), strict=True))
+        spans = schedule_s(shape, walls, question.cores)
+        row[f"wall_s{suffix}"] = max(end for _, end in spans.values())
+        peaks = dict(zip(steps["step"], steps[f"peak_rss_bytes{suffix}"].fillna(0.0),
+                         strict=True))
+        row[f"peak_rss_bytes{suffix}"] = _concurrent_peak(spans, peaks)
+    row["extrapolated"] = ",".join(sorted({d for v in steps["extrapolated"] if v
+                                           for d in v.split(",")}))
+    row["note"] = ("wall: the steps replayed on the node's cores; peak memory: the most "
+                   "steps running at once hold")
+    return row
+
+
+def _concurrent_peak(spans: Mapping[str, tuple[float, float]],
+                     peaks: Mapping[str, float]) -> float:
+    """The most memory steps running at once hold together, each at its peak throughout."""
+    events = sorted([(start, 1, step) for step, (start, _) in spans.items()]
+                    + [(end, 0, step) for step, (_, end) in spans.items()])
+    held = most = 0.0
+    for _, starting, step in events:  # an end before a start at the same instant
+        held += peaks[step] if starting else -peaks[step]
+        most = max(most, held)
+    return most
+
