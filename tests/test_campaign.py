@@ -320,3 +320,19 @@ cells:
     for pair in by_dataset.values():
         assert sorted(p.max_threads for p in pair) == [1, 2]
         assert pair[0].synth_knobs() == pair[1].synth_knobs()
+
+
+def test_only_runs_the_points_it_names(tmp_path: Path, env_no_color) -> None:
+    spec = spec_file(tmp_path)
+    out = tmp_path / "campaign"
+    proc = subprocess.run([GENSCALE, "campaign", str(spec), "--out", str(out), "--only",
+                           "*-dna3000-degraded-*"], capture_output=True, text=True,
+                          env=env_no_color, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 chosen by --only" in proc.stderr
+    assert sorted(p.name for p in (out / "runs").iterdir() if p.is_dir()
+                  and not p.name.startswith(".")) == ["count-dna3000-degraded-s1-r1"]
+    proc = subprocess.run([GENSCALE, "campaign", str(spec), "--out", str(out), "--only",
+                           "nothing-*"], capture_output=True, text=True, env=env_no_color,
+                          timeout=60)
+    assert proc.returncode == 2 and "matches no point of tiny" in proc.stderr

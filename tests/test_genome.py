@@ -114,3 +114,12 @@ def test_a_human_like_reference_has_no_contig_longer_than_chr1():
     assert contig_count(3_100_000_000, 30) == 30
     for bases in (10**8, 10**9, 3_100_000_000, 2 * LONGEST_HUMAN_CONTIG + 1):
         assert bases / contig_count(bases, 2) <= LONGEST_HUMAN_CONTIG
+
+
+def test_star_sparse_suffix_array_keeps_a_large_index_within_8_gib():
+    from genscale.data.synth import star_sa_sparse
+
+    assert [star_sa_sparse(g) for g in (10**6, 10**8, 536_000_000)] == [1, 1, 1]
+    assert star_sa_sparse(10**9) == 2 and star_sa_sparse(3_100_000_000) == 6
+    for g in (10**9, 3_100_000_000, 5 * 10**9):
+        assert 16 * g / star_sa_sparse(g) <= 8 * 2**30

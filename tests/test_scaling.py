@@ -210,3 +210,18 @@ def test_project_names_what_is_missing_or_unknown(tmp_path: Path, env_no_color) 
     proc = subprocess.run([GENSCALE, "project", "dnaseq", "--model", str(bad)],
                           capture_output=True, text=True, env=env_no_color, timeout=60)
     assert proc.returncode == 2 and "not a scaling model" in proc.stderr
+
+
+def test_project_workflow_from_python_matches_the_command(env_no_color) -> None:
+    import genscale
+
+    table = genscale.project_workflow("dnaseq", pairs=2e6, read_length=150,
+                                      reference_bases=2e8, threads=4, cores=16)
+    proc = subprocess.run([GENSCALE, "project", "dnaseq", "--pairs", "2M", "--read-length",
+                           "150", "--reference-bases", "200M", "--threads", "4", "--cores",
+                           "16", "--json"], capture_output=True, text=True, env=env_no_color,
+                          timeout=60)
+    steps = {s["step"]: s for s in json.loads(proc.stdout)["steps"]}
+    for row in table.to_dict("records"):
+        assert steps[row["step"]]["wall_s"] == pytest.approx(row["wall_s"])
+        assert steps[row["step"]]["cpu_time_s_p90"] == pytest.approx(row["cpu_time_s_p90"])

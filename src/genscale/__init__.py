@@ -14,6 +14,8 @@ The Python API in a minute:
 
     bundle = genscale.Bundle.load("models/corpus-v1-wall_s")
     bundle.predict(rows)                  # + predicted_wall_s, its quantiles, the tail
+    genscale.project_workflow("dnaseq", pairs=24e6, read_length=100,
+                              reference_bases=3.1e9, threads=8, cores=96)  # production
 
 Each name is imported when first used, so `import genscale` stays light.
 """
@@ -48,6 +50,7 @@ _EXPORTS = {
     # models
     "Bundle": "genscale.model.bundle",
     "FitOptions": "genscale.model.options",
+    "project_workflow": "genscale.model.projection",
     # executors
     "register_executor": "genscale.executors.registry",
     # errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from genscale.cli.display import progress, stderr
 from genscale.engine.campaign import PointOutcome, design, load_campaign, run_campaign
+from genscale.errors import UserError
 from genscale.store.corpus import QUIET_BACKGROUND_CORES, done_points, export_corpus
 
 
@@ -22,6 +24,9 @@ def _point(outcome: PointOutcome) -> None:
               help="campaign directory (default: runs/campaign-NAME)")
 @click.option("--limit", type=click.IntRange(min=1),
               help="run at most this many of the points left")
+@click.option("--only", "only", multiple=True,
+              help="run only the points whose id matches this shell pattern (repeatable), "
+                   "such as 'dnaseq-g1G-*': the others wait for a later invocation")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path),
               help="instead of running: write the corpus of the points done to this "
                    "directory (its tables; the datasheet is written by hand)")
@@ -33,8 +38,8 @@ def _point(outcome: PointOutcome) -> None:
               show_default=True,
               help="with --base-corpus: a run whose machine spent more cores than this on "
                    "other work is not quiet, and runs again")
-def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path | None,
-             base_corpus: Path | None, max_background: float) -> None:
+def campaign(spec: Path, out: Path | None, limit: int | None, only: tuple[str, ...],
+             export_dir: Path | None, base_corpus: Path | None, max_background: float) -> None:
     """Run every point of campaign SPEC not yet done; run it again to resume.
 
     \b
@@ -54,6 +59,13 @@ def campaign(spec: Path, out: Path | None, limit: int | None, export_dir: Path |
     if base_corpus is not None:
         skip = done_points(base_corpus, max_background)
         done = f", {len(skip & {p.point_id for p in points})} done in {base_corpus}"
+    if only:
+        chosen = {p.point_id for p in points
+                  if any(fnmatch.fnmatchcase(p.point_id, pattern) for pattern in only)}
+        if not chosen:
+            raise UserError(f"--only {' '.join(only)}: matches no point of {parsed.name}")
+        skip |= {p.point_id for p in points} - chosen
+        done += f", {len(chosen)} chosen by --only"
     stderr.print(f"{parsed.name}: {len(points)} points{done}; directory {out}")
     outcomes = run_campaign(spec, out, on_point=_point, limit=limit, skip=skip)
     failed = sum(o.status == "failed" for o in outcomes)

@@ -12,7 +12,6 @@ import click
 from genscale.cli.options import COUNT
 from genscale.errors import UserError
 
-PACKAGED = Path(__file__).resolve().parents[1] / "model" / "production-v1.scaling.json"
 # the wall_s bundle a dataset's reads are weighed with (a checkout's; see --quality-model)
 CHECKOUT_BUNDLE = Path(__file__).resolve().parents[3] / "models" / "corpus-v1-wall_s"
 
@@ -32,9 +31,9 @@ CHECKOUT_BUNDLE = Path(__file__).resolve().parents[3] / "models" / "corpus-v1-wa
               help="read quality, as corpus-v1's presets (default: typical)")
 @click.option("--dataset", type=click.Path(path_type=Path),
               help="a dataset whose reads give the quality (and the sizes not given)")
-@click.option("--model", "model_file", type=click.Path(path_type=Path), default=PACKAGED,
-              show_default="the packaged production-v1 model",
-              help="a scaling model file (genscale model scaling)")
+@click.option("--model", "model_file", type=click.Path(path_type=Path),
+              help="a scaling model file (genscale model scaling; default: the packaged "
+                   "production-v1 model)")
 @click.option("--quality-model", type=click.Path(path_type=Path),
               help="with --dataset: a wall_s bundle by workflow,step to weigh its reads "
                    "(default: a checkout's models/corpus-v1-wall_s)")
@@ -42,7 +41,8 @@ CHECKOUT_BUNDLE = Path(__file__).resolve().parents[3] / "models" / "corpus-v1-wa
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of the table")
 def project(workflow: str, pairs: float | None, read_length: float | None,
             reference_bases: float | None, threads: int | None, cores: int,
-            memory: str | None, preset: str | None, dataset: Path | None, model_file: Path,
+            memory: str | None, preset: str | None, dataset: Path | None,
+            model_file: Path | None,
             quality_model: Path | None, out: Path | None, as_json: bool) -> None:
     """Project WORKFLOW's CPU time, wall time, peak memory and I/O, per step and in all,
     with their p90, from the work laws measured across reference length, read length,
@@ -54,32 +54,25 @@ def project(workflow: str, pairs: float | None, read_length: float | None,
           --threads 8 --cores 96
     """
     from genscale.model import scaling
-    from genscale.model.projection import Question, step_plans
-    from genscale.model.projection import project as run_projection
+    from genscale.model.projection import project_workflow
     from genscale.workflow.spec import parse_bytes
 
     if preset is not None and dataset is not None:
         raise UserError("give --preset or --dataset, not both")
+    model_file = model_file or scaling.PACKAGED
     model = scaling.load(model_file)
     fitted = scaling.workflow_model(model, workflow)
-    quality_note = "typical (corpus-v1's typical preset)"
-    factors: dict[str, float] = {}
+    quality_note = f"{preset or 'typical'} (corpus-v1's {preset or 'typical'} preset)"
+    factors = None
     if dataset is not None:
         sizes, factors = _dataset_quality(dataset, workflow, model, fitted, quality_model)
         pairs = pairs or sizes["pairs"]
         read_length = read_length or sizes["read_length"]
         reference_bases = reference_bases or sizes["reference_bases"]
         quality_note = f"the reads of {dataset}"
-    elif preset is not None:
-        chosen = (model.get("presets", {}).get(workflow) or {}).get(preset)
-        if chosen is None:
-            raise UserError(f"{model_file}: no quality factors for {workflow} with preset "
-                            f"{preset}")
-        factors = dict(chosen)
-        quality_note = f"{preset} (corpus-v1's {preset} preset)"
     missing = [flag for flag, value in (("--pairs", pairs), ("--read-length", read_length),
                                         ("--reference-bases", reference_bases))
-               if value is None]
+               if value is None or value != value]
     if missing:
         raise UserError(f"{', '.join(missing)}: needed (or --dataset DIR to take them from)")
     node_memory = None
@@ -90,11 +83,9 @@ def project(workflow: str, pairs: float | None, read_length: float | None,
             raise UserError(f"--memory {memory!r}: {exc}") from None
         if node_memory <= 0:
             raise UserError(f"--memory {memory!r}: expected a size above 0, such as 384G")
-    question = Question(pairs=float(pairs), read_length=float(read_length),  # type: ignore[arg-type]
-                        reference_bases=float(reference_bases),  # type: ignore[arg-type]
-                        cores=cores, threads=threads, memory_bytes=node_memory,
-                        quality_factors=factors)
-    table = run_projection(fitted, step_plans(workflow), question)
+    table = project_workflow(workflow, pairs, read_length, reference_bases,  # type: ignore[arg-type]
+                             cores=cores, threads=threads, preset=preset,
+                             memory_bytes=node_memory, model=model, quality_factors=factors)
     if out is not None:
         _write_csv(table, out)
     if as_json:
@@ -107,7 +98,8 @@ def project(workflow: str, pairs: float | None, read_length: float | None,
             "steps": [_jsonable({str(k): v for k, v in r.items()})
                       for r in table.to_dict("records")]}, indent=2))
     else:
-        _print(table, workflow, question, quality_note, fitted)
+        _print(table, workflow, float(pairs), float(read_length),  # type: ignore[arg-type]
+               float(reference_bases), cores, quality_note, fitted)  # type: ignore[arg-type]
     if out is not None:
         click.echo(str(out), err=as_json)
 
@@ -171,14 +163,14 @@ def _decimal(value: float) -> str:
     return f"{value / 1e6:.0f}MB" if value < 1e9 else f"{value / 1e9:.1f}GB"
 
 
-def _print(table: Any, workflow: str, question: Any, quality: str,
-           fitted: dict[str, Any]) -> None:
+def _print(table: Any, workflow: str, pairs: float, read_length: float,
+           reference_bases: float, cores: int, quality: str, fitted: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Table(title=(f"{workflow}: {question.pairs:,.0f} pairs of {question.read_length:g} "
-                       f"bp on a {question.reference_bases / 1e9:g} Gb reference, "
-                       f"{question.cores} cores"), title_justify="left")
+    out = Table(title=(f"{workflow}: {pairs:,.0f} pairs of {read_length:g} bp on a "
+                       f"{reference_bases / 1e9:g} Gb reference, {cores} cores"),
+                title_justify="left")
     columns = [("step", None), ("threads", None), ("CPU", _duration), ("wall", _duration),
                ("peak RSS", _binary), ("read", _decimal), ("written", _decimal)]
     figures = {"CPU": "cpu_time_s", "wall": "wall_s", "peak RSS": "peak_rss_bytes",

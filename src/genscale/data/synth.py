@@ -158,6 +158,16 @@ class SynthOptions:
         self.knobs().check()
 
 
+STAR_SA_BUDGET_BYTES = 8 * 2**30
+
+
+def star_sa_sparse(genome_bases: int) -> int:
+    """STAR's `--genomeSAsparseD` for a reference: the smallest that keeps its suffix array
+    (8 bytes per position of both strands, every d-th kept) within 8 GiB, so an index of
+    1 Gb builds on a 24 GiB machine (1 up to 536 Mb; 2 at 1 Gb; 6 at 3.1 Gb)."""
+    return max(1, math.ceil(16 * genome_bases / STAR_SA_BUDGET_BYTES))
+
+
 def synthesize(options: SynthOptions, out: Path) -> Dataset:
     """Write a dataset to `out` (created; must be empty if it exists) and its manifest.
 
@@ -209,6 +219,8 @@ def synthesize(options: SynthOptions, out: Path) -> Dataset:
         "sjdb_overhang": options.read_length - 1,
         "star_sa_index_nbases": min(14, int(math.log2(genome_bases) / 2 - 1)),
     }
+    if (sparse := star_sa_sparse(genome_bases)) > 1:
+        params["star_sa_sparse"] = sparse
     generator = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
     info = {"generator": {"name": "genscale data synth", **generator},
             "knobs": asdict(knobs), "reference": reference_info,

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from genscale.errors import UserError
+from genscale.model import scaling
 from genscale.model.compose import StepShape, schedule_s
 from genscale.model.scaling import Inputs, busy_cores, predict_demand
 
@@ -185,3 +186,34 @@ def _concurrent_peak(spans: Mapping[str, tuple[float, float]],
         most = max(most, held)
     return most
 
+
+
+def project_workflow(workflow: str, pairs: float, read_length: float, reference_bases: float,
+                     cores: int = 2, threads: int | None = None, preset: str | None = None,
+                     memory_bytes: float | None = None, model: Any = None,
+                     quality_factors: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """What `genscale project` prints, as a table: one row per step and a last one for the
+    workflow (`COLUMNS`, and `note`). `model`: a scaling model file's path or its loaded
+    dict (default: the packaged one); `preset`: the reads' quality as corpus-v1's presets
+    (default typical); `quality_factors` by step instead, such as a dataset's.
+
+        table = genscale.project_workflow("dnaseq", pairs=24e6, read_length=100,
+                                          reference_bases=3.1e9, threads=8, cores=96)
+        table.set_index("step").loc["(workflow)", "wall_s"]
+    """
+    from pathlib import Path
+
+    if model is None or isinstance(model, str | Path):
+        model = scaling.load(Path(model) if model is not None else scaling.PACKAGED)
+    fitted = scaling.workflow_model(model, workflow)
+    factors = dict(quality_factors or {})
+    if preset is not None and quality_factors is None:
+        chosen = (model.get("presets", {}).get(workflow) or {}).get(preset)
+        if chosen is None:
+            raise UserError(f"the scaling model has no quality factors for {workflow} with "
+                            f"preset {preset}")
+        factors = dict(chosen)
+    question = Question(pairs=float(pairs), read_length=float(read_length),
+                        reference_bases=float(reference_bases), cores=int(cores),
+                        threads=threads, memory_bytes=memory_bytes, quality_factors=factors)
+    return project(fitted, step_plans(workflow), question)

@@ -56,6 +56,8 @@ from genscale.errors import UserError
 from genscale.store.rundir import atomic_write_json
 
 FORMAT = "genscale-scaling-1"
+# the model `genscale project` reads unless told otherwise (`make production-model`)
+PACKAGED = Path(__file__).with_name("production-v1.scaling.json")
 MAX_TERMS = 3
 TIE = 1.02  # a larger set of terms must cut the held-out error by 2% to be kept
 MIN_ROWS = 5
