@@ -17,6 +17,7 @@ from genscale.cli import (
     quality,
     report,
     run,
+    sim,
     workload,
 )
 from genscale.errors import SpecError, UserError
@@ -38,6 +39,7 @@ cli.add_command(workload.workload)
 cli.add_command(campaign.campaign)
 cli.add_command(model.model)
 cli.add_command(project.project)
+cli.add_command(sim.sim)
 
 
 def main() -> None:

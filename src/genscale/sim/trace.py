@@ -1,0 +1,227 @@
+"""A trace as the simulator reads it: one row per task, as arrays.
+
+A trace is a table with the columns `workflow_id, task_id, arrival_s, parents, threads,
+memory_bytes, wall_s` (and, where known, `step`, `app`, `cpu_time_s`, `peak_rss_bytes`,
+`predicted_s`, `tail_probability`): a synthetic trace directory's `tasks.parquet`, or a
+run directory's measured tasks (`from_run`). `parents` names task ids of the same workflow
+(a list, or a string of ids separated by spaces or commas).
+
+`Trace` holds it as arrays, with the dependencies in compressed form (each task's children
+in `child_index[child_start[i]:child_start[i + 1]]`), so the simulator's loop touches no
+per-task Python object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genscale.errors import UserError
+
+REQUIRED = ("workflow_id", "task_id", "arrival_s", "parents", "threads", "memory_bytes",
+            "wall_s")
+
+
+@dataclass
+class Trace:
+    """The tasks of a trace as arrays (index i is the table's row i)."""
+
+    table: pd.DataFrame
+    workflow: np.ndarray  # workflow number, 0.. in order of arrival
+    arrival_s: np.ndarray
+    wall_s: np.ndarray
+    threads: np.ndarray
+    memory_bytes: np.ndarray
+    parent_count: np.ndarray
+    child_start: np.ndarray
+    child_index: np.ndarray
+    plan_order: np.ndarray  # the task's place within its workflow
+
+    def __len__(self) -> int:
+        return len(self.wall_s)
+
+
+def _parents(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [p for p in value.replace(",", " ").split() if p]
+    return [str(p) for p in value]
+
+
+def _numbers(table: pd.DataFrame, column: str, source: str, minimum: float) -> np.ndarray:
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < minimum)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = table[column].iloc[row]
+        shown = value.item() if isinstance(value, np.generic) else value
+        raise UserError(f"{source}: row {row + 1}: {column} {shown!r}: "
+                        f"expected a finite number of at least {minimum:g}")
+    return values
+
+
+def from_table(table: pd.DataFrame, source: str) -> Trace:
+    """A Trace of `table` (columns as the module docstring says); UserError naming the
+    row and column of the first thing wrong."""
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise UserError(f"{source}: no column {', '.join(missing)} (a trace has "
+                        f"{', '.join(REQUIRED)})")
+    if table.empty:
+        raise UserError(f"{source}: no task")
+    table = table.reset_index(drop=True)
+    arrival = _numbers(table, "arrival_s", source, 0.0)
+    wall = _numbers(table, "wall_s", source, 0.0)
+    threads = _numbers(table, "threads", source, 1.0).astype(np.int64)
+    memory = _numbers(table, "memory_bytes", source, 0.0)
+    workflows = table["workflow_id"].astype(str).to_numpy()
+    tasks = table["task_id"].astype(str).to_numpy()
+    keys = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_arrays([workflows, tasks]))
+    if keys.index.duplicated().any():
+        row = int(np.flatnonzero(keys.index.duplicated())[0])
+        raise UserError(f"{source}: row {row + 1}: task {tasks[row]} of workflow "
+                        f"{workflows[row]} appears twice")
+    lookup = keys.to_dict()
+    parents_of: list[list[int]] = []
+    for row, (wid, value) in enumerate(zip(workflows, table["parents"], strict=True)):
+        found = []
+        for parent in _parents(value):
+            index = lookup.get((wid, parent))
+            if index is None:
+                raise UserError(f"{source}: row {row + 1}: parent {parent!r} is not a task "
+                                f"of workflow {wid}")
+            found.append(index)
+        parents_of.append(found)
+    first_arrival = pd.Series(arrival).groupby(workflows).transform("min").to_numpy()
+    if not np.allclose(arrival, first_arrival):
+        row = int(np.flatnonzero(~np.isclose(arrival, first_arrival))[0])
+        raise UserError(f"{source}: row {row + 1}: arrival_s differs from its workflow's "
+                        "other tasks (a workflow arrives once)")
+    order = np.lexsort((np.arange(len(table)), arrival))  # by arrival, ties as listed
+    number: dict[str, int] = {}
+    for i in order:
+        number.setdefault(workflows[i], len(number))
+    workflow = np.array([number[w] for w in workflows], dtype=np.int64)
+    counts = np.array([len(p) for p in parents_of], dtype=np.int64)
+    children: list[list[int]] = [[] for _ in range(len(table))]
+    for child, parent_rows in enumerate(parents_of):
+        for parent_row in parent_rows:
+            children[parent_row].append(child)
+    start = np.zeros(len(table) + 1, dtype=np.int64)
+    start[1:] = np.cumsum([len(c) for c in children])
+    index = np.array([c for group in children for c in group], dtype=np.int64)
+    _check_acyclic(counts, start, index, tasks, workflows, source)
+    plan_order = pd.Series(np.arange(len(table))).groupby(workflows).cumcount().to_numpy()
+    return Trace(table, workflow, arrival, wall, threads, memory, counts, start, index,
+                 plan_order)
+
+
+def _check_acyclic(counts: np.ndarray, start: np.ndarray, index: np.ndarray,
+                   tasks: np.ndarray, workflows: np.ndarray, source: str) -> None:
+    pending = counts.copy()
+    ready = list(np.flatnonzero(pending == 0))
+    seen = 0
+    while ready:
+        i = ready.pop()
+        seen += 1
+        for child in index[start[i]:start[i + 1]]:
+            pending[child] -= 1
+            if pending[child] == 0:
+                ready.append(child)
+    if seen < len(counts):
+        row = int(np.flatnonzero(pending > 0)[0])
+        raise UserError(f"{source}: task {tasks[row]} of workflow {workflows[row]} is in a "
+                        "cycle of parents")
+
+
+def load(path: Path) -> Trace:
+    """A trace directory (`tasks.parquet` or `tasks.csv` with the trace's columns) or a run
+    directory (its measured tasks: `from_run`)."""
+    if (path / "run.json").is_file():
+        return from_run(path)
+    for name in ("tasks.parquet", "tasks.csv"):
+        if (path / name).is_file():
+            file = path / name
+            table = pd.read_parquet(file) if name.endswith(".parquet") else pd.read_csv(file)
+            return from_table(table, str(file))
+    raise UserError(f"{path}: not a trace (no tasks.parquet or tasks.csv) or run directory "
+                    "(no run.json)")
+
+
+def _step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Each workflow id's steps and the steps each waits for, from the spec the run kept
+    (a workload's: each instance's workflow), planned without a dataset."""
+    from genscale.workflow.loader import SourceMap, load_workflow
+    from genscale.workflow.plan import make_plan
+    from genscale.workflow.spec import Workflow
+
+    def shape(workflow: Workflow, source: SourceMap) -> dict[str, list[str]]:
+        plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"),
+                         shape_only=True)
+        steps = {t.task_id: t.step for t in plan.tasks}
+        return {t.step: [steps[d] for d in t.deps] for t in plan.tasks}
+
+    workload = info.get("workload")
+    if workload:
+        shapes: dict[str, dict[str, list[str]]] = {}
+        out = {}
+        for workflow_id, instance in workload["instances"].items():
+            ref = str(instance["workflow"])
+            if ref not in shapes:
+                base = Path(str(workload.get("source", "."))).parent
+                candidate = base / ref
+                shapes[ref] = shape(*load_workflow(str(candidate) if candidate.is_file()
+                                                   else ref))
+            out[workflow_id] = shapes[ref]
+        return out
+    spec = (info.get("workflow") or {}).get("spec")
+    if not spec:
+        raise UserError(f"{run_dir}: its run.json keeps no workflow spec to replay")
+    return {"": shape(Workflow.model_validate(spec),
+                      SourceMap(str(info["workflow"].get("source", "spec"))))}
+
+
+def from_run(run_dir: Path) -> Trace:
+    """A run directory's succeeded tasks as a trace: each workflow arrives when its first
+    task was submitted (relative to the run's first), its tasks' parents are its plan's
+    (among the tasks that ran), and each task's wall time, threads and memory are as
+    measured and requested."""
+    from genscale.store.rundir import RunDirectory
+
+    run = RunDirectory(run_dir)
+    info = run.read_run_info()
+    tasks = run.tasks()
+    tasks = tasks[tasks["status"] == "succeeded"].reset_index(drop=True)
+    if tasks.empty:
+        raise UserError(f"{run_dir}: no succeeded task to replay")
+    shapes = _step_parents(run_dir, info)
+    workflow_ids = tasks["workflow_id"].astype(str)
+    ran = set(zip(workflow_ids, tasks["step"].astype(str), strict=True))
+    step_task = {(w, s): t for w, s, t in zip(workflow_ids, tasks["step"].astype(str),
+                                              tasks["task_id"].astype(str), strict=True)}
+    parents = []
+    for w, step in zip(workflow_ids, tasks["step"].astype(str), strict=True):
+        steps = shapes.get(w) or shapes.get("") or {}
+        parents.append(" ".join(step_task[(w, d)] for d in steps.get(step, [])
+                                if (w, d) in ran))
+    submit = pd.to_numeric(tasks["submit_time"], errors="coerce")
+    start = pd.to_numeric(tasks["start_time"], errors="coerce")
+    first = submit.fillna(start).groupby(workflow_ids).transform("min")
+    zero = float(first.min())
+    table = pd.DataFrame({
+        "workflow_id": workflow_ids, "task_id": tasks["task_id"].astype(str),
+        "step": tasks["step"], "app": tasks["app"], "arrival_s": first - zero,
+        "parents": parents,
+        "threads": tasks["threads_requested"].fillna(1).astype(int),
+        "memory_bytes": tasks["memory_requested_bytes"].fillna(0),
+        "wall_s": tasks["wall_s"], "cpu_time_s": tasks["cpu_time_s"],
+        "peak_rss_bytes": tasks["peak_rss_bytes"],
+        "measured_start_s": start - zero,
+        "measured_end_s": pd.to_numeric(tasks["end_time"], errors="coerce") - zero,
+    })
+    return from_table(table, str(run_dir))
