@@ -68,7 +68,7 @@ def test_memory_aware_never_holds_more_memory_than_a_node_has() -> None:
     for policy, bounded in (("fifo", False), ("memory-aware", True)):
         out = run(rows, policy, nodes=2, cores=4, memory_gib=8)
         most = 0.0
-        for node, group in out.groupby("node"):
+        for _, group in out.groupby("node"):
             for t in group["start"]:
                 live = group[(group["start"] <= t) & (group["end"] > t)]
                 most = max(most, float(live["memory_bytes"].sum()))
