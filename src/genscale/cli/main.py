@@ -18,6 +18,7 @@ from genscale.cli import (
     report,
     run,
     sim,
+    synth,
     workload,
 )
 from genscale.errors import SpecError, UserError
@@ -40,6 +41,7 @@ cli.add_command(campaign.campaign)
 cli.add_command(model.model)
 cli.add_command(project.project)
 cli.add_command(sim.sim)
+cli.add_command(synth.synth)
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ class StepPlan:
     shape: StepShape
     app: str
     heap_bytes: float | None
+    cached: bool = False  # an index step: built once per reference, then taken from cache
 
 
 def step_plans(workflow_ref: str) -> list[StepPlan]:
@@ -76,7 +77,7 @@ def step_plans(workflow_ref: str) -> list[StepPlan]:
     plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
     steps = {t.task_id: t.step for t in plan.tasks}
     return [StepPlan(StepShape(t.step, tuple(steps[d] for d in t.deps), t.threads), t.app,
-                     float(t.memory_bytes) if "-Xmx" in t.command else None)
+                     float(t.memory_bytes) if "-Xmx" in t.command else None, t.cache)
             for t in plan.tasks]
 
 
@@ -87,6 +88,45 @@ def _outside(ranges: Mapping[str, list[float]], values: Mapping[str, float]) -> 
         low, high = ranges[name]
         if value < low * 0.99 or value > high * 1.01:
             out.append(name)
+    return out
+
+
+def step_threads(plan: StepPlan, threads: int | None) -> int:
+    """A step's threads when each multi-threaded step is given `threads` (None: its own)."""
+    own = plan.shape.threads
+    return threads if threads is not None and own > 1 else own
+
+
+def step_demands(fitted: Mapping[str, Any], plan: StepPlan, pairs: np.ndarray,
+                 read_length: np.ndarray, reference_bases: np.ndarray, threads: int,
+                 cores: int, factor: np.ndarray | float = 1.0) -> dict[str, np.ndarray]:
+    """A step's figures (`FIGURES` and their `_p90`) for inputs given as arrays (one value
+    per workflow), with `heap_capped` where a JVM's memory was held to its heap. `factor`
+    multiplies its CPU time (the reads' quality, `scaling.quality_factors`)."""
+    n = len(pairs)
+    inputs = Inputs(pairs, read_length, reference_bases, np.full(n, float(threads)))
+    # memory held at the largest reads measured: the tools stream their reads in batches
+    # (bwa: 10 Mb per thread; samtools sort: -m per thread; Java: its heap), so what grows
+    # with the reads in small runs stops growing in large ones
+    ranges = fitted["ranges"]
+    streamed = Inputs(np.minimum(pairs, ranges["pairs"][1]),
+                      np.minimum(read_length, ranges["read_length"][1]), reference_bases,
+                      inputs.threads)
+    out: dict[str, np.ndarray] = {}
+    for name, demand in fitted["demands"].items():
+        point = predict_demand(demand, streamed if name == "peak_rss_bytes" else inputs)
+        if name == "cpu_time_s":
+            point = point * factor
+        out[name], out[f"{name}_p90"] = point, point * demand["p90_factor"]
+    out["heap_capped"] = np.zeros(n, dtype=bool)
+    if plan.heap_bytes is not None and "peak_rss_bytes" in out:
+        cap = plan.heap_bytes + fitted.get("heap_overhead_bytes", 0.0)
+        out["heap_capped"] = out["peak_rss_bytes_p90"] > cap
+        out["peak_rss_bytes"] = np.minimum(out["peak_rss_bytes"], cap)
+        out["peak_rss_bytes_p90"] = np.minimum(out["peak_rss_bytes_p90"], cap)
+    if "cpu_time_s" in out:
+        busy = busy_cores(fitted["parallelism"], threads, cores)
+        out["wall_s"], out["wall_s_p90"] = out["cpu_time_s"] / busy, out["cpu_time_s_p90"] / busy
     return out
 
 
@@ -104,40 +144,19 @@ def project(model: Mapping[str, Any], plans: list[StepPlan], question: Question
     shape = []
     for plan in known:
         fitted = steps[plan.shape.step]
-        threads = plan.shape.threads
-        if question.threads is not None and threads > 1:
-            threads = question.threads
+        threads = step_threads(plan, question.threads)
         values = {"pairs": question.pairs, "read_length": question.read_length,
                   "reference_bases": question.reference_bases, "threads": float(threads)}
-        inputs = Inputs.of(**values)
+        figures = step_demands(fitted, plan, np.array([question.pairs]),
+                               np.array([question.read_length]),
+                               np.array([question.reference_bases]), threads, question.cores,
+                               float(question.quality_factors.get(plan.shape.step, 1.0)))
         row: dict[str, Any] = {"step": plan.shape.step, "app": plan.app, "threads": threads}
-        notes = []
-        factor = float(question.quality_factors.get(plan.shape.step, 1.0))
-        # memory held at the largest reads measured: the tools stream their reads in
-        # batches (bwa: 10 Mb per thread; samtools sort: -m per thread; Java: its heap),
-        # so what grows with the reads in small runs stops growing in large ones
-        ranges = fitted["ranges"]
-        streamed = Inputs.of(min(question.pairs, ranges["pairs"][1]),
-                             min(question.read_length, ranges["read_length"][1]),
-                             question.reference_bases, float(threads))
-        for name, demand in fitted["demands"].items():
-            point = float(predict_demand(demand, streamed if name == "peak_rss_bytes"
-                                         else inputs)[0])
-            if name == "cpu_time_s":
-                point *= factor
-            row[name], row[f"{name}_p90"] = point, point * demand["p90_factor"]
-        if plan.heap_bytes is not None and "peak_rss_bytes" in row:
-            cap = plan.heap_bytes + fitted.get("heap_overhead_bytes", 0.0)
-            if row["peak_rss_bytes_p90"] > cap:
-                notes.append("memory held to its -Xmx heap")
-                row["peak_rss_bytes"] = min(row["peak_rss_bytes"], cap)
-                row["peak_rss_bytes_p90"] = cap
-        cores = busy_cores(fitted["parallelism"], threads, question.cores)
-        if "cpu_time_s" in row:
-            row["wall_s"] = row["cpu_time_s"] / cores
-            row["wall_s_p90"] = row["cpu_time_s_p90"] / cores
-        outside = _outside(fitted["ranges"], values)
-        row["extrapolated"] = ",".join(outside)
+        row.update({k: float(v[0]) for k, v in figures.items() if k != "heap_capped"})
+        notes = ["memory held to its -Xmx heap"] if figures["heap_capped"][0] else []
+        if plan.cached:
+            notes.append("once per reference (cached after)")
+        row["extrapolated"] = ",".join(_outside(fitted["ranges"], values))
         if question.memory_bytes is not None and row.get("peak_rss_bytes", 0) \
                 > question.memory_bytes:
             notes.append("needs more memory than a node has")
@@ -146,7 +165,8 @@ def project(model: Mapping[str, Any], plans: list[StepPlan], question: Question
         shape.append(StepShape(plan.shape.step,
                                tuple(d for d in plan.shape.deps if d in known_names), threads))
     frame = pd.DataFrame(rows)
-    frame = pd.concat([frame, pd.DataFrame([_workflow_row(frame, shape, question)])],
+    cached = {p.shape.step for p in known if p.cached}
+    frame = pd.concat([frame, pd.DataFrame([_workflow_row(frame, shape, question, cached)])],
                       ignore_index=True)
     for column in COLUMNS:
         if column not in frame.columns:
@@ -154,10 +174,15 @@ def project(model: Mapping[str, Any], plans: list[StepPlan], question: Question
     return frame[[*COLUMNS, "note"]]
 
 
-def _workflow_row(steps: pd.DataFrame, shape: list[StepShape], question: Question
-                  ) -> dict[str, Any]:
+def _workflow_row(all_steps: pd.DataFrame, shape: list[StepShape], question: Question,
+                  cached: set[str]) -> dict[str, Any]:
+    """The workflow's figures, its index steps (`cached`) left out: a platform builds a
+    reference's indexes once, and its workflows find them ready."""
     row: dict[str, Any] = {"step": WORKFLOW_ROW, "app": WORKFLOW_ROW,
                            "threads": question.cores}
+    steps = all_steps.assign(**{c: all_steps[c].where(~all_steps["step"].isin(cached), 0.0)
+                                for c in all_steps.columns
+                                if c.endswith(("_s", "_bytes", "_p90"))})
     for name in ("cpu_time_s", "read_bytes", "write_bytes"):
         for column in (name, f"{name}_p90"):
             row[column] = float(steps[column].sum(min_count=1)) if column in steps else np.nan
@@ -171,7 +196,7 @@ def _workflow_row(steps: pd.DataFrame, shape: list[StepShape], question: Questio
     row["extrapolated"] = ",".join(sorted({d for v in steps["extrapolated"] if v
                                            for d in v.split(",")}))
     row["note"] = ("wall: the steps replayed on the node's cores; peak memory: the most "
-                   "steps running at once hold")
+                   "steps running at once hold; index steps left out (built once)")
     return row
 
 

@@ -331,6 +331,21 @@ def quality_factors(bundle: Any, workflow: str, steps: list[str], quality: pd.Da
     return factors
 
 
+def tail_probabilities(bundle: Any, workflow: str, rows: pd.DataFrame) -> dict[str, float]:
+    """Each preset's mean probability, as the bundle's whole-workflow tail classifier gives
+    it on the preset's runs, that a workflow takes over `tail_k` times its typical time."""
+    from genscale.model.dataset import WORKFLOW_STEP
+
+    features = bundle.metadata["features"]
+    asked = rows.assign(workflow=workflow, step=WORKFLOW_STEP)
+    for column in features:
+        if column not in asked.columns:
+            asked[column] = np.nan
+    predicted = bundle.predict(asked)
+    return {str(preset): float(group.mean()) for preset, group in
+            predicted["tail_probability"].groupby(asked["preset"]) if group.notna().any()}
+
+
 def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path | None
              ) -> dict[str, Any]:
     """A scaling model file: every workflow of the corpus at `corpus_dir`, and, given a
@@ -360,6 +375,8 @@ def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path
         out.setdefault("typical_features", {})[workflow] = {
             k: float(v) for k, v in typical[[c for c in features_of if c in typical.columns]]
             .median(numeric_only=True).items() if np.isfinite(v)}
+        out.setdefault("tail_probability", {})[workflow] = tail_probabilities(
+            bundle, workflow, rows)
         out["presets"][workflow] = {
             preset: quality_factors(bundle, workflow, sorted(model["steps"]),
                                     rows[rows["preset"] == preset].drop(columns=["workflow"]),

@@ -38,10 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from genscale.errors import UserError
+from genscale.model.options import FitOptions
 from genscale.sim.policies import POLICIES
 from genscale.sim.trace import Trace
-
-TAIL_K = 2.0  # the models' default tail factor (`FitOptions.tail_k`)
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,8 @@ def ranks(trace: Trace, policy: str) -> np.ndarray:
             if tail is None:
                 raise UserError("--policy tail-aware: the trace has no tail_probability "
                                 "column (genscale synth trace writes one)")
-            predicted = predicted * (1.0 + np.nan_to_num(tail) * (TAIL_K - 1.0))
+            k = FitOptions().tail_k  # a tail run takes k times its typical time, at least
+            predicted = predicted * (1.0 + np.nan_to_num(tail) * (k - 1.0))
         keys.append(predicted)
     order = np.lexsort(keys)  # the last key sorts first
     out = np.empty(len(order), dtype=np.int64)

@@ -1,0 +1,165 @@
+"""`genscale synth trace`: a platform's workload, drawn from the measured work laws.
+
+For N workflows: each workflow's type (by the mix's shares), its arrival (a Poisson
+process over the span, or one whose rate follows the time of day), its read pairs
+(lognormal), read length and read quality (by the mix's shares). Then every task's demands
+come from the scaling model (`model.scaling`, `model.projection.step_demands`) at those
+inputs, so input size drives runtime as the corpus measured it:
+
+- CPU time, peak memory and bytes: the step's law, times the reads' quality factor (CPU),
+  times a lognormal draw whose 90th percentile is the law's held-out p90 factor (the
+  spread the laws leave, measured out of fold);
+- the tail: a workflow is in the tail with the probability the models' tail classifier
+  gives its reads' preset (`scaling.tail_probabilities`); every task of a tail workflow
+  takes between the models' tail factor and the mix's `tail_max_factor` times its time
+  (log-uniform);
+- wall time: CPU time over the cores the step keeps busy at its threads.
+
+Index steps (the catalog's `cache: true`: bwa index, STAR's genome, faidx, the dictionary)
+are left out: a platform builds each reference's indexes once, not per workflow.
+
+Every draw comes from one generator seeded by `seed`, in a fixed order, so the same seed
+and mix give the same tables. Workflows are made in chunks of `CHUNK`, so memory stays flat
+in N apart from the tables themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genscale.errors import UserError
+from genscale.model import scaling
+from genscale.model.options import FitOptions
+from genscale.model.projection import StepPlan, step_demands, step_plans, step_threads
+from genscale.sim.mix import Mix
+
+# tasks.parquet's columns, in order (the issue's contract, then what the policies read)
+TASK_COLUMNS = ("workflow_id", "task_id", "step", "app", "arrival_s", "parents", "threads",
+                "memory_bytes", "cpu_time_s", "wall_s", "peak_rss_bytes", "read_bytes",
+                "write_bytes", "predicted_s", "tail_probability")
+CHUNK = 50_000
+DAY_S = 86_400.0
+Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+
+
+@dataclass
+class Drawn:
+    """One chunk of workflows and their tasks."""
+
+    workflows: pd.DataFrame
+    tasks: pd.DataFrame
+
+
+def arrivals_s(mix: Mix, n: int, rng: np.random.Generator) -> np.ndarray:
+    """N arrival times over the span, sorted: uniform order statistics (a Poisson process
+    given its count), or thinned to a rate that follows the day (peak at 14:00)."""
+    span = mix.span_days * DAY_S
+    if mix.arrivals.process == "poisson":
+        return np.sort(rng.uniform(0.0, span, n))
+    r = mix.arrivals.peak_to_trough
+    amplitude = (r - 1.0) / (r + 1.0)
+    out = np.empty(0)
+    while out.size < n:
+        times = rng.uniform(0.0, span, 2 * (n - out.size) + 16)
+        rate = 1.0 + amplitude * np.cos(2 * np.pi * (times / DAY_S - 14 / 24))
+        out = np.concatenate([out, times[rng.uniform(0, 1 + amplitude, times.size) < rate]])
+    return np.sort(out[:n])
+
+
+def _choice(rng: np.random.Generator, shares: dict[Any, float], n: int) -> np.ndarray:
+    keys = list(shares)
+    weights = np.array([shares[k] for k in keys], dtype=float)
+    return np.array(keys, dtype=object)[rng.choice(len(keys), n, p=weights / weights.sum())]
+
+
+def generate(mix: Mix, n: int, seed: int, model: dict[str, Any]) -> Iterator[Drawn]:
+    """The workload in chunks (module docstring)."""
+    if n < 1:
+        raise UserError("--workflows: expected at least 1")
+    rng = np.random.default_rng(seed)
+    plans = {w.workflow: step_plans(w.workflow) for w in mix.workflows}
+    fitted = {w.workflow: scaling.workflow_model(model, w.workflow) for w in mix.workflows}
+    times = arrivals_s(mix, n, rng)
+    shares = np.array([w.share for w in mix.workflows])
+    for first in range(0, n, CHUNK):
+        count = min(CHUNK, n - first)
+        kinds = rng.choice(len(mix.workflows), count, p=shares / shares.sum())
+        frames, task_frames = [], []
+        for j, spec in enumerate(mix.workflows):
+            rows = np.flatnonzero(kinds == j)
+            if rows.size == 0:
+                continue
+            ids = np.array([f"wf{first + i:08d}" for i in rows])
+            workflows, tasks = _draw(spec, rows.size, ids, times[first + rows], rng,
+                                     plans[spec.workflow], fitted[spec.workflow], model,
+                                     mix.tail_max_factor)
+            frames.append(workflows)
+            task_frames.append(tasks)
+        workflows = pd.concat(frames).sort_values("workflow_id", kind="stable")
+        tasks = pd.concat(task_frames)
+        order = pd.Categorical(tasks["workflow_id"], categories=workflows["workflow_id"])
+        tasks = tasks.assign(_o=order.codes).sort_values(["_o", "_step"], kind="stable")
+        yield Drawn(workflows.reset_index(drop=True),
+                    tasks[list(TASK_COLUMNS)].reset_index(drop=True))
+
+
+def _draw(spec: Any, count: int, ids: np.ndarray, arrival: np.ndarray,
+          rng: np.random.Generator, plans: list[StepPlan], fitted: dict[str, Any],
+          model: dict[str, Any], tail_max: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pairs = spec.pairs.median * np.exp(spec.pairs.sigma * rng.standard_normal(count))
+    pairs = np.maximum(np.round(pairs), 1.0)
+    read_length = _choice(rng, {float(k): v for k, v in spec.read_lengths.items()},
+                          count).astype(float)
+    preset = _choice(rng, dict(spec.quality), count).astype(str)
+    reference = np.full(count, float(spec.reference_bases))
+    tail_p = (model.get("tail_probability") or {}).get(spec.workflow, {})
+    probability = np.array([tail_p.get(p, 0.0) for p in preset])
+    tail = rng.uniform(0, 1, count) < probability
+    k = FitOptions().tail_k
+    tail_factor = np.where(tail, np.exp(rng.uniform(np.log(k), np.log(tail_max), count)), 1.0)
+    factors = (model.get("presets") or {}).get(spec.workflow, {})
+    # an index is built once per reference and cached: a platform's workflows take it ready
+    known = [p for p in plans if p.shape.step in fitted["steps"] and not p.cached]
+    names = {p.shape.step for p in known}
+    task_frames = []
+    for position, plan in enumerate(known):
+        step = plan.shape.step
+        threads = step_threads(plan, spec.threads)
+        quality = np.array([factors.get(p, {}).get(step, 1.0) for p in preset])
+        state = fitted["steps"][step]
+        figures = step_demands(state, plan, pairs, read_length, reference, threads, threads,
+                               quality)
+        frame: dict[str, Any] = {"workflow_id": ids, "task_id": np.full(count, step), "step": step,
+                 "app": plan.app, "arrival_s": arrival,
+                 "parents": [" ".join(d for d in plan.shape.deps if d in names)] * count,
+                 "threads": threads,
+                 "memory_bytes": np.full(count, float(plan.heap_bytes or 0.0)), "_step": position}
+        for name in ("cpu_time_s", "peak_rss_bytes", "read_bytes", "write_bytes"):
+            if name not in figures:
+                frame[name] = np.nan
+                continue
+            spread = np.log(state["demands"][name]["p90_factor"]) / Z90
+            drawn = figures[name] * np.exp(spread * rng.standard_normal(count))
+            frame[name] = drawn * (tail_factor if name == "cpu_time_s" else 1.0)
+        busy = figures["cpu_time_s"] / np.maximum(figures["wall_s"], 1e-12)
+        frame["wall_s"] = frame["cpu_time_s"] / busy
+        # what a scheduler would be asked for: the peak it was seen to need, at least
+        frame["memory_bytes"] = np.maximum(frame["memory_bytes"], frame["peak_rss_bytes"])
+        frame["predicted_s"] = figures["wall_s"]
+        frame["tail_probability"] = probability
+        task_frames.append(pd.DataFrame(frame))
+    tasks = pd.concat(task_frames, ignore_index=True)
+    # what a predictor would say of the whole workflow before it runs: its steps' typical
+    # wall times, one after the other (the policies rank workflows by it)
+    tasks["predicted_s"] = tasks.groupby("workflow_id")["predicted_s"].transform("sum")
+    workflows = pd.DataFrame({
+        "workflow_id": ids, "workflow": spec.workflow, "arrival_s": arrival,
+        "pairs": pairs, "read_length": read_length, "reference_bases": reference,
+        "preset": preset, "tail": tail, "tail_factor": tail_factor,
+        "tail_probability": probability})
+    return workflows, tasks

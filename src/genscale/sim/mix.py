@@ -1,0 +1,105 @@
+"""A mix file: what platform `genscale synth trace` makes a workload of.
+
+    span_days: 30
+    arrivals: {process: diurnal, peak_to_trough: 3}   # or poisson
+    tail_max_factor: 15
+    workflows:
+      - workflow: dnaseq
+        share: 0.6
+        pairs: {median: 50M, sigma: 1.2}     # lognormal read pairs
+        read_lengths: {100: 0.7, 150: 0.3}   # shares
+        reference_bases: 3.1G
+        threads: 8
+        quality: {typical: 0.8, clean: 0.1, degraded: 0.08, pathological: 0.02}
+
+The defaults (`DEFAULT`) are GDC's, as REFERENCE.md gives them: ISB-CGC's mirror of GDC lists
+73,487 DNA-Seq BAMs of about 19 GB each (1 MB to about 1 TB) and 47,818 RNA-Seq BAMs of about
+4.5 GB each; at about 190 bytes of BAM per 100 bp read pair (HG00096: 24 million pairs in
+1.9 + 1.8 GB of gzipped FASTQ), that is a mean of 100 million DNA-Seq pairs (a lognormal of
+median 50 million and sigma 1.2 has that mean) and 24 million RNA-Seq pairs (median 17
+million, sigma 0.8); GRCh38; bwa mem with 8 threads as GDC runs it. A tail workflow takes
+between the models' tail factor and `tail_max_factor` times its typical time (about 2% of a
+production platform's workflows take up to 15x the median).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from genscale.errors import UserError
+
+
+def _count(value: object) -> float:
+    """24M, 3.1G, 150: a count (decimal suffixes)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}.get(text[-1:].upper(), 1.0)
+    try:
+        return float(text[:-1] if scale != 1.0 else text) * scale
+    except ValueError:
+        raise ValueError(f"expected a count such as 24M, got {value!r}") from None
+
+
+class Pairs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    median: Annotated[float, BeforeValidator(_count), Field(gt=0, lt=1e13)]
+    sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
+
+
+class WorkflowMix(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str
+    share: Annotated[float, Field(gt=0)]
+    pairs: Pairs
+    read_lengths: dict[int, Annotated[float, Field(gt=0)]] = {100: 1.0}
+    reference_bases: Annotated[float, BeforeValidator(_count), Field(gt=0, lt=1e12)] = 3.1e9
+    threads: Annotated[int, Field(ge=1, le=4096)] = 8
+    quality: dict[Literal["clean", "typical", "degraded", "pathological"],
+                  Annotated[float, Field(ge=0)]] = {"typical": 1.0}
+
+
+class Arrivals(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    process: Literal["poisson", "diurnal"] = "poisson"
+    # diurnal: the busiest hour's rate over the quietest's (a cosine over the day)
+    peak_to_trough: Annotated[float, Field(ge=1, le=100)] = 3.0
+
+
+class Mix(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    span_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
+    arrivals: Arrivals = Arrivals()
+    tail_max_factor: Annotated[float, Field(gt=1, le=1000)] = 15.0
+    workflows: Annotated[list[WorkflowMix], Field(min_length=1)]
+
+
+DEFAULT = Mix(workflows=[
+    WorkflowMix(workflow="dnaseq", share=0.6, pairs=Pairs(median=50e6, sigma=1.2),
+                read_lengths={100: 1.0}, reference_bases=3.1e9, threads=8,
+                quality={"typical": 0.8, "clean": 0.1, "degraded": 0.08,
+                         "pathological": 0.02}),
+    WorkflowMix(workflow="rnaseq", share=0.4, pairs=Pairs(median=17e6, sigma=0.8),
+                read_lengths={100: 1.0}, reference_bases=3.1e9, threads=8,
+                quality={"typical": 0.8, "clean": 0.1, "degraded": 0.08,
+                         "pathological": 0.02}),
+])
+
+
+def load_mix(path: Path | None) -> Mix:
+    """The mix file at `path` (the defaults when None); one line for what is wrong."""
+    if path is None:
+        return DEFAULT
+    from genscale.workflow.loader import load_model, read_spec_text
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such mix file")
+    mix, _ = load_model(str(path), read_spec_text(path), Mix, "a mix file")
+    return mix
