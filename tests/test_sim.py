@@ -85,7 +85,7 @@ def test_shortest_and_tail_aware_ranks() -> None:
     assert order("shortest-predicted-first") == ["short", "risky", "long"]
     assert order("tail-aware") == ["short", "risky", "long"]
     table.loc[2, "tail_probability"] = 1.0
-    table.loc[2, "predicted_s"] = 30  # expected 60 with the tail: after long
+    table.loc[2, "predicted_s"] = 40  # expected 60 with the tail (k = 1.5): after long
     assert list(from_table(table, "t").table["workflow_id"].iloc[
         np.argsort(ranks(from_table(table, "t"), "tail-aware"))]) == ["short", "long", "risky"]
 
