@@ -110,7 +110,7 @@ def test_a_bad_mix_is_one_line(tmp_path: Path, env_no_color, mix: str, expected:
 
 def test_format_and_out_mistakes(tmp_path: Path, env_no_color) -> None:
     (tmp_path / "exists").mkdir()
-    for args, expected in ((["--format", "alibaba"], "not built yet"),
+    for args, expected in ((["--format", "parquet,slurm"], "expected parquet, wfformat"),
                            (["--out", str(tmp_path / "exists")], "exists already")):
         base = ["--workflows", "5", "--out", str(tmp_path / "o")]
         if args[0] == "--out":
@@ -119,3 +119,32 @@ def test_format_and_out_mistakes(tmp_path: Path, env_no_color) -> None:
         proc = subprocess.run([GENSCALE, "synth", "trace", *base, *args],
                               capture_output=True, text=True, env=env_no_color, timeout=60)
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+
+
+def test_alibaba_and_swf_say_the_same_dag(tmp_path: Path, env_no_color) -> None:
+    out = _synth(tmp_path, "f", "--format", "alibaba,swf", env=env_no_color)
+    tasks = pd.read_parquet(out / "tasks.parquet")
+    number = tasks.groupby("workflow_id", sort=False).cumcount() + 1
+    index = {(w, t): n for w, t, n in zip(tasks["workflow_id"], tasks["task_id"], number)}
+    batch = pd.read_csv(out / "alibaba" / "batch_task.csv", header=None, names=[
+        "task_name", "instance_num", "job_name", "task_type", "status", "start_time",
+        "end_time", "plan_cpu", "plan_mem"])
+    assert len(batch) == len(tasks)
+    for name, job, (w, t, parents) in zip(batch["task_name"], batch["job_name"],
+                                          tasks[["workflow_id", "task_id", "parents"]]
+                                          .itertuples(index=False)):
+        own, *deps = name[1:].split("_")
+        assert job == w and int(own) == index[(w, t)]
+        assert sorted(map(int, deps)) == sorted(index[(w, p)] for p in parents.split())
+    assert (batch["plan_cpu"] == 100 * tasks["threads"]).all()
+    assert (batch["end_time"] >= batch["start_time"]).all()
+    instances = pd.read_csv(out / "alibaba" / "batch_instance.csv", header=None)
+    assert instances.shape == (len(tasks), 14)
+    lines = [line.split() for line in (out / "trace.swf").read_text().splitlines()
+             if not line.startswith(";")]
+    assert len(lines) == len(tasks) and {len(f) for f in lines} == {18}
+    jobs = {int(f[0]): f for f in lines}
+    # a task's preceding job is one of its parents, which comes before it
+    for f in lines:
+        if int(f[16]) > 0:
+            assert int(f[16]) < int(f[0]) and jobs[int(f[16])][1] == f[1]

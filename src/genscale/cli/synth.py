@@ -27,7 +27,7 @@ def synth() -> None:
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=1, show_default=True,
               help="same seed and mix, same files")
 @click.option("--format", "formats", default="parquet", show_default=True,
-              help="comma-separated: parquet (always written), wfformat")
+              help="comma-separated: parquet (always written), wfformat, alibaba, swf")
 @click.option("--model", "model_file", type=click.Path(path_type=Path),
               help="a scaling model file (default: the packaged production-v1 model)")
 def trace(count: int, out: Path, mix: Path | None, seed: int, formats: str,
@@ -51,9 +51,12 @@ def trace(count: int, out: Path, mix: Path | None, seed: int, formats: str,
     model_file = model_file or scaling.PACKAGED
     model = scaling.load(model_file)
     began = time.perf_counter()
+    from genscale.model.projection import step_plans
+
+    steps = [p.shape.step for w in loaded.workflows for p in step_plans(w.workflow)]
     counts = write_trace(out, generate(loaded, count, seed, model), chosen, {
         "generator": "genscale synth trace", "seed": seed, "model": model_file.name,
-        "mix": loaded.model_dump(mode="json")})
+        "mix": loaded.model_dump(mode="json")}, loaded.node, steps)
     taken = time.perf_counter() - began
     stderr.print(f"{counts['workflows']:,} workflows, {counts['tasks']:,} tasks in "
                  f"{taken:.1f} s ({counts['tasks'] / max(taken, 1e-9):,.0f} tasks/s)")

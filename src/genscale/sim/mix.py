@@ -1,6 +1,8 @@
 """A mix file: what platform `genscale synth trace` makes a workload of.
 
     span_days: 30
+    node: {cores: 64, memory_bytes: 512G}             # what Alibaba's and SWF's relative
+                                                     # columns refer to
     arrivals: {process: diurnal, peak_to_trough: 3}   # or poisson
     tail_max_factor: 15
     workflows:
@@ -44,6 +46,13 @@ def _count(value: object) -> float:
         raise ValueError(f"expected a count such as 24M, got {value!r}") from None
 
 
+def _bytes(value: object) -> float:
+    """512G, 4096M: binary units, as `--memory` takes them."""
+    from genscale.workflow.spec import parse_bytes
+
+    return float(parse_bytes(value))
+
+
 class Pairs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -72,9 +81,20 @@ class Arrivals(BaseModel):
     peak_to_trough: Annotated[float, Field(ge=1, le=100)] = 3.0
 
 
+class Node(BaseModel):
+    """The node the trace's relative columns refer to (Alibaba's plan_mem, SWF's
+    MaxProcs): not a limit on what is drawn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cores: Annotated[int, Field(ge=1, le=1_000_000)] = 64
+    memory_bytes: Annotated[float, BeforeValidator(_bytes), Field(gt=0)] = 512 * 2**30
+
+
 class Mix(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    node: Node = Node()
     span_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
     arrivals: Arrivals = Arrivals()
     tail_max_factor: Annotated[float, Field(gt=1, le=1000)] = 15.0

@@ -1,6 +1,7 @@
 """A synthetic trace directory: `workflows.parquet` and `tasks.parquet` (written chunk by
-chunk, so memory stays flat in the number of workflows), and with `wfformat`, one WfFormat
-1.5 file per workflow under `wfformat/`. Everything goes to a temporary directory that is
+chunk, so memory stays flat in the number of workflows); with `wfformat`, one WfFormat 1.5
+file per workflow under `wfformat/`; with `alibaba` and `swf`, those formats
+(`sim.formats`). Everything goes to a temporary directory that is
 renamed into place when whole."""
 
 from __future__ import annotations
@@ -12,22 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
+from genscale.sim.formats import Writers
 from genscale.sim.generate import Drawn
 from genscale.store.wfformat import EPOCH, instance
 
-FORMATS = ("parquet", "wfformat")
+FORMATS = ("parquet", "wfformat", "alibaba", "swf")
 
 
 def write_trace(out: Path, chunks: Iterable[Drawn], formats: tuple[str, ...],
-                meta: dict[str, Any]) -> dict[str, int]:
+                meta: dict[str, Any], node: Any = None, steps: list[str] | None = None
+                ) -> dict[str, int]:
     """Write the chunks under `out` (which must not exist); return rows written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise UserError(f"--format {','.join(unknown)}: expected {', '.join(FORMATS)} "
-                        "(alibaba and swf are not built yet)")
+        raise UserError(f"--format {','.join(unknown)}: expected {', '.join(FORMATS)}")
     if out.exists():
         raise UserError(f"--out {out}: exists already; give a new directory")
     tmp = out.with_name(f".{out.name}.tmp")
@@ -36,6 +38,7 @@ def write_trace(out: Path, chunks: Iterable[Drawn], formats: tuple[str, ...],
     writers: dict[str, Any] = {}
     counts = {"workflows": 0, "tasks": 0}
     try:
+        others = Writers(tmp, formats, node, steps or [])
         for chunk in chunks:
             for name, frame in (("workflows", chunk.workflows), ("tasks", chunk.tasks)):
                 table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -45,6 +48,7 @@ def write_trace(out: Path, chunks: Iterable[Drawn], formats: tuple[str, ...],
                 counts[name] += len(frame)
             if "wfformat" in formats:
                 _wfformat(tmp / "wfformat", chunk)
+            others.write(chunk.tasks)
         for writer in writers.values():
             writer.close()
         (tmp / "trace.json").write_text(json.dumps({**meta, **counts}, indent=2) + "\n")
