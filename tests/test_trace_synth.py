@@ -125,14 +125,15 @@ def test_alibaba_and_swf_say_the_same_dag(tmp_path: Path, env_no_color) -> None:
     out = _synth(tmp_path, "f", "--format", "alibaba,swf", env=env_no_color)
     tasks = pd.read_parquet(out / "tasks.parquet")
     number = tasks.groupby("workflow_id", sort=False).cumcount() + 1
-    index = {(w, t): n for w, t, n in zip(tasks["workflow_id"], tasks["task_id"], number)}
+    index = {(w, t): n for w, t, n in zip(tasks["workflow_id"], tasks["task_id"], number,
+                                                          strict=True)}
     batch = pd.read_csv(out / "alibaba" / "batch_task.csv", header=None, names=[
         "task_name", "instance_num", "job_name", "task_type", "status", "start_time",
         "end_time", "plan_cpu", "plan_mem"])
     assert len(batch) == len(tasks)
     for name, job, (w, t, parents) in zip(batch["task_name"], batch["job_name"],
                                           tasks[["workflow_id", "task_id", "parents"]]
-                                          .itertuples(index=False)):
+                                          .itertuples(index=False), strict=True):
         own, *deps = name[1:].split("_")
         assert job == w and int(own) == index[(w, t)]
         assert sorted(map(int, deps)) == sorted(index[(w, p)] for p in parents.split())

@@ -113,9 +113,9 @@ class Writers:
         self.jobs += count
         of = {(w, t): j for w, t, j in zip(tasks["workflow_id"], tasks["task_id"], job,
                                            strict=True)}
-        preceding = [max((of[(w, p)] for p in str(parents).split()), default=-1)
-                     for w, parents in zip(tasks["workflow_id"], tasks["parents"],
-                                           strict=True)]
+        preceding = np.array([max((of[(w, p)] for p in str(parents).split()), default=-1)
+                              for w, parents in zip(tasks["workflow_id"], tasks["parents"],
+                                                    strict=True)], dtype=np.int64)
         threads = tasks["threads"].to_numpy(dtype=np.int64)
         wall = tasks["wall_s"].to_numpy(dtype=float)
         fields = np.column_stack([
@@ -126,7 +126,7 @@ class Writers:
             threads, np.full(count, -1),
             (tasks["memory_bytes"].to_numpy(dtype=float) / 1024 / threads).astype(np.int64),
             np.ones(count, dtype=np.int64), np.full(count, -1), np.full(count, -1),
-            [self.apps[s] for s in tasks["step"]], np.full(count, -1), np.full(count, -1),
-            preceding, np.where(np.array(preceding) > 0, 0, -1)])
+            np.array([self.apps[s] for s in tasks["step"]], dtype=np.int64),
+            np.full(count, -1), np.full(count, -1), preceding, np.where(preceding > 0, 0, -1)])
         with open(self.directory / "trace.swf", "a", encoding="utf-8") as out:
             np.savetxt(out, fields, fmt="%d")
