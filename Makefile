@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR := demo
 
 .PHONY: setup demo test test-fast docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
-	bench-workload bench-train bench-production corpus models production-corpus production-model
+	bench-workload bench-train bench-production bench-sim bench-trace corpus models production-corpus production-model
 
 setup:
 	@bash scripts/setup.sh
@@ -90,6 +90,14 @@ bench-predict: setup
 # extrapolation across reference lengths, and how long project takes
 bench-production: setup
 	@$(BIN)/python benchmarks/production.py
+
+# genscale sim against SimPy's FCFS, and synth trace against WfCommons' WfGen (each peer
+# from PyPI into benchmarks/.venv-peers on first use)
+bench-sim: setup
+	@$(BIN)/python benchmarks/sim_throughput.py
+
+bench-trace: setup
+	@$(BIN)/python benchmarks/trace_generation.py --million
 
 # The corpus across production's dimensions (campaigns/production-v1.yaml: references of 1 Mb
 # to 1 Gb, reads of 75-150 bp, 1 and 2 threads); resumable. Then the work laws that

@@ -1,0 +1,83 @@
+"""`genscale synth trace` against WfCommons' WfGen, side by side in one run.
+
+Both make workflow tasks with runtimes, as fast as they can, on one core: WfGen 1.6 builds
+workflows of about `--tasks` tasks from its BWA and nf-core rnaseq recipes
+(`WorkflowGenerator(Recipe.from_num_tasks(n)).build_workflows(k)`, in WfCommons' own
+virtualenv, `benchmarks/.venv-peers`); GenScale draws `--workflows` dnaseq and rnaseq
+workflows (parquet only), timed from the start of generation to the trace directory
+renamed into place. Tasks per second, side by side; then 1,000,000 workflows
+(`--million`), against the target of under 5 minutes.
+
+    .venv/bin/python benchmarks/trace_generation.py [--workflows 200000] [--million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from sim_throughput import peers_python
+
+WFGEN = r'''
+import json, sys, time
+from wfcommons import WorkflowGenerator
+from wfcommons.wfchef import recipes
+
+name, tasks, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+recipe = getattr(recipes, name).from_num_tasks(tasks)
+generator = WorkflowGenerator(recipe)
+start = time.perf_counter()
+built = generator.build_workflows(count)
+taken = time.perf_counter() - start
+made = sum(len(w.tasks) for w in built)
+print(json.dumps({"seconds": taken, "tasks": made}))
+'''
+
+
+def ours(workflows: int, out: Path) -> tuple[float, int]:
+    from genscale.model import scaling
+    from genscale.sim.generate import generate
+    from genscale.sim.mix import DEFAULT
+    from genscale.sim.tracefiles import write_trace
+
+    model = scaling.load(scaling.PACKAGED)
+    start = time.perf_counter()
+    counts = write_trace(out, generate(DEFAULT, workflows, 1, model), ("parquet",), {})
+    return time.perf_counter() - start, counts["tasks"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workflows", type=int, default=200_000)
+    parser.add_argument("--tasks", type=int, default=200, help="tasks per WfGen workflow")
+    parser.add_argument("--count", type=int, default=20, help="WfGen workflows per recipe")
+    parser.add_argument("--million", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "wfgen.py"
+        script.write_text(WFGEN)
+        for recipe in ("BwaRecipe", "RnaseqRecipe"):
+            result = json.loads(subprocess.run(
+                [str(peers_python()), str(script), recipe, str(args.tasks), str(args.count)],
+                check=True, capture_output=True, text=True).stdout)
+            rows.append((f"WfGen 1.6 {recipe}", result["seconds"], result["tasks"]))
+        seconds, tasks = ours(args.workflows, Path(tmp) / "trace")
+        rows.append((f"genscale synth trace ({args.workflows:,} workflows)", seconds, tasks))
+        if args.million:
+            seconds, tasks = ours(1_000_000, Path(tmp) / "million")
+            rows.append(("genscale synth trace (1,000,000 workflows)", seconds, tasks))
+    print(f"{'generator':<52}{'seconds':>10}{'tasks':>12}{'tasks/s':>12}")
+    for name, seconds, tasks in rows:
+        print(f"{name:<52}{seconds:>10.2f}{tasks:>12,}{tasks / seconds:>12,.0f}")
+    best_peer = max(t / s for n, s, t in rows if n.startswith("WfGen"))
+    ours_rate = rows[2][2] / rows[2][1]
+    print(f"GenScale against WfGen's faster recipe: {ours_rate / best_peer:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
