@@ -33,7 +33,8 @@ heaps whose tasks can fit somewhere.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,48 +96,51 @@ def simulate(trace: Trace, cluster: Cluster, policy: str = "fifo") -> Schedule:
     """The schedule of `trace` on `cluster` under `policy` (module docstring)."""
     if cluster.nodes < 1 or cluster.cores_per_node < 1 or cluster.memory_per_node_bytes <= 0:
         raise UserError("the cluster needs at least one node, one core and some memory")
-    rank = ranks(trace, policy)
     with_memory = policy in ("memory-aware", "tail-aware")
     n = len(trace)
-    threads = np.minimum(trace.threads, cluster.cores_per_node)
-    memory = trace.memory_bytes.astype(float)
-    if with_memory and (memory > cluster.memory_per_node_bytes).any():
-        i = int(np.argmax(memory > cluster.memory_per_node_bytes))
+    threads_array = np.minimum(trace.threads, cluster.cores_per_node)
+    memory_array = trace.memory_bytes.astype(float)
+    if with_memory and (memory_array > cluster.memory_per_node_bytes).any():
+        i = int(np.argmax(memory_array > cluster.memory_per_node_bytes))
         raise UserError(f"task {trace.table['task_id'].iloc[i]} of workflow "
-                        f"{trace.table['workflow_id'].iloc[i]} needs {memory[i]:.0f} bytes, "
-                        f"more than a node's {cluster.memory_per_node_bytes:.0f}")
-    free = np.full(cluster.nodes, cluster.cores_per_node, dtype=np.int64)
-    free_memory = np.full(cluster.nodes, float(cluster.memory_per_node_bytes))
-    pending = trace.parent_count.copy()
-    child_start, child_index = trace.child_start, trace.child_index
-    wall = trace.wall_s
-    node_of = np.full(n, -1, dtype=np.int64)
-    start = np.full(n, np.nan)
-    end = np.full(n, np.nan)
-    ready_at = np.full(n, np.nan)
-    # roots arrive with their workflow; the others are released by their parents
-    roots = np.flatnonzero(pending == 0)
-    roots = roots[np.argsort(trace.arrival_s[roots], kind="stable")]
-    root_times = trace.arrival_s[roots]
-    next_root = 0
-    sizes = sorted({int(t) for t in threads})
+                        f"{trace.table['workflow_id'].iloc[i]} needs {memory_array[i]:.0f} "
+                        f"bytes, more than a node's {cluster.memory_per_node_bytes:.0f}")
+    # the loop reads plain lists: indexing one costs a tenth of indexing a numpy array
+    rank = ranks(trace, policy).tolist()
+    threads = threads_array.tolist()
+    memory = memory_array.tolist()
+    wall = trace.wall_s.tolist()
+    pending = trace.parent_count.tolist()
+    child_start, child_index = trace.child_start.tolist(), trace.child_index.tolist()
+    sizes = sorted(set(threads))
     bucket_of = {t: b for b, t in enumerate(sizes)}
-    bucket = np.array([bucket_of[int(t)] for t in threads], dtype=np.int64)
+    bucket = [bucket_of[t] for t in threads]
+    state = _State([cluster.cores_per_node] * cluster.nodes,
+                   [float(cluster.memory_per_node_bytes)] * cluster.nodes,
+                   [-1] * n, [math.nan] * n, [math.nan] * n)
+    ready_at = [math.nan] * n
+    # roots arrive with their workflow; the others are released by their parents
+    roots_array = np.flatnonzero(trace.parent_count == 0)
+    roots_array = roots_array[np.argsort(trace.arrival_s[roots_array], kind="stable")]
+    roots, root_times = roots_array.tolist(), trace.arrival_s[roots_array].tolist()
+    next_root = 0
     ready: list[list[tuple[int, int]]] = [[] for _ in sizes]
-    running: list[tuple[float, int]] = []
+    running = state.running
+    free, free_memory, node_of = state.free, state.free_memory, state.node_of
+    push, pop = heapq.heappush, heapq.heappop
     now = 0.0
     done = 0
     while done < n:
         # what happens at `now`: arrivals, then ends
         while next_root < len(roots) and root_times[next_root] <= now:
-            i = int(roots[next_root])
+            i = roots[next_root]
             ready_at[i] = now
-            heapq.heappush(ready[bucket[i]], (int(rank[i]), i))
+            push(ready[bucket[i]], (rank[i], i))
             next_root += 1
         while running and running[0][0] <= now:
-            _, i = heapq.heappop(running)
+            i = pop(running)[1]
             done += 1
-            k = int(node_of[i])
+            k = node_of[i]
             free[k] += threads[i]
             if with_memory:
                 free_memory[k] += memory[i]
@@ -144,82 +148,101 @@ def simulate(trace: Trace, cluster: Cluster, policy: str = "fifo") -> Schedule:
                 pending[child] -= 1
                 if pending[child] == 0:
                     ready_at[child] = now
-                    heapq.heappush(ready[bucket[child]], (int(rank[child]), int(child)))
-        _dispatch(now, ready, sizes, free, free_memory, threads, memory, wall, with_memory,
-                  policy == "easy", running, node_of, start, end)
+                    push(ready[bucket[child]], (rank[child], child))
+        _dispatch(now, ready, sizes, state, threads, memory, wall, with_memory,
+                  policy == "easy")
         if done >= n:
             break
-        upcoming = [running[0][0]] if running else []
-        if next_root < len(roots):
-            upcoming.append(float(root_times[next_root]))
-        if not upcoming:  # cannot happen: every task becomes ready once its parents end
+        if running and (next_root >= len(roots) or running[0][0] <= root_times[next_root]):
+            now = running[0][0]
+        elif next_root < len(roots):
+            now = root_times[next_root]
+        else:  # cannot happen: every task becomes ready once its parents end
             raise RuntimeError("simulation stalled with tasks left")
-        now = min(upcoming)
-    return Schedule(node_of, start, end, ready_at)
+    return Schedule(np.array(node_of, dtype=np.int64), np.array(state.start),
+                    np.array(state.end), np.array(ready_at))
+
+
+@dataclass
+class _State:
+    """What the dispatch changes: each node's free cores and memory, each task's node,
+    start and end, and the heap of (end, task) of what runs."""
+
+    free: list[int]
+    free_memory: list[float]
+    node_of: list[int]
+    start: list[float]
+    end: list[float]
+    running: list[tuple[float, int]] = field(default_factory=list)
+
+
+def _first_fit(state: _State, t: int, m: float, with_memory: bool, skip: int = -1) -> int:
+    """The first node (not `skip`) with `t` cores (and `m` memory) free; -1 if none."""
+    free, free_memory = state.free, state.free_memory
+    for k in range(len(free)):
+        if free[k] >= t and k != skip and (not with_memory or free_memory[k] >= m):
+            return k
+    return -1
 
 
 def _dispatch(now: float, ready: list[list[tuple[int, int]]], sizes: list[int],
-              free: np.ndarray, free_memory: np.ndarray, threads: np.ndarray,
-              memory: np.ndarray, wall: np.ndarray, with_memory: bool, easy: bool,
-              running: list[tuple[float, int]], node_of: np.ndarray, start: np.ndarray,
-              end: np.ndarray) -> None:
+              state: _State, threads: list[int], memory: list[float], wall: list[float],
+              with_memory: bool, easy: bool) -> None:
     """Start what the policy lets start at `now`."""
-    deferred: list[tuple[int, int, int]] = []  # (bucket, rank, task): fit no node's memory
+    deferred: list[tuple[int, int, int]] = []  # (bucket, rank, task): waits this round
     shadow: tuple[float, int, int] | None = None  # EASY: (time, node, extra cores)
+    free, free_memory = state.free, state.free_memory
+    most = max(free)
     while True:
-        most = int(free.max())
         best = -1
+        best_rank = 0
         for b, heap in enumerate(ready):
             if heap and ((easy and shadow is None) or sizes[b] <= most) \
-                    and (best < 0 or heap[0][0] < ready[best][0][0]):
-                best = b
+                    and (best < 0 or heap[0][0] < best_rank):
+                best, best_rank = b, heap[0][0]
         if best < 0:
             break
-        r, i = ready[best][0]
-        t = int(threads[i])
-        fits = free >= t
-        if with_memory:
-            fits &= free_memory >= memory[i]
-        if not fits.any():
+        r, i = heapq.heappop(ready[best])
+        t, m = threads[i], memory[i]
+        k = _first_fit(state, t, m, with_memory)
+        if k < 0:
             if easy and shadow is None:  # the first that waits: reserve for it
-                shadow = _reserve(t, free, running, threads, node_of)
-            heapq.heappop(ready[best])
+                shadow = _reserve(t, free, state.running, threads, state.node_of)
             deferred.append((best, r, i))
             continue
-        candidates = np.flatnonzero(fits)
-        k = int(candidates[0])
-        if shadow is not None:
+        if shadow is not None and now + wall[i] > shadow[0]:
+            # it would still run at the reservation: not on the reserved node's cores
             shadow_s, reserved, extra = shadow
-            if now + wall[i] > shadow_s:  # ends after the reservation: not on its cores
-                others = candidates[candidates != reserved]
-                if others.size:
-                    k = int(others[0])
+            if k == reserved:
+                other = _first_fit(state, t, m, with_memory, skip=reserved)
+                if other >= 0:
+                    k = other
                 elif t <= extra:
                     shadow = (shadow_s, reserved, extra - t)
                 else:
-                    heapq.heappop(ready[best])
                     deferred.append((best, r, i))
                     continue
-        heapq.heappop(ready[best])
         free[k] -= t
         if with_memory:
-            free_memory[k] -= memory[i]
-        node_of[i] = k
-        start[i] = now
-        end[i] = now + wall[i]
-        heapq.heappush(running, (end[i], i))
+            free_memory[k] -= m
+        if free[k] + t == most:
+            most = max(free)
+        state.node_of[i] = k
+        state.start[i] = now
+        state.end[i] = now + wall[i]
+        heapq.heappush(state.running, (now + wall[i], i))
     for b, r, i in deferred:
         heapq.heappush(ready[b], (r, i))
 
 
-def _reserve(t: int, free: np.ndarray, running: list[tuple[float, int]],
-             threads: np.ndarray, node_of: np.ndarray) -> tuple[float, int, int]:
+def _reserve(t: int, free: list[int], running: list[tuple[float, int]],
+             threads: list[int], node_of: list[int]) -> tuple[float, int, int]:
     """EASY's reservation for a task of `t` threads: the earliest end after which a node
     has `t` free cores, that node, and the cores it will have beyond `t`."""
-    projected = free.copy()
+    projected = list(free)
     for end_s, i in sorted(running):
-        k = int(node_of[i])
+        k = node_of[i]
         projected[k] += threads[i]
         if projected[k] >= t:
-            return end_s, k, int(projected[k] - t)
+            return end_s, k, projected[k] - t
     return float("inf"), -1, 0  # never: it would have fit an idle node now
