@@ -78,13 +78,13 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--cores", type=int, default=64)
     args = parser.parse_args()
+    import pandas as pd
+
     from genscale.model import scaling
     from genscale.sim.core import Cluster, simulate
     from genscale.sim.generate import generate
     from genscale.sim.mix import DEFAULT, Mix
     from genscale.sim.trace import from_table
-
-    import pandas as pd
 
     mix = Mix.model_validate({**DEFAULT.model_dump(), "workflows": [
         {**DEFAULT.workflows[0].model_dump(), "share": 1.0}]})
