@@ -19,6 +19,8 @@ for exe in "${!PKG[@]}"; do
 done
 py=${PYTHON:-python3}
 if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv python3-pip); fi
+# SimGrid, the independent engine tests/simgrid_fifo.py checks `genscale sim` against
+if ! /usr/bin/python3 -c 'import simgrid' >/dev/null 2>&1; then missing+=(python3-simgrid); fi
 
 if ((${#missing[@]})); then
   SUDO=""

@@ -197,3 +197,39 @@ def test_sim_command_writes_summary_and_tasks(tmp_path: Path, env_no_color) -> N
                            "--cores-per-node", "1", "--memory-per-node", "1G"],
                           capture_output=True, text=True, env=env_no_color, timeout=60)
     assert proc.returncode == 2 and "not a trace" in proc.stderr
+
+
+def test_simgrid_gives_the_same_fifo_schedule(tmp_path: Path) -> None:
+    """SimGrid (Debian's python3-simgrid, an independent engine: tests/simgrid_fifo.py)
+    and `genscale sim --policy fifo` give every task of random small traces the same node,
+    start and end. Times are continuous draws, so no two events coincide."""
+    rng = np.random.default_rng(11)
+    for case in range(3):
+        rows = []
+        for w in range(25):
+            arrival = float(rng.uniform(0, 200))
+            steps = int(rng.integers(2, 6))
+            for s in range(steps):
+                parents = " ".join(f"t{p}" for p in range(s) if rng.uniform() < 0.5)
+                rows.append((f"w{w}", f"t{s}", arrival, parents, int(rng.integers(1, 5)), 1,
+                             float(rng.uniform(1, 60))))
+        table = trace_of(rows)
+        trace = from_table(table, "case")
+        schedule = simulate(trace, Cluster(3, 4, 64 * GIB), "fifo")
+        document = {"tasks": [{"id": f"{r.workflow_id}/{r.task_id}", "workflow": r.workflow_id,
+                               "arrival": r.arrival_s,
+                               "parents": [f"{r.workflow_id}/{p}" for p in r.parents.split()],
+                               "threads": int(r.threads), "wall": r.wall_s}
+                              for r in table.itertuples(index=False)]}
+        path = tmp_path / f"case{case}.json"
+        path.write_text(json.dumps(document))
+        proc = subprocess.run(["/usr/bin/python3", str(Path(__file__).with_name(
+            "simgrid_fifo.py")), str(path), "3", "4"], capture_output=True, text=True,
+            timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        theirs = json.loads(proc.stdout)
+        for i, r in enumerate(table.itertuples(index=False)):
+            other = theirs[f"{r.workflow_id}/{r.task_id}"]
+            assert other["node"] == schedule.node[i], (case, r)
+            assert other["start"] == pytest.approx(schedule.start_s[i], abs=1e-6), (case, r)
+            assert other["end"] == pytest.approx(schedule.end_s[i], abs=1e-6), (case, r)
