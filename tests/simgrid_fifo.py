@@ -25,7 +25,8 @@ import simgrid as sg
 
 
 def main() -> None:
-    trace = json.load(open(sys.argv[1], encoding="utf-8"))
+    with open(sys.argv[1], encoding="utf-8") as handle:
+        trace = json.load(handle)
     nodes, cores = int(sys.argv[2]), int(sys.argv[3])
     engine = sg.Engine(["simgrid_fifo", "--log=root.thresh:critical"])
     zone = sg.NetZone.create_full_zone("cluster")
