@@ -39,7 +39,7 @@ def _synth(tmp_path: Path, name: str, *extra: str, env: dict[str, str]) -> Path:
 def test_contract_seeds_and_wfformat(tmp_path: Path, env_no_color) -> None:
     first = _synth(tmp_path, "a", "--format", "parquet,wfformat", env=env_no_color)
     again = _synth(tmp_path, "b", "--format", "parquet,wfformat", env=env_no_color)
-    for name in ("tasks.parquet", "workflows.parquet"):
+    for name in ("tasks.parquet", "workflows.parquet", "series.parquet"):
         assert (first / name).read_bytes() == (again / name).read_bytes(), name
     tasks = pd.read_parquet(first / "tasks.parquet")
     assert list(tasks.columns[:len(TASK_COLUMNS)]) == TASK_COLUMNS
@@ -60,6 +60,15 @@ def test_contract_seeds_and_wfformat(tmp_path: Path, env_no_color) -> None:
         ids = {t["id"] for t in document["workflow"]["specification"]["tasks"]}
         workflow = document["name"]
         assert ids == set(tasks.loc[tasks["workflow_id"] == workflow, "task_id"])
+    # each task's series: its drawn mean cores on average, its drawn peak at the top
+    series = pd.read_parquet(first / "series.parquet")
+    assert len(series) == 10 * len(tasks)
+    per_task = series.groupby(["workflow_id", "task_id"], sort=False).agg(
+        cpu=("cpu_cores", "mean"), rss=("rss_bytes", "max"), last=("t_s", "max"))
+    merged = per_task.join(tasks.set_index(["workflow_id", "task_id"]))
+    assert np.allclose(merged["cpu"], merged["cpu_time_s"] / merged["wall_s"])
+    assert np.allclose(merged["rss"], merged["peak_rss_bytes"])
+    assert (merged["last"] < merged["wall_s"]).all()
     different = _synth(tmp_path, "c", "--seed", "8", env=env_no_color)
     assert (different / "tasks.parquet").read_bytes() != (first / "tasks.parquet").read_bytes()
 

@@ -28,12 +28,17 @@ def synth() -> None:
               help="same seed and mix, same files")
 @click.option("--format", "formats", default="parquet", show_default=True,
               help="comma-separated: parquet (always written), wfformat, alibaba, swf")
+@click.option("--series-points", type=click.IntRange(0, 10_000), default=10,
+              show_default=True,
+              help="samples of each task's CPU and memory over its run (series.parquet; "
+                   "0: none)")
 @click.option("--model", "model_file", type=click.Path(path_type=Path),
               help="a scaling model file (default: the packaged production-v1 model)")
 def trace(count: int, out: Path, mix: Path | None, seed: int, formats: str,
-          model_file: Path | None) -> None:
+          series_points: int, model_file: Path | None) -> None:
     """Draw COUNT workflows' tasks (demands from the measured work laws, quality and the
-    tail from the models) into OUT: workflows.parquet, tasks.parquet, trace.json.
+    tail from the models) into OUT: workflows.parquet, tasks.parquet, series.parquet,
+    trace.json.
 
     \b
     Example:
@@ -56,8 +61,10 @@ def trace(count: int, out: Path, mix: Path | None, seed: int, formats: str,
     steps = [p.shape.step for w in loaded.workflows for p in step_plans(w.workflow)]
     counts = write_trace(out, generate(loaded, count, seed, model), chosen, {
         "generator": "genscale synth trace", "seed": seed, "model": model_file.name,
-        "mix": loaded.model_dump(mode="json")}, loaded.node, steps)
+        "mix": loaded.model_dump(mode="json"), "series_points": series_points}, loaded.node,
+        steps, model.get("shapes") or {}, series_points)
     taken = time.perf_counter() - began
-    stderr.print(f"{counts['workflows']:,} workflows, {counts['tasks']:,} tasks in "
+    stderr.print(f"{counts['workflows']:,} workflows, {counts['tasks']:,} tasks, "
+                 f"{counts['series']:,} series samples in "
                  f"{taken:.1f} s ({counts['tasks'] / max(taken, 1e-9):,.0f} tasks/s)")
     click.echo(str(out))

@@ -36,8 +36,9 @@ measured on this project's machines: beyond 2, the same `p` is assumed (see
 docs/production.md for how far that holds).
 
 A model file is plain JSON (`save`, `load`): no code, no pickle. It holds, by workflow,
-each step's fits (`fit`), and by workflow and quality preset each step's quality factor
-(`model.projection.quality_factors`), with the corpora it came from.
+each step's fits (`fit`); by workflow and quality preset each step's quality factor
+(`quality_factors`) and tail probability (`tail_probabilities`); each step's CPU and memory
+over its run (`model.shapes`); and the corpora it came from.
 """
 
 from __future__ import annotations
@@ -357,6 +358,10 @@ def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path
     workflows = {str(w): fit(table, str(w)) for w in sorted(table["workflow"].dropna().unique())}
     out: dict[str, Any] = {"format": FORMAT, "corpus": corpus_dir.name,
                            "workflows": workflows, "presets": {}}
+    if (corpus_dir / "samples.parquet").is_file():
+        from genscale.model import shapes
+
+        out["shapes"] = shapes.measure(corpus_dir)
     if quality_bundle is None or quality_corpus is None:
         return out
     from genscale.model.bundle import Bundle

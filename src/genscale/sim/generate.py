@@ -163,3 +163,36 @@ def _draw(spec: Any, count: int, ids: np.ndarray, arrival: np.ndarray,
         "preset": preset, "tail": tail, "tail_factor": tail_factor,
         "tail_probability": probability})
     return workflows, tasks
+
+
+def series(chunk: Drawn, shapes: dict[str, Any], points: int) -> pd.DataFrame:
+    """`points` samples of each task's CPU and memory over its run: its step's measured
+    shape (`model.shapes`), scaled to the task's drawn CPU time and peak memory (so the
+    CPU samples average its mean cores, and the memory peaks at its peak). A step without
+    a measured shape holds its mean cores and peak flat."""
+    from genscale.model.shapes import resample
+
+    kinds = dict(zip(chunk.workflows["workflow_id"], chunk.workflows["workflow"], strict=True))
+    tasks = chunk.tasks
+    workflow = tasks["workflow_id"].map(kinds).to_numpy()
+    frames = []
+    at = (np.arange(points) + 0.5) / points
+    position = np.arange(len(tasks))
+    for (kind, step), rows in tasks.groupby([workflow, tasks["step"].to_numpy()], sort=False):
+        shape = (shapes.get(str(kind)) or {}).get(str(step))
+        cpu_shape, rss_shape = (resample(shape, points) if shape
+                                else (np.ones(points), np.ones(points)))
+        wall = rows["wall_s"].to_numpy(dtype=float)
+        mean = rows["cpu_time_s"].to_numpy(dtype=float) / np.maximum(wall, 1e-12)
+        frames.append(pd.DataFrame({
+            "_o": np.repeat(position[rows.index.to_numpy()], points),
+            "workflow_id": np.repeat(rows["workflow_id"].to_numpy(), points),
+            "task_id": np.repeat(rows["task_id"].to_numpy(), points),
+            "t_s": np.outer(wall, at).ravel(),
+            "cpu_cores": np.outer(mean, cpu_shape).ravel(),
+            "rss_bytes": np.outer(rows["peak_rss_bytes"].to_numpy(dtype=float),
+                                  rss_shape).ravel()}))
+    # in the tasks' order (workflows, then plan order), each task's samples in time
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["_o", "t_s"], kind="stable").drop(columns=["_o"]) \
+        .reset_index(drop=True)

@@ -1,5 +1,6 @@
-"""A synthetic trace directory: `workflows.parquet` and `tasks.parquet` (written chunk by
-chunk, so memory stays flat in the number of workflows); with `wfformat`, one WfFormat 1.5
+"""A synthetic trace directory: `workflows.parquet`, `tasks.parquet` and `series.parquet`
+(each task's CPU and memory at a few points of its run; `sim.generate.series`), written
+chunk by chunk, so memory stays flat in the number of workflows; with `wfformat`, one WfFormat 1.5
 file per workflow under `wfformat/`; with `alibaba` and `swf`, those formats
 (`sim.formats`). Everything goes to a temporary directory that is
 renamed into place when whole."""
@@ -14,14 +15,15 @@ from typing import Any
 
 from genscale.errors import UserError
 from genscale.sim.formats import Writers
-from genscale.sim.generate import Drawn
+from genscale.sim.generate import Drawn, series
 from genscale.store.wfformat import EPOCH, instance
 
 FORMATS = ("parquet", "wfformat", "alibaba", "swf")
 
 
 def write_trace(out: Path, chunks: Iterable[Drawn], formats: tuple[str, ...],
-                meta: dict[str, Any], node: Any = None, steps: list[str] | None = None
+                meta: dict[str, Any], node: Any = None, steps: list[str] | None = None,
+                shapes: dict[str, Any] | None = None, series_points: int = 0
                 ) -> dict[str, int]:
     """Write the chunks under `out` (which must not exist); return rows written."""
     import pyarrow as pa
@@ -36,11 +38,14 @@ def write_trace(out: Path, chunks: Iterable[Drawn], formats: tuple[str, ...],
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     writers: dict[str, Any] = {}
-    counts = {"workflows": 0, "tasks": 0}
+    counts = {"workflows": 0, "tasks": 0, "series": 0}
     try:
         others = Writers(tmp, formats, node, steps or [])
         for chunk in chunks:
-            for name, frame in (("workflows", chunk.workflows), ("tasks", chunk.tasks)):
+            tables = [("workflows", chunk.workflows), ("tasks", chunk.tasks)]
+            if series_points > 0:
+                tables.append(("series", series(chunk, shapes or {}, series_points)))
+            for name, frame in tables:
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if name not in writers:
                     writers[name] = pq.ParquetWriter(tmp / f"{name}.parquet", table.schema)
