@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.slow  # both notebooks, executed from the committed corpus (4 min)
+pytestmark = pytest.mark.slow  # the notebooks, executed from the committed corpus (4 min)
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
