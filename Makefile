@@ -91,10 +91,12 @@ bench-predict: setup
 bench-production: setup
 	@$(BIN)/python benchmarks/production.py
 
-# genscale sim against SimPy's FCFS, and synth trace against WfCommons' WfGen (each peer
+# genscale sim against SimPy's FCFS and against a real workload run it replays, and synth
+# trace against WfCommons' WfGen (each peer
 # from PyPI into benchmarks/.venv-peers on first use)
 bench-sim: setup
 	@$(BIN)/python benchmarks/sim_throughput.py
+	@$(BIN)/python benchmarks/sim_fidelity.py
 
 bench-trace: setup
 	@$(BIN)/python benchmarks/trace_generation.py --million

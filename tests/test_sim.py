@@ -233,3 +233,37 @@ def test_simgrid_gives_the_same_fifo_schedule(tmp_path: Path) -> None:
             assert other["node"] == schedule.node[i], (case, r)
             assert other["start"] == pytest.approx(schedule.start_s[i], abs=1e-6), (case, r)
             assert other["end"] == pytest.approx(schedule.end_s[i], abs=1e-6), (case, r)
+
+
+def test_a_workload_run_replayed_gives_its_makespan_and_turnarounds(tmp_path: Path) -> None:
+    """Issue 20's fidelity check, on sleeps (so the numbers do not depend on the machine's
+    speed): 8 diamond workflows arriving as a Poisson process, run by the engine on 2
+    cores under fifo; replayed by the simulator on one node of 2 cores with the measured
+    task times, the makespan and every workflow's turnaround come out as measured, less
+    the engine's own gaps between tasks (benchmarks/sim_fidelity.py measures it at scale)."""
+    from genscale.engine.runner import run_workload
+
+    write(tmp_path / "diamond.yaml", DIAMOND)
+    spec = write(tmp_path / "workload.yaml", """\
+name: diamonds
+instances: 8
+mix:
+  - {workflow: diamond.yaml, synth: {genome_bases: 20000, chromosomes: 1, pairs: 50, seed: 1}}
+arrival: {process: poisson, rate_per_min: 40}
+seed: 3
+""")
+    result = run_workload(spec, RunSettings(runs_dir=tmp_path / "runs", interval_s=0.2,
+                                            cores=2), "fifo")
+    assert result.outcome.ok
+    trace = load(result.run_dir)
+    assert trace.table["workflow_id"].nunique() == 8
+    schedule = simulate(trace, Cluster(1, 2, 64 * GIB), "fifo")
+    table = trace.table.assign(end=schedule.end_s)
+    measured_makespan = float(table["measured_end_s"].max())
+    simulated_makespan = float(schedule.end_s.max())
+    assert abs(simulated_makespan / measured_makespan - 1) < 0.10
+    arrival = table.groupby("workflow_id")["arrival_s"].min()
+    measured = table.groupby("workflow_id")["measured_end_s"].max() - arrival
+    simulated = table.groupby("workflow_id")["end"].max() - arrival
+    assert ((simulated / measured - 1).abs() < 0.20).all(), pd.concat(
+        [measured, simulated], axis=1)

@@ -168,17 +168,19 @@ def _step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, li
 
     workload = info.get("workload")
     if workload:
-        shapes: dict[str, dict[str, list[str]]] = {}
-        out = {}
-        for workflow_id, instance in workload["instances"].items():
-            ref = str(instance["workflow"])
-            if ref not in shapes:
-                base = Path(str(workload.get("source", "."))).parent
-                candidate = base / ref
-                shapes[ref] = shape(*load_workflow(str(candidate) if candidate.is_file()
-                                                   else ref))
-            out[workflow_id] = shapes[ref]
-        return out
+        # each instance names its workflow; the workload's mix says where each one is
+        base = Path(str(workload.get("source", "."))).parent
+        by_name: dict[str, dict[str, list[str]]] = {}
+        for entry in (workload.get("spec") or {}).get("mix", []):
+            ref = str(entry["workflow"])
+            candidate = base / ref
+            workflow, source = load_workflow(str(candidate) if candidate.is_file() else ref)
+            by_name.setdefault(workflow.name, shape(workflow, source))
+        missing = {str(i["workflow"]) for i in workload["instances"].values()} - set(by_name)
+        if missing:
+            raise UserError(f"{run_dir}: the workload's mix no longer has "
+                            f"{', '.join(sorted(missing))}")
+        return {w: by_name[str(i["workflow"])] for w, i in workload["instances"].items()}
     spec = (info.get("workflow") or {}).get("spec")
     if not spec:
         raise UserError(f"{run_dir}: its run.json keeps no workflow spec to replay")
@@ -187,8 +189,9 @@ def _step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, li
 
 
 def from_run(run_dir: Path) -> Trace:
-    """A run directory's succeeded tasks as a trace: each workflow arrives when its first
-    task was submitted (relative to the run's first), its tasks' parents are its plan's
+    """A run directory's succeeded tasks as a trace: each workflow arrives when the
+    workload's schedule let it arrive (else when its first task was submitted), relative to
+    the first, its tasks' parents are its plan's
     (among the tasks that ran), and each task's wall time, threads and memory are as
     measured and requested."""
     from genscale.store.rundir import RunDirectory
@@ -212,6 +215,14 @@ def from_run(run_dir: Path) -> Trace:
     submit = pd.to_numeric(tasks["submit_time"], errors="coerce")
     start = pd.to_numeric(tasks["start_time"], errors="coerce")
     first = submit.fillna(start).groupby(workflow_ids).transform("min")
+    instances = (info.get("workload") or {}).get("instances") or {}
+    if instances and info.get("start_time") is not None:
+        # a workload's instances arrive when its schedule said, which may be before their
+        # first task could start
+        began = float(info["start_time"])
+        arrived = {w: began + float(i["arrival_s"]) for w, i in instances.items()}
+        first = pd.Series([arrived.get(w, f) for w, f in zip(workflow_ids, first,
+                                                              strict=True)])
     zero = float(first.min())
     table = pd.DataFrame({
         "workflow_id": workflow_ids, "task_id": tasks["task_id"].astype(str),
