@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genscale.errors import UserError
 from genscale.model import scaling
 from genscale.sim.core import Cluster, simulate
 from genscale.sim.generate import generate
@@ -158,3 +159,29 @@ def test_alibaba_and_swf_say_the_same_dag(tmp_path: Path, env_no_color) -> None:
     for f in lines:
         if int(f[16]) > 0:
             assert int(f[16]) < int(f[0]) and jobs[int(f[16])][1] == f[1]
+
+
+def test_bursts_and_replayed_arrivals(tmp_path: Path) -> None:
+    from genscale.sim.generate import arrivals_s
+    from genscale.sim.mix import load_mix
+
+    rng = np.random.default_rng(0)
+    bursts = Mix.model_validate({**DEFAULT.model_dump(), "span_days": 1,
+                                 "arrivals": {"process": "bursts", "burst_size": 4}})
+    times = arrivals_s(bursts, 10, rng)
+    assert times.tolist() == [0.0] * 4 + [28800.0] * 4 + [57600.0] * 2
+    (tmp_path / "arrivals.csv").write_text("submit_s\n100\n130\n160\n")
+    mix = write(tmp_path / "mix.yaml", """\
+arrivals: {process: replay, replay_csv: arrivals.csv}
+workflows:
+  - {workflow: dnaseq, share: 1, pairs: {median: 1M}}
+""")
+    replayed = arrivals_s(load_mix(mix), 7, rng)
+    assert replayed.tolist() == [0, 30, 60, 90, 120, 150, 180]
+    bad = write(tmp_path / "bad.yaml", """\
+arrivals: {process: replay}
+workflows:
+  - {workflow: dnaseq, share: 1, pairs: {median: 1M}}
+""")
+    with pytest.raises(UserError, match="process replay needs replay_csv"):
+        load_mix(bad)

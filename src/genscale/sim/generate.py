@@ -56,11 +56,18 @@ class Drawn:
 
 
 def arrivals_s(mix: Mix, n: int, rng: np.random.Generator) -> np.ndarray:
-    """N arrival times over the span, sorted: uniform order statistics (a Poisson process
-    given its count), or thinned to a rate that follows the day (peak at 14:00)."""
+    """N arrival times, sorted: uniform order statistics over the span (a Poisson process
+    given its count); thinned to a rate that follows the day (peak at 14:00); bursts of
+    `burst_size` evenly spread over the span; or a real trace's times replayed."""
     span = mix.span_days * DAY_S
-    if mix.arrivals.process == "poisson":
+    process = mix.arrivals.process
+    if process == "poisson":
         return np.sort(rng.uniform(0.0, span, n))
+    if process == "bursts":
+        bursts = -(-n // mix.arrivals.burst_size)
+        return (np.arange(n) // mix.arrivals.burst_size) * (span / bursts)
+    if process == "replay":
+        return _replayed(mix, n)
     r = mix.arrivals.peak_to_trough
     amplitude = (r - 1.0) / (r + 1.0)
     out = np.empty(0)
@@ -69,6 +76,26 @@ def arrivals_s(mix: Mix, n: int, rng: np.random.Generator) -> np.ndarray:
         rate = 1.0 + amplitude * np.cos(2 * np.pi * (times / DAY_S - 14 / 24))
         out = np.concatenate([out, times[rng.uniform(0, 1 + amplitude, times.size) < rate]])
     return np.sort(out[:n])
+
+
+def _replayed(mix: Mix, n: int) -> np.ndarray:
+    """The replay file's times from its first, repeated after its last (with the mean gap)
+    until there are N."""
+    path = mix.arrivals.replay_csv
+    column = mix.arrivals.replay_column
+    try:
+        table = pd.read_csv(path)  # type: ignore[arg-type]
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such replay file") from None
+    if column not in table.columns:
+        raise UserError(f"{path}: no column {column} (replay_column)")
+    times = np.sort(pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float))
+    if times.size == 0 or not np.isfinite(times).all():
+        raise UserError(f"{path}: column {column} must hold numbers of seconds")
+    times = times - times[0]
+    period = times[-1] + (times[-1] / max(times.size - 1, 1) if times.size > 1 else 1.0)
+    repeats = -(-n // times.size)
+    return (np.tile(times, repeats) + np.repeat(np.arange(repeats) * period, times.size))[:n]
 
 
 def _choice(rng: np.random.Generator, shares: dict[Any, float], n: int) -> np.ndarray:

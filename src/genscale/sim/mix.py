@@ -3,7 +3,8 @@
     span_days: 30
     node: {cores: 64, memory_bytes: 512G}             # what Alibaba's and SWF's relative
                                                      # columns refer to
-    arrivals: {process: diurnal, peak_to_trough: 3}   # or poisson
+    arrivals: {process: diurnal, peak_to_trough: 3}   # or poisson; bursts (burst_size);
+                                                      # replay (replay_csv, replay_column)
     tail_max_factor: 15
     workflows:
       - workflow: dnaseq
@@ -76,9 +77,15 @@ class WorkflowMix(BaseModel):
 class Arrivals(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    process: Literal["poisson", "diurnal"] = "poisson"
+    process: Literal["poisson", "diurnal", "bursts", "replay"] = "poisson"
     # diurnal: the busiest hour's rate over the quietest's (a cosine over the day)
     peak_to_trough: Annotated[float, Field(ge=1, le=100)] = 3.0
+    # bursts: this many workflows at once, the bursts evenly spread over the span
+    burst_size: Annotated[int, Field(ge=1)] = 100
+    # replay: real arrival times, a CSV column of seconds (relative to the mix file), used
+    # in order from the first (repeated after its last if N is larger)
+    replay_csv: Path | None = None
+    replay_column: str = "submit_s"
 
 
 class Node(BaseModel):
@@ -121,5 +128,10 @@ def load_mix(path: Path | None) -> Mix:
 
     if not path.is_file():
         raise UserError(f"{path}: no such mix file")
-    mix, _ = load_model(str(path), read_spec_text(path), Mix, "a mix file")
+    mix, source = load_model(str(path), read_spec_text(path), Mix, "a mix file")
+    replay = mix.arrivals.replay_csv
+    if mix.arrivals.process == "replay":
+        if replay is None:
+            raise UserError(source.problem(("arrivals",), "process replay needs replay_csv"))
+        mix.arrivals.replay_csv = replay if replay.is_absolute() else path.parent / replay
     return mix
