@@ -37,7 +37,8 @@ docs/production.md for how far that holds).
 
 A model file is plain JSON (`save`, `load`): no code, no pickle. It holds, by workflow,
 each step's fits (`fit`); by workflow and quality preset each step's quality factor
-(`quality_factors`) and tail probability (`tail_probabilities`); each step's CPU and memory
+(`quality_factors`) and the tail left beyond size and quality
+(`residual_tail`); each step's CPU and memory
 over its run (`model.shapes`); and the corpora it came from.
 """
 
@@ -54,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from genscale.errors import UserError
+from genscale.model.options import FitOptions
 from genscale.store.rundir import atomic_write_json
 
 FORMAT = "genscale-scaling-1"
@@ -208,8 +210,11 @@ def fit_demand(inputs: Inputs, y: np.ndarray, groups: np.ndarray,
     error, chosen, ratios = best
     coef = _fit_terms(term_matrix(inputs, chosen), y)
     finite = ratios[np.isfinite(ratios)]
+    logs = np.log(np.maximum(finite, 1e-12))
     return {"terms": chosen, "coefficients": [float(c) for c in coef],
             "p90_factor": float(max(np.quantile(finite, 0.9), 1.0)),
+            # the spread of the body, robust to the few runs far off (those are the tail)
+            "log_sigma": float(1.4826 * np.median(np.abs(logs - np.median(logs)))),
             "held_out_median_error": float(np.median(np.abs(finite - 1.0))),
             "held_out_log_mse": error, "rows": len(y)}
 
@@ -332,19 +337,20 @@ def quality_factors(bundle: Any, workflow: str, steps: list[str], quality: pd.Da
     return factors
 
 
-def tail_probabilities(bundle: Any, workflow: str, rows: pd.DataFrame) -> dict[str, float]:
-    """Each preset's mean probability, as the bundle's whole-workflow tail classifier gives
-    it on the preset's runs, that a workflow takes over `tail_k` times its typical time."""
-    from genscale.model.dataset import WORKFLOW_STEP
-
-    features = bundle.metadata["features"]
-    asked = rows.assign(workflow=workflow, step=WORKFLOW_STEP)
-    for column in features:
-        if column not in asked.columns:
-            asked[column] = np.nan
-    predicted = bundle.predict(asked)
-    return {str(preset): float(group.mean()) for preset, group in
-            predicted["tail_probability"].groupby(asked["preset"]) if group.notna().any()}
+def residual_tail(workflows: pd.DataFrame, k: float) -> dict[str, dict[str, Any]]:
+    """By quality preset: how often a run took more than `k` times the median of the runs
+    of its size and preset (`rate`), and by how much (`factors`, sorted). Size and quality
+    are what the laws and the quality factors already carry; this is what is left.
+    `workflows`: a corpus's succeeded `workflows.csv` rows of one workflow."""
+    median = workflows.groupby(["pairs", "preset"])["makespan_s"].transform("median")
+    ratio = workflows["makespan_s"] / median
+    out: dict[str, dict[str, Any]] = {}
+    for preset, group in ratio.groupby(workflows["preset"]):
+        tail = group[group > k]
+        out[str(preset)] = {"rate": float(len(tail) / len(group)),
+                            "factors": sorted(round(float(v), 4) for v in tail),
+                            "runs": len(group)}
+    return out
 
 
 def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path | None
@@ -367,7 +373,8 @@ def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path
     from genscale.model.bundle import Bundle
 
     bundle = Bundle.load(quality_bundle)
-    runs = pd.read_csv(quality_corpus / "workflows.csv")[["run_id", "workflow", "preset"]]
+    runs_of = pd.read_csv(quality_corpus / "workflows.csv")
+    runs = runs_of[["run_id", "workflow", "preset"]]
     features = size_features(pd.read_csv(quality_corpus / "features.csv"))
     features = features.drop(columns=["workflow"], errors="ignore").merge(runs, on="run_id")
     for workflow, model in workflows.items():
@@ -380,8 +387,8 @@ def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path
         out.setdefault("typical_features", {})[workflow] = {
             k: float(v) for k, v in typical[[c for c in features_of if c in typical.columns]]
             .median(numeric_only=True).items() if np.isfinite(v)}
-        out.setdefault("tail_probability", {})[workflow] = tail_probabilities(
-            bundle, workflow, rows)
+        ran = runs_of[(runs_of["workflow"] == workflow) & (runs_of["status"] == "succeeded")]
+        out.setdefault("tail", {})[workflow] = residual_tail(ran, FitOptions().tail_k)
         out["presets"][workflow] = {
             preset: quality_factors(bundle, workflow, sorted(model["steps"]),
                                     rows[rows["preset"] == preset].drop(columns=["workflow"]),

@@ -7,12 +7,13 @@ come from the scaling model (`model.scaling`, `model.projection.step_demands`) a
 inputs, so input size drives runtime as the corpus measured it:
 
 - CPU time, peak memory and bytes: the step's law, times the reads' quality factor (CPU),
-  times a lognormal draw whose 90th percentile is the law's held-out p90 factor (the
-  spread the laws leave, measured out of fold);
-- the tail: a workflow is in the tail with the probability the models' tail classifier
-  gives its reads' preset (`scaling.tail_probabilities`); every task of a tail workflow
-  takes between the models' tail factor and the mix's `tail_max_factor` times its time
-  (log-uniform);
+  times a lognormal draw with the spread the law leaves on held-out runs (`log_sigma`:
+  robust, so the few runs far off do not widen the body);
+- the tail: size and quality are in the laws already; what is left (`scaling.
+  residual_tail`, measured on the quality corpus: how often a run took more than the tail
+  factor times the median of its size and preset, and by how much) makes a workflow a
+  tail one with its preset's rate, its tasks then taking one of the measured factors
+  more;
 - wall time: CPU time over the cores the step keeps busy at its threads.
 
 Index steps (the catalog's `cache: true`: bwa index, STAR's genome, faidx, the dictionary)
@@ -34,7 +35,6 @@ import pandas as pd
 
 from genscale.errors import UserError
 from genscale.model import scaling
-from genscale.model.options import FitOptions
 from genscale.model.projection import StepPlan, step_demands, step_plans, step_threads
 from genscale.sim.mix import Mix
 
@@ -123,8 +123,7 @@ def generate(mix: Mix, n: int, seed: int, model: dict[str, Any]) -> Iterator[Dra
                 continue
             ids = np.array([f"wf{first + i:08d}" for i in rows])
             workflows, tasks = _draw(spec, rows.size, ids, times[first + rows], rng,
-                                     plans[spec.workflow], fitted[spec.workflow], model,
-                                     mix.tail_max_factor)
+                                     plans[spec.workflow], fitted[spec.workflow], model)
             frames.append(workflows)
             task_frames.append(tasks)
         workflows = pd.concat(frames).sort_values("workflow_id", kind="stable")
@@ -137,26 +136,41 @@ def generate(mix: Mix, n: int, seed: int, model: dict[str, Any]) -> Iterator[Dra
 
 def _draw(spec: Any, count: int, ids: np.ndarray, arrival: np.ndarray,
           rng: np.random.Generator, plans: list[StepPlan], fitted: dict[str, Any],
-          model: dict[str, Any], tail_max: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+          model: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     pairs = spec.pairs.median * np.exp(spec.pairs.sigma * rng.standard_normal(count))
     pairs = np.maximum(np.round(pairs), 1.0)
     read_length = _choice(rng, {float(k): v for k, v in spec.read_lengths.items()},
                           count).astype(float)
     preset = _choice(rng, dict(spec.quality), count).astype(str)
     reference = np.full(count, float(spec.reference_bases))
-    tail_p = (model.get("tail_probability") or {}).get(spec.workflow, {})
-    probability = np.array([tail_p.get(p, 0.0) for p in preset])
+    return draw_workflows(spec.workflow, spec.threads, ids, arrival, pairs, read_length,
+                          reference, preset, rng, plans, fitted, model)
+
+
+def draw_workflows(workflow: str, threads_asked: int | None, ids: np.ndarray,
+                   arrival: np.ndarray, pairs: np.ndarray, read_length: np.ndarray,
+                   reference: np.ndarray, preset: np.ndarray, rng: np.random.Generator,
+                   plans: list[StepPlan], fitted: dict[str, Any], model: dict[str, Any]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workflows and tasks of one workflow type at given inputs (arrays, one value
+    per workflow): the tail, then each task's demands (module docstring)."""
+    count = len(ids)
+    tails = (model.get("tail") or {}).get(workflow, {})
+    probability = np.array([tails.get(p, {}).get("rate", 0.0) for p in preset])
     tail = rng.uniform(0, 1, count) < probability
-    k = FitOptions().tail_k
-    tail_factor = np.where(tail, np.exp(rng.uniform(np.log(k), np.log(tail_max), count)), 1.0)
-    factors = (model.get("presets") or {}).get(spec.workflow, {})
+    pooled = sorted(f for t in tails.values() for f in t.get("factors", []))
+    tail_factor = np.ones(count)
+    for i in np.flatnonzero(tail):
+        seen = tails.get(preset[i], {}).get("factors") or pooled
+        tail_factor[i] = seen[int(rng.integers(len(seen)))] if seen else 1.0
+    factors = (model.get("presets") or {}).get(workflow, {})
     # an index is built once per reference and cached: a platform's workflows take it ready
     known = [p for p in plans if p.shape.step in fitted["steps"] and not p.cached]
     names = {p.shape.step for p in known}
     task_frames = []
     for position, plan in enumerate(known):
         step = plan.shape.step
-        threads = step_threads(plan, spec.threads)
+        threads = step_threads(plan, threads_asked)
         quality = np.array([factors.get(p, {}).get(step, 1.0) for p in preset])
         state = fitted["steps"][step]
         figures = step_demands(state, plan, pairs, read_length, reference, threads, threads,
@@ -170,7 +184,8 @@ def _draw(spec: Any, count: int, ids: np.ndarray, arrival: np.ndarray,
             if name not in figures:
                 frame[name] = np.nan
                 continue
-            spread = np.log(state["demands"][name]["p90_factor"]) / Z90
+            demand = state["demands"][name]
+            spread = demand.get("log_sigma", np.log(demand["p90_factor"]) / Z90)
             drawn = figures[name] * np.exp(spread * rng.standard_normal(count))
             frame[name] = drawn * (tail_factor if name == "cpu_time_s" else 1.0)
         busy = figures["cpu_time_s"] / np.maximum(figures["wall_s"], 1e-12)
@@ -185,7 +200,7 @@ def _draw(spec: Any, count: int, ids: np.ndarray, arrival: np.ndarray,
     # wall times, one after the other (the policies rank workflows by it)
     tasks["predicted_s"] = tasks.groupby("workflow_id")["predicted_s"].transform("sum")
     workflows = pd.DataFrame({
-        "workflow_id": ids, "workflow": spec.workflow, "arrival_s": arrival,
+        "workflow_id": ids, "workflow": workflow, "arrival_s": arrival,
         "pairs": pairs, "read_length": read_length, "reference_bases": reference,
         "preset": preset, "tail": tail, "tail_factor": tail_factor,
         "tail_probability": probability})
