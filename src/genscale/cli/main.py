@@ -10,6 +10,7 @@ from genscale import __version__
 from genscale.cli import (
     campaign,
     data,
+    export,
     importers,
     model,
     monitor,
@@ -35,6 +36,7 @@ cli.add_command(data.data)
 cli.add_command(monitor.monitor)
 cli.add_command(report.report)
 cli.add_command(importers.import_)
+cli.add_command(export.export)
 cli.add_command(quality.quality)
 cli.add_command(workload.workload)
 cli.add_command(campaign.campaign)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from genscale.errors import UserError
+from genscale.workflow.shape import step_parents, task_parents
 
 REQUIRED = ("workflow_id", "task_id", "arrival_s", "parents", "threads", "memory_bytes",
             "wall_s")
@@ -153,41 +154,6 @@ def load(path: Path) -> Trace:
                     "(no run.json)")
 
 
-def _step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """Each workflow id's steps and the steps each waits for, from the spec the run kept
-    (a workload's: each instance's workflow), planned without a dataset."""
-    from genscale.workflow.loader import SourceMap, load_workflow
-    from genscale.workflow.plan import make_plan
-    from genscale.workflow.spec import Workflow
-
-    def shape(workflow: Workflow, source: SourceMap) -> dict[str, list[str]]:
-        plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"),
-                         shape_only=True)
-        steps = {t.task_id: t.step for t in plan.tasks}
-        return {t.step: [steps[d] for d in t.deps] for t in plan.tasks}
-
-    workload = info.get("workload")
-    if workload:
-        # each instance names its workflow; the workload's mix says where each one is
-        base = Path(str(workload.get("source", "."))).parent
-        by_name: dict[str, dict[str, list[str]]] = {}
-        for entry in (workload.get("spec") or {}).get("mix", []):
-            ref = str(entry["workflow"])
-            candidate = base / ref
-            workflow, source = load_workflow(str(candidate) if candidate.is_file() else ref)
-            by_name.setdefault(workflow.name, shape(workflow, source))
-        missing = {str(i["workflow"]) for i in workload["instances"].values()} - set(by_name)
-        if missing:
-            raise UserError(f"{run_dir}: the workload's mix no longer has "
-                            f"{', '.join(sorted(missing))}")
-        return {w: by_name[str(i["workflow"])] for w, i in workload["instances"].items()}
-    spec = (info.get("workflow") or {}).get("spec")
-    if not spec:
-        raise UserError(f"{run_dir}: its run.json keeps no workflow spec to replay")
-    return {"": shape(Workflow.model_validate(spec),
-                      SourceMap(str(info["workflow"].get("source", "spec"))))}
-
-
 def from_run(run_dir: Path) -> Trace:
     """A run directory's succeeded tasks as a trace: each workflow arrives when the
     workload's schedule let it arrive (else when its first task was submitted), relative to
@@ -202,16 +168,10 @@ def from_run(run_dir: Path) -> Trace:
     tasks = tasks[tasks["status"] == "succeeded"].reset_index(drop=True)
     if tasks.empty:
         raise UserError(f"{run_dir}: no succeeded task to replay")
-    shapes = _step_parents(run_dir, info)
     workflow_ids = tasks["workflow_id"].astype(str)
-    ran = set(zip(workflow_ids, tasks["step"].astype(str), strict=True))
-    step_task = {(w, s): t for w, s, t in zip(workflow_ids, tasks["step"].astype(str),
-                                              tasks["task_id"].astype(str), strict=True)}
-    parents = []
-    for w, step in zip(workflow_ids, tasks["step"].astype(str), strict=True):
-        steps = shapes.get(w) or shapes.get("") or {}
-        parents.append(" ".join(step_task[(w, d)] for d in steps.get(step, [])
-                                if (w, d) in ran))
+    parents = [" ".join(p) for p in task_parents(
+        workflow_ids.tolist(), tasks["step"].astype(str).tolist(),
+        tasks["task_id"].astype(str).tolist(), step_parents(run_dir, info))]
     submit = pd.to_numeric(tasks["submit_time"], errors="coerce")
     start = pd.to_numeric(tasks["start_time"], errors="coerce")
     first = submit.fillna(start).groupby(workflow_ids).transform("min")

@@ -1,0 +1,57 @@
+"""What a run directory's workflows waited for: each workflow id's steps and the steps each
+one waits for, planned again from the spec the run kept (or, for a workload, from its
+mix's workflows), without a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genscale.errors import UserError
+
+
+def step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """Each workflow id's steps and the steps each waits for, from the spec the run kept
+    (a workload's: each instance's workflow), planned without a dataset."""
+    from genscale.workflow.loader import SourceMap, load_workflow
+    from genscale.workflow.plan import make_plan
+    from genscale.workflow.spec import Workflow
+
+    def shape(workflow: Workflow, source: SourceMap) -> dict[str, list[str]]:
+        plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"),
+                         shape_only=True)
+        steps = {t.task_id: t.step for t in plan.tasks}
+        return {t.step: [steps[d] for d in t.deps] for t in plan.tasks}
+
+    workload = info.get("workload")
+    if workload:
+        # each instance names its workflow; the workload's mix says where each one is
+        base = Path(str(workload.get("source", "."))).parent
+        by_name: dict[str, dict[str, list[str]]] = {}
+        for entry in (workload.get("spec") or {}).get("mix", []):
+            ref = str(entry["workflow"])
+            candidate = base / ref
+            workflow, source = load_workflow(str(candidate) if candidate.is_file() else ref)
+            by_name.setdefault(workflow.name, shape(workflow, source))
+        missing = {str(i["workflow"]) for i in workload["instances"].values()} - set(by_name)
+        if missing:
+            raise UserError(f"{run_dir}: the workload's mix no longer has "
+                            f"{', '.join(sorted(missing))}")
+        return {w: by_name[str(i["workflow"])] for w, i in workload["instances"].items()}
+    spec = (info.get("workflow") or {}).get("spec")
+    if not spec:
+        raise UserError(f"{run_dir}: its run.json keeps no workflow spec to replay")
+    return {"": shape(Workflow.model_validate(spec),
+                      SourceMap(str(info["workflow"].get("source", "spec"))))}
+
+
+def task_parents(workflow_ids: list[str], steps: list[str], task_ids: list[str],
+                 shapes: dict[str, dict[str, list[str]]]) -> list[list[str]]:
+    """Each task's parents (task ids) among the given tasks: the tasks of its workflow whose
+    steps its step waits for (`step_parents`; a single workflow's run keys its shape "")."""
+    task_of = {(w, s): t for w, s, t in zip(workflow_ids, steps, task_ids, strict=True)}
+    out = []
+    for w, step in zip(workflow_ids, steps, strict=True):
+        shape = shapes.get(w) or shapes.get("") or {}
+        out.append([task_of[(w, d)] for d in shape.get(step, []) if (w, d) in task_of])
+    return out
