@@ -111,7 +111,7 @@ def nextflow_trace(tasks: pd.DataFrame) -> pd.DataFrame:
     def raw(column: str) -> pd.Series:
         values = pd.to_numeric(tasks[column], errors="coerce") if column in tasks else \
             pd.Series(np.nan, index=tasks.index)
-        return values.map(lambda v: "-" if pd.isna(v) else str(int(round(v))))
+        return values.map(lambda v: "-" if pd.isna(v) else str(round(v)))
 
     return pd.DataFrame({
         "task_id": np.arange(1, len(tasks) + 1),
