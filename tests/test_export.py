@@ -116,3 +116,49 @@ def test_export_mistakes_are_one_line(run_dir: Path, tmp_path: Path, env_no_colo
                               env=env_no_color, timeout=60)
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_import_wfformat_reads_our_export_and_every_older_layout(
+        run_dir: Path, tmp_path: Path, env_no_color) -> None:
+    out = tmp_path / "run.json"
+    _export(run_dir, "wfformat", out, env_no_color)
+    back = tmp_path / "back"
+    proc = subprocess.run([GENSCALE, "import", "wfformat", str(out), "--out", str(back)],
+                          capture_output=True, text=True, env=env_no_color, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    original = RunDirectory(run_dir).tasks().set_index("step")
+    imported = RunDirectory(back).tasks().set_index("step")
+    for step in ("make", "squeeze", "count"):
+        assert imported.loc[step, "wall_s"] == pytest.approx(original.loc[step, "wall_s"])
+        assert imported.loc[step, "cpu_time_s"] == pytest.approx(
+            original.loc[step, "cpu_time_s"], rel=1e-9)
+    assert imported.loc["squeeze", "threads_requested"] == 2
+    # the layouts before 1.5: jobs (1.0-1.2) or tasks (1.3, 1.4), kilobytes before 1.4
+    old = {"name": "m", "schemaVersion": "1.3", "wms": {"name": "Nextflow", "version": "1"},
+           "workflow": {"makespan": 20, "executedAt": "2020-01-01T00:00:00Z", "tasks": [
+               {"name": "mProject_ID0000001", "type": "compute", "runtime": 10.0,
+                "cores": 4, "avgCPU": 250.0, "memory": 2048, "bytesRead": 10,
+                "bytesWritten": 5, "parents": []}]}}
+    for version, key in (("1.0", "jobs"), ("1.3", "tasks")):
+        document = json.loads(json.dumps(old))
+        document["schemaVersion"] = version
+        document["workflow"][key] = document["workflow"].pop("tasks")
+        path = tmp_path / f"v{version}.json"
+        path.write_text(json.dumps(document))
+        target = tmp_path / f"v{version}"
+        proc = subprocess.run([GENSCALE, "import", "wfformat", str(path), "--out",
+                               str(target)], capture_output=True, text=True,
+                              env=env_no_color, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        row = RunDirectory(target).tasks().iloc[0]
+        assert row["step"] == "mProject" and row["wall_s"] == 10.0
+        assert row["cpu_time_s"] == 25.0 and row["threads_requested"] == 4
+        assert row["peak_rss_bytes"] == 2_048_000 and row["read_chars"] == 10_000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schemaVersion": "1.5", "workflow": {"execution": {"tasks": [
+        {"id": "a", "runtimeInSeconds": -3}]}}}))
+    proc = subprocess.run([GENSCALE, "import", "wfformat", str(bad), "--out",
+                           str(tmp_path / "no")], capture_output=True, text=True,
+                          env=env_no_color, timeout=60)
+    assert proc.returncode == 2 and "task a: runtimeInSeconds" in proc.stderr
+    assert not (tmp_path / "no").exists()

@@ -11,6 +11,7 @@ from genscale.cli.display import print_summary
 from genscale.store.importers import Rows, import_run
 from genscale.store.importers.pidstat import to_rows as pidstat_rows
 from genscale.store.importers.traces import nextflow_rows, snakemake_rows
+from genscale.store.importers.wfformat import wfformat_rows
 
 
 @click.group(name="import")
@@ -42,3 +43,7 @@ _importer("nextflow-trace", "nextflow-import", nextflow_rows,
 _importer("snakemake-benchmark", "snakemake-import", snakemake_rows,
           "Snakemake `benchmark:` files: each line of each file one task (one repeat).",
           "genscale import snakemake-benchmark benchmarks/*.tsv --out runs/smk")
+_importer("wfformat", "wfformat-import", wfformat_rows,
+          "WfCommons instances (WfFormat JSON, schema 1.0 to 1.6): each file one workflow, "
+          "each task one row.",
+          "genscale import wfformat montage-instance.json --out runs/wfcommons-montage")

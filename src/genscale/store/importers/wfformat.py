@@ -1,0 +1,139 @@
+"""WfCommons instances (WfFormat JSON) as tasks rows, in every schema version.
+
+Where each version keeps a task's measurements (WfFormat's own migration notes):
+
+- 1.0-1.2: `workflow.jobs`; 1.3: `workflow.tasks`. `runtime` in seconds, `cores`, `avgCPU`
+  (percent of one core), `memory` and the byte counts `bytesRead`, `bytesWritten` in
+  kilobytes (of 1,000 bytes), except under Pegasus, whose byte counts are bytes; a task
+  names its parents by name.
+- 1.4: `workflow.tasks`, `runtimeInSeconds`, `memoryInBytes`, `readBytes`, `writtenBytes`
+  in bytes; still parents by name.
+- 1.5, 1.6: `workflow.execution.tasks` (`runtimeInSeconds`, `executedAt`, `coreCount`,
+  `avgCPU`, `readBytes`, `writtenBytes`, `memoryInBytes`, `machines`), the names in
+  `workflow.specification.tasks`.
+
+Each instance file is one workflow (`workflow_id` the file's stem); each task one row with
+`step` its name without a trailing id (`bwa_mem_ID0000003` gives `bwa_mem`), `cpu_time_s`
+= avgCPU / 100 x runtime, `start_time` its `executedAt` where given. The instance's byte
+counts are what the task read and wrote through the file system as its tracer saw them;
+they go to `read_chars` and `write_chars`, what was asked of storage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from genscale.errors import UserError
+from genscale.store.importers import Rows
+
+_TRAILING_ID = re.compile(r"[_-]?ID\d+$")
+
+
+def _number(path: Path, where: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or value < 0:
+        raise UserError(f"{path}: {where}: expected a finite number of at least 0, "
+                        f"got {value!r}")
+    return float(value)
+
+
+def _timestamp(path: Path, where: str, value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise UserError(f"{path}: {where}: expected an ISO 8601 time, got {value!r}") from None
+
+
+def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """(version, the task records with one set of key names: the 1.5 execution names)."""
+    version = str(data.get("schemaVersion", ""))
+    workflow = data.get("workflow")
+    if not isinstance(workflow, dict):
+        raise UserError(f"{path}: not a WfFormat instance (no workflow object)")
+    if "execution" in workflow or "specification" in workflow:
+        names = {t.get("id"): t.get("name") for t in
+                 (workflow.get("specification") or {}).get("tasks", [])}
+        records = []
+        for task in (workflow.get("execution") or {}).get("tasks", []):
+            records.append({**task, "name": names.get(task.get("id")) or task.get("id")})
+        return version or "1.5", records
+    old = workflow.get("tasks", workflow.get("jobs"))
+    if not isinstance(old, list):
+        raise UserError(f"{path}: not a WfFormat instance (no workflow tasks or jobs)")
+    system = str((data.get("runtimeSystem") or data.get("wms") or {}).get("name", "")).lower()
+    kilo = 1.0 if "pegasus" in system else 1000.0
+    records = []
+    for task in old:
+        record = dict(task)
+        if "runtimeInSeconds" not in record and "runtime" in record:
+            record["runtimeInSeconds"] = record["runtime"]
+        if "memoryInBytes" not in record and isinstance(record.get("memory"), int | float):
+            record["memoryInBytes"] = record["memory"] * 1000
+        for old_key, new_key in (("bytesRead", "readBytes"), ("bytesWritten", "writtenBytes")):
+            if new_key not in record and isinstance(record.get(old_key), int | float):
+                record[new_key] = record[old_key] * kilo
+        if "coreCount" not in record and "cores" in record:
+            record["coreCount"] = record["cores"]
+        record.setdefault("id", record.get("name"))
+        records.append(record)
+    return version, records
+
+
+def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: not a WfFormat instance (not a JSON object)")
+    version, records = _tasks(path, data)
+    workflow_id = path.stem
+    out: list[Rows] = []
+    for n, task in enumerate(records, start=1):
+        where = f"task {task.get('id') or n}"
+        wall = _number(path, f"{where}: runtimeInSeconds", task.get("runtimeInSeconds"))
+        if wall is None:
+            raise UserError(f"{path}: {where}: no runtime (runtimeInSeconds, or runtime "
+                            "before WfFormat 1.4)")
+        cpu_percent = _number(path, f"{where}: avgCPU", task.get("avgCPU"))
+        cpu = cpu_percent / 100 * wall if cpu_percent is not None else None
+        start = _timestamp(path, f"{where}: executedAt", task.get("executedAt"))
+        name = str(task.get("name") or task.get("id") or n)
+        step = _TRAILING_ID.sub("", name) or name
+        machines = task.get("machines") or ([task["machine"]] if task.get("machine") else [])
+        host = str((machines[0] or {}).get("nodeName", "")) if machines else ""
+        cores = _number(path, f"{where}: coreCount", task.get("coreCount"))
+        memory = _number(path, f"{where}: memoryInBytes", task.get("memoryInBytes"))
+        read = _number(path, f"{where}: readBytes", task.get("readBytes"))
+        written = _number(path, f"{where}: writtenBytes", task.get("writtenBytes"))
+        row: dict[str, object] = {
+            "run_id": run_id, "workflow_id": workflow_id,
+            "workflow": str(data.get("name") or "wfformat-import"),
+            "task_id": f"{workflow_id}.{task.get('id') or n}", "step": step,
+            "app": step.split("_", 1)[0].lower(), "host": host, "executor": "wfformat-import",
+            "status": "succeeded", "exit_code": "",
+            "start_time": "" if start is None else start,
+            "end_time": "" if start is None else start + wall, "wall_s": wall,
+            "cpu_time_s": "" if cpu is None else cpu,
+            "mean_cores": "" if cpu is None or not wall else round(cpu / wall, 4),
+            "peak_rss_bytes": "" if memory is None else round(memory),
+            "read_chars": "" if read is None else round(read),
+            "write_chars": "" if written is None else round(written),
+            "threads_requested": "" if cores is None else max(1, round(cores)),
+            "attempt": 1,
+        }
+        out.append((row, []))
+    if not out:
+        raise UserError(f"{path}: the instance (WfFormat {version or '?'}) has no task")
+    return out
