@@ -23,7 +23,7 @@ def export(run_dir: Path, fmt: str, out: Path) -> None:
     Example:
       genscale export runs/dnaseq-20261203T2000Z-ab12 --format wfformat --out run.json
     """
-    from genscale.store.export import export_run
+    from genscale.export import export_run
 
     count = export_run(run_dir, fmt, out)
     stderr.print(f"{count} tasks written as {fmt}")

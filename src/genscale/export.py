@@ -1,4 +1,5 @@
-"""A run directory in the formats other tools read: `genscale export`.
+"""A run directory in the formats other tools read: `genscale export`. It sits above `store`
+and `workflow` (a WfFormat instance needs the plan's dependencies).
 
 - `csv`, `parquet`: the tasks table (`store.schema`'s columns).
 - `wfformat`: one WfFormat 1.5 instance of the whole run (`store.wfformat`): every task
