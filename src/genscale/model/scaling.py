@@ -25,9 +25,10 @@ For each step and demand, every set of at most `MAX_TERMS` of its candidate term
 (on the log scale with non-negative coefficients, so a 10 s step and a 10,000 s one weigh
 alike, and robustly, so an outlying run weighs less), and the set whose held-out
 predictions (`FOLDS` folds of whole datasets) have the lowest mean squared log error (each
-row's capped at one e-fold) is kept; a smaller set wins ties within `TIE`. The p90 is the
-prediction times the 90th percentile of those held-out ratios (measured / predicted, at
-least 1).
+row's capped at one e-fold) is kept, by the one-standard-error rule: the simplest set
+(fewest terms, then the plainest, `COMPLEXITY`) within one standard error of the best. The
+p90 is the prediction times the 90th percentile of those held-out ratios (measured /
+predicted, at least 1).
 
 Wall time is CPU time over the cores the step keeps busy: `base_cores` (its mean cores at
 one thread: below 1 for a step that waits on I/O, above for a JVM's collector threads)
@@ -63,7 +64,11 @@ FORMAT = "genscale-scaling-1"
 # the model `genscale project` reads unless told otherwise (`make production-model`)
 PACKAGED = Path(__file__).with_name("production-v1.scaling.json")
 MAX_TERMS = 3
-TIE = 1.02  # a larger set of terms must cut the held-out error by 2% to be kept
+# how far a term is from a plain count of something: among sets the held-out rows cannot
+# tell apart, the plainer wins
+COMPLEXITY = {"one": 0, "genome": 1, "bases": 1, "threads": 1, "genome_log": 2,
+              "bases_log_genome": 2, "pairs_log_pairs": 2, "bases_threads": 2,
+              "bases_root_genome": 3}
 MIN_ROWS = 5
 LOG_SCALE = 0.25  # log miss beyond which a run weighs less in a fit (`_fit_terms`)
 FOLDS = 6  # held-out folds, by dataset, that choose the terms
@@ -193,23 +198,33 @@ def _held_out_ratios(matrix: np.ndarray, y: np.ndarray, groups: np.ndarray) -> n
 def fit_demand(inputs: Inputs, y: np.ndarray, groups: np.ndarray,
                candidates: tuple[str, ...]) -> dict[str, Any]:
     """The chosen terms, their coefficients, and the held-out evidence (module docstring)."""
-    best: tuple[float, list[str], np.ndarray] | None = None
+    tried: list[tuple[float, float, int, list[str], np.ndarray]] = []
     for k in range(1, MAX_TERMS + 1):
         for names in itertools.combinations(candidates, k):
+            if "bases_threads" in names and "bases" not in names:
+                continue  # threads' overhead comes on top of the work per base
             matrix = term_matrix(inputs, names)
             scaled = matrix / np.maximum(np.abs(matrix).max(axis=0), 1e-300)
             if np.linalg.matrix_rank(scaled) < k:
                 continue  # a term the rows cannot tell from another (one G, one thread)
             ratios = _held_out_ratios(matrix, y, groups)
-            if np.isnan(ratios).all():
+            finite = ratios[np.isfinite(ratios)]
+            if finite.size == 0:
                 continue
-            error = float(np.nanmean(np.minimum(np.log(np.maximum(ratios, 1e-12)) ** 2,
-                                                LOG_ERROR_CAP)))
-            if best is None or error * TIE < best[0]:
-                best = (error, list(names), ratios)
-    if best is None:
+            errors = np.minimum(np.log(np.maximum(finite, 1e-12)) ** 2, LOG_ERROR_CAP)
+            # the standard error of the rows the set fits (a run an e-fold off is the
+            # tail's, and would make any set look as good as any other)
+            body = errors[errors < LOG_ERROR_CAP]
+            spread = float(body.std() / np.sqrt(body.size)) if body.size > 1 else 0.0
+            tried.append((float(errors.mean()), spread, sum(COMPLEXITY[n] for n in names),
+                          list(names), ratios))
+    if not tried:
         raise UserError("too few distinct rows to fit any term")
-    error, chosen, ratios = best
+    # the one-standard-error rule: the simplest set whose held-out error is within one
+    # standard error of the best's (few runs cannot tell a N log N from a line)
+    least = min(tried, key=lambda t: t[0])
+    near = [t for t in tried if t[0] <= least[0] + least[1]]
+    error, _, _, chosen, ratios = min(near, key=lambda t: (len(t[3]), t[2], t[0]))
     coef = _fit_terms(term_matrix(inputs, chosen), y)
     finite = ratios[np.isfinite(ratios)]
     logs = np.log(np.maximum(finite, 1e-12))
@@ -255,8 +270,15 @@ def busy_cores(parallelism: Mapping[str, Any], threads: float, cores: float) -> 
 RANGE_COLUMNS = ("pairs", "read_length", "reference_bases", "threads")
 
 
-def fit(table: pd.DataFrame, workflow: str) -> dict[str, Any]:
-    """The scaling model of `workflow`'s steps, from a model table's rows of it."""
+GENOME_TERMS = ("genome", "genome_log", "bases_log_genome", "bases_root_genome")
+
+
+def fit(table: pd.DataFrame, workflow: str, reference_readers: set[str] | None = None
+        ) -> dict[str, Any]:
+    """The scaling model of `workflow`'s steps, from a model table's rows of it. Only the
+    steps in `reference_readers` (None: every step) may grow with the reference's length:
+    a step that reads neither the reference nor an index of it does the same work on any
+    reference (with few runs, held-out folds can otherwise pick a genome term by chance)."""
     rows = table[(table["workflow"].astype(str) == workflow)
                  & (table["step"].astype(str) != "(workflow)")]
     if rows.empty:
@@ -270,6 +292,8 @@ def fit(table: pd.DataFrame, workflow: str) -> dict[str, Any]:
         for name, (column, candidates) in DEMANDS.items():
             if column not in frame.columns:
                 continue
+            if reference_readers is not None and str(step) not in reference_readers:
+                candidates = tuple(c for c in candidates if c not in GENOME_TERMS)
             y = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(y) & (y > 0) & np.isfinite(inputs.read_bases) \
                 & np.isfinite(inputs.reference_bases)
@@ -361,9 +385,11 @@ def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path
     wall_s bundle and the corpus it was trained on, each preset's quality factors."""
     from genscale.data.knobs import PRESETS
     from genscale.model.dataset import model_table, size_features
+    from genscale.workflow.shape import reference_readers
 
     table = model_table(corpus_dir)
-    workflows = {str(w): fit(table, str(w)) for w in sorted(table["workflow"].dropna().unique())}
+    workflows = {str(w): fit(table, str(w), reference_readers(str(w)))
+                 for w in sorted(table["workflow"].dropna().unique())}
     out: dict[str, Any] = {"format": FORMAT, "corpus": corpus_dir.name,
                            "workflows": workflows, "presets": {}}
     if (corpus_dir / "samples.parquet").is_file():

@@ -55,3 +55,22 @@ def task_parents(workflow_ids: list[str], steps: list[str], task_ids: list[str],
         shape = shapes.get(w) or shapes.get("") or {}
         out.append([task_of[(w, d)] for d in shape.get(step, []) if (w, d) in task_of])
     return out
+
+
+def reference_readers(workflow_ref: str) -> set[str]:
+    """The steps of a workflow that read its reference: the dataset's `reference` itself,
+    or what a cached step (an index: `cache: true`) made of it."""
+    from genscale.workflow.loader import load_workflow
+    from genscale.workflow.plan import make_plan
+
+    workflow, source = load_workflow(workflow_ref)
+    plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
+    derived = {path for t in plan.tasks if t.cache for path in t.outputs.values()}
+    spec = {s.name: s for s in workflow.steps}
+    readers = set()
+    for task in plan.tasks:
+        given = spec[task.step].inputs.values()
+        if set(task.inputs.values()) & derived or any("dataset.reference" in str(v)
+                                                      for v in given):
+            readers.add(task.step)
+    return readers
