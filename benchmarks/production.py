@@ -28,8 +28,10 @@ import pandas as pd
 from genscale.model import scaling
 from genscale.model.dataset import model_table
 from genscale.model.projection import Question, project, step_plans
+from genscale.workflow.shape import reference_readers
 
 ROOT = Path(__file__).resolve().parents[1]
+READERS = reference_readers("dnaseq")  # as `genscale model scaling` fits them
 GENSCALE = [sys.executable, "-m", "genscale.cli.main"]
 PRODUCTION_ARGS = ["--pairs", "24M", "--read-length", "100", "--reference-bases", "3.1G",
                    "--threads", "8", "--cores", "96"]
@@ -48,8 +50,9 @@ PRODUCTION = [
 ]
 
 
-def production_table() -> pd.DataFrame:
-    proc = subprocess.run([*GENSCALE, "project", "dnaseq", *PRODUCTION_ARGS, "--json"],
+def production_table(model: Path | None) -> pd.DataFrame:
+    extra = ["--model", str(model)] if model else []
+    proc = subprocess.run([*GENSCALE, "project", "dnaseq", *PRODUCTION_ARGS, *extra, "--json"],
                           check=True, capture_output=True, text=True)
     steps = {s["step"]: s for s in json.loads(proc.stdout)["steps"]}
     rows = []
@@ -77,7 +80,7 @@ def held_out(table: pd.DataFrame) -> pd.DataFrame:
     for k in range(scaling.FOLDS):
         test = set(datasets[folds == k])
         train = rows[~rows["dataset_id"].isin(test)]
-        model = scaling.fit(train, "dnaseq")
+        model = scaling.fit(train, "dnaseq", READERS)
         for run_id, run in rows[rows["dataset_id"].isin(test)].groupby("run_id"):
             first = run.iloc[0]
             threads = int(run["threads_requested"].max())
@@ -120,7 +123,7 @@ def extrapolation(table: pd.DataFrame) -> pd.DataFrame:
     test = rows[rows["reference.bases"] == largest]
     if test.empty or train.empty:
         return pd.DataFrame()
-    model = scaling.fit(train, "dnaseq")
+    model = scaling.fit(train, "dnaseq", READERS)
     out = []
     for step, group in test.groupby("step"):
         if step not in model["steps"]:
@@ -152,12 +155,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "datasets" / "production-v1")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--model", type=Path, help="a scaling model file (default: the "
+                        "packaged one)")
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     print("1. Production (REFERENCE.md) against genscale project dnaseq "
           + " ".join(PRODUCTION_ARGS))
-    print(production_table().to_string(index=False, float_format=lambda v: f"{v:,.3g}"))
+    print(production_table(args.model).to_string(index=False,
+                                                 float_format=lambda v: f"{v:,.3g}"))
     table = model_table(args.corpus)
     runs = table["run_id"].nunique()
     lengths = sorted(table["reference.bases"].dropna().unique())
