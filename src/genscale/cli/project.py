@@ -55,7 +55,7 @@ def project(workflow: str, pairs: float | None, read_length: float | None,
     """
     from genscale.model import scaling
     from genscale.model.projection import project_workflow
-    from genscale.workflow.spec import parse_bytes
+    from genscale.workflow.spec import size_flag
 
     if preset is not None and dataset is not None:
         raise UserError("give --preset or --dataset, not both")
@@ -75,14 +75,7 @@ def project(workflow: str, pairs: float | None, read_length: float | None,
                if value is None or value != value]
     if missing:
         raise UserError(f"{', '.join(missing)}: needed (or --dataset DIR to take them from)")
-    node_memory = None
-    if memory is not None:
-        try:
-            node_memory = float(parse_bytes(memory))
-        except ValueError as exc:
-            raise UserError(f"--memory {memory!r}: {exc}") from None
-        if node_memory <= 0:
-            raise UserError(f"--memory {memory!r}: expected a size above 0, such as 384G")
+    node_memory = float(size_flag(memory, "--memory")) if memory is not None else None
     table = project_workflow(workflow, pairs, read_length, reference_bases,  # type: ignore[arg-type]
                              cores=cores, threads=threads, preset=preset,
                              memory_bytes=node_memory, model=model, quality_factors=factors)

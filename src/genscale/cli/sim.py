@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from genscale.errors import UserError
 from genscale.sim.policies import POLICIES
 
 
@@ -34,14 +33,9 @@ def sim(trace: Path, nodes: int, cores_per_node: int, memory_per_node: str, poli
     """
     from genscale.sim import core, summary
     from genscale.sim.trace import load
-    from genscale.workflow.spec import parse_bytes
+    from genscale.workflow.spec import size_flag
 
-    try:
-        memory = float(parse_bytes(memory_per_node))
-    except ValueError as exc:
-        raise UserError(f"--memory-per-node {memory_per_node!r}: {exc}") from None
-    if memory <= 0:
-        raise UserError(f"--memory-per-node {memory_per_node!r}: expected a size above 0")
+    memory = float(size_flag(memory_per_node, "--memory-per-node"))
     loaded = load(trace)
     cluster = core.Cluster(nodes, cores_per_node, memory)
     began = time.perf_counter()

@@ -52,7 +52,7 @@ from genscale.monitor.session import MonitorSession
 from genscale.store.rundir import RunDirectory, disk_message, is_disk_error, repair_tail
 from genscale.workflow.loader import SourceMap, load_workflow, resolve
 from genscale.workflow.plan import Plan, focus, make_plan
-from genscale.workflow.spec import Workflow, parse_bytes
+from genscale.workflow.spec import Workflow, size_flag
 
 
 @dataclass
@@ -182,13 +182,7 @@ def check_settings(settings: RunSettings) -> None:
 
 def memory_budget(text: str) -> int:
     """Bytes of a `--memory` value such as 16G; UserError for anything else or <= 0."""
-    try:
-        value = parse_bytes(text)
-    except ValueError as exc:
-        raise UserError(f"--memory {text!r}: {exc}") from None
-    if value <= 0:
-        raise UserError(f"--memory {text!r}: expected a size above 0, such as 16G")
-    return value
+    return size_flag(text, "--memory")
 
 
 def check_runs_dir(runs_dir: Path) -> None:

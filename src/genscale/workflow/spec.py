@@ -40,6 +40,20 @@ def parse_bytes(value: object) -> int:
     return size
 
 
+def size_flag(text: str, flag: str) -> int:
+    """Bytes of a size flag's value such as 16G (`parse_bytes`); one UserError naming the
+    flag for anything else or 0."""
+    from genscale.errors import UserError
+
+    try:
+        value = parse_bytes(text)
+    except ValueError as exc:
+        raise UserError(f"{flag} {text!r}: {exc}") from None
+    if value <= 0:
+        raise UserError(f"{flag} {text!r}: expected a size above 0, such as 16G")
+    return value
+
+
 Bytes = Annotated[int, BeforeValidator(parse_bytes)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
