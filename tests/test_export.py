@@ -16,6 +16,8 @@ from genscale.store.rundir import RunDirectory
 
 from .conftest import GENSCALE, ROOT, write
 
+pytestmark = pytest.mark.slow  # runs a workflow, then exports and imports it (18 s)
+
 SCHEMA = ROOT.parent / "shared" / "schemas" / "wfformat-1.5.json"
 SPEC = """\
 name: fork

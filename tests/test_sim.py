@@ -134,6 +134,7 @@ steps:
 """
 
 
+@pytest.mark.slow  # the engine runs a workflow of sleeps (4 s)
 def test_a_real_run_replayed_keeps_its_order_and_makespan(tmp_path: Path) -> None:
     """The engine ran a diamond on 2 cores (c needs both, so b and c cannot overlap);
     replayed with its measured times on one node of 2 cores, the tasks start in the same
@@ -235,6 +236,7 @@ def test_simgrid_gives_the_same_fifo_schedule(tmp_path: Path) -> None:
             assert other["end"] == pytest.approx(schedule.end_s[i], abs=1e-6), (case, r)
 
 
+@pytest.mark.slow  # the engine runs 8 workflows of sleeps (15 s)
 def test_a_workload_run_replayed_gives_its_makespan_and_turnarounds(tmp_path: Path) -> None:
     """Issue 20's fidelity check, on sleeps (so the numbers do not depend on the machine's
     speed): 8 diamond workflows arriving as a Poisson process, run by the engine on 2

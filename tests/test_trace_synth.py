@@ -21,6 +21,8 @@ from genscale.sim.trace import load
 
 from .conftest import GENSCALE, ROOT, write
 
+pytestmark = pytest.mark.slow  # draws traces through the CLI and validates WfFormat (20 s)
+
 SCHEMA = ROOT.parent / "shared" / "schemas" / "wfformat-1.5.json"
 TASK_COLUMNS = ["workflow_id", "task_id", "step", "app", "arrival_s", "parents", "threads",
                 "memory_bytes", "cpu_time_s", "wall_s", "peak_rss_bytes", "read_bytes",
