@@ -551,6 +551,105 @@ def cases() -> list[Case]:
     add("campaign", "missing spec", ["campaign", "{d}/none.yaml", "--out", "{d}/c"])
     add("campaign", "--limit -1", ["campaign", str(ROOT / "campaigns" / "corpus-v1.yaml"),
                                    "--out", "{d}/c", "--limit", "-1"], leaves=["c"])
+    add("campaign", "--only matching nothing", ["campaign", str(ROOT / "campaigns" /
+                                                                 "corpus-v1.yaml"),
+                                                "--out", "{d}/c", "--only", "nope-*"],
+        leaves=["c"])
+    # project
+    sizes = {"--pairs": "24M", "--read-length": "100", "--reference-bases": "3.1G"}
+    for flag, value in [("--pairs", "0"), ("--pairs", "-3"), ("--pairs", "nan"),
+                        ("--pairs", "1e400"), ("--pairs", "lots"), ("--pairs", "24Q"),
+                        ("--read-length", "inf"), ("--read-length", ""),
+                        ("--reference-bases", "-1G"), ("--threads", "0"),
+                        ("--threads", "x"), ("--cores", "-2"), ("--memory", "16Q"),
+                        ("--memory", "0"), ("--preset", "awful")]:
+        given = {**sizes, flag: value}
+        add("project", f"{flag} {value!r}", ["project", "dnaseq",
+                                              *[a for kv in given.items() for a in kv],
+                                              "--out", "{d}/p.csv"], leaves=["p.csv"])
+    add("project", "no sizes", ["project", "dnaseq"])
+    add("project", "unknown workflow", ["project", "nosuch", *[a for kv in sizes.items()
+                                                               for a in kv]])
+    add("project", "--preset and --dataset", ["project", "dnaseq", "--preset", "clean",
+                                              "--dataset", "{d}/ds"], dataset)
+    add("project", "--dataset not a dataset", ["project", "dnaseq", "--dataset", "{d}/x"],
+        write("x/y", "z"))
+    for label, text in {"missing": None, "not JSON": "{", "another format": '{"format": 1}',
+                        "no workflows": '{"format": "genscale-scaling-1"}'}.items():
+        add("project", f"--model {label}", ["project", "dnaseq", *[a for kv in sizes.items()
+                                                                   for a in kv],
+                                            "--model", "{d}/m.json"],
+            write("m.json", text) if text is not None else None)
+    # synth trace
+    for flag, value in [("--workflows", "0"), ("--workflows", "-5"), ("--seed", "-1"),
+                        ("--format", "xml"), ("--format", ","), ("--series-points", "-1")]:
+        args = {"--workflows": "10", "--out": "{d}/t", flag: value}
+        add("synth trace", f"{flag} {value!r}", ["synth", "trace",
+                                                  *[a for kv in args.items() for a in kv]],
+            leaves=["t"])
+    for label, text in {"empty": "", "no workflows": "workflows: []\n",
+                        "bad median": "workflows:\n  - {workflow: dnaseq, share: 1, "
+                                      "pairs: {median: lots}}\n",
+                        "negative share": "workflows:\n  - {workflow: dnaseq, share: -1, "
+                                          "pairs: {median: 1M}}\n",
+                        "unknown workflow": "workflows:\n  - {workflow: nope, share: 1, "
+                                            "pairs: {median: 1M}}\n",
+                        "replay without file": "arrivals: {process: replay}\nworkflows:\n"
+                                               "  - {workflow: dnaseq, share: 1, pairs: "
+                                               "{median: 1M}}\n",
+                        "not UTF-8": b"span_days: \xff\n"}.items():
+        add("synth trace", f"mix {label}", ["synth", "trace", "--workflows", "10", "--out",
+                                            "{d}/t", "--mix", "{d}/mix.yaml"],
+            write("mix.yaml", text), leaves=["t"])
+    add("synth trace", "--out exists", ["synth", "trace", "--workflows", "10", "--out",
+                                        "{d}/t"], write("t/x", "x"))
+    # sim
+    trace_ok = write("tr/tasks.csv", "workflow_id,task_id,arrival_s,parents,threads,"
+                     "memory_bytes,wall_s\nw,a,0,,1,0,5\nw,b,0,a,1,0,5\n")
+    cluster = ["--nodes", "2", "--cores-per-node", "4", "--memory-per-node", "8G"]
+    for label, text in {"no columns": "a,b\n1,2\n",
+                        "negative wall": "workflow_id,task_id,arrival_s,parents,threads,"
+                                         "memory_bytes,wall_s\nw,a,0,,1,0,-5\n",
+                        "unknown parent": "workflow_id,task_id,arrival_s,parents,threads,"
+                                          "memory_bytes,wall_s\nw,a,0,zz,1,0,5\n",
+                        "cycle": "workflow_id,task_id,arrival_s,parents,threads,"
+                                 "memory_bytes,wall_s\nw,a,0,b,1,0,5\nw,b,0,a,1,0,5\n",
+                        "text threads": "workflow_id,task_id,arrival_s,parents,threads,"
+                                        "memory_bytes,wall_s\nw,a,0,,many,0,5\n"}.items():
+        add("sim", f"trace {label}", ["sim", "{d}/tr", *cluster, "--out", "{d}/o"],
+            write("tr/tasks.csv", text), leaves=["o"])
+    for flag, value in [("--nodes", "0"), ("--cores-per-node", "-1"),
+                        ("--memory-per-node", "lots"), ("--memory-per-node", "0"),
+                        ("--policy", "random")]:
+        args = [*cluster, "--policy", "fifo"]
+        args[args.index(flag) + 1] = value
+        add("sim", f"{flag} {value!r}", ["sim", "{d}/tr", *args, "--out", "{d}/o"],
+            trace_ok, leaves=["o"])
+    add("sim", "not a trace", ["sim", "{d}/x", *cluster], write("x/y", "z"))
+    add("sim", "tail-aware without tail_probability", ["sim", "{d}/tr", *cluster,
+                                                       "--policy", "tail-aware"], trace_ok)
+    # export and import wfformat
+    for fmt in ["csv", "wfformat", "nextflow-trace"]:
+        add("export", f"{fmt}: not a run", ["export", "{d}/x", "--format", fmt, "--out",
+                                            "{d}/e.out"], write("x/y", "z"), leaves=["e.out"])
+    add("export", "--format yaml", ["export", "{d}/run", "--format", "yaml", "--out",
+                                    "{d}/e.out"], run_dir(), leaves=["e.out"])
+    add("export", "run.json not JSON", ["export", "{d}/run", "--format", "csv", "--out",
+                                        "{d}/e.out"], run_dir("{"), leaves=["e.out"])
+    for label, text in {"not JSON": "{", "a list": "[]", "no workflow": '{"name": "x"}',
+                        "negative runtime": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "execution": {"tasks": [{"id": "a", "runtimeInSeconds": -1}]}}}),
+                        "text runtime": json.dumps({"schemaVersion": "1.4", "workflow": {
+                            "tasks": [{"name": "a", "runtimeInSeconds": "slow"}]}}),
+                        "no runtime": json.dumps({"schemaVersion": "1.3", "workflow": {
+                            "tasks": [{"name": "a"}]}}),
+                        "bad executedAt": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1,
+                                                     "executedAt": "yesterday"}]}}}),
+                        "no tasks": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "execution": {"tasks": []}}})}.items():
+        add("import wfformat", label, ["import", "wfformat", "{d}/i.json", "--out", "{d}/imp"],
+            write("i.json", text), leaves=["imp"])
     return out
 
 
