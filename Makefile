@@ -103,7 +103,8 @@ bench-trace: setup
 
 # The corpus across production's dimensions (campaigns/production-v1.yaml: references of 1 Mb
 # to 1 Gb, reads of 75-150 bp, 1 and 2 threads); resumable. Then the work laws that
-# genscale project reads (packaged with it).
+# genscale project reads (packaged with it): each workflow's from production-v1 where it
+# ran there, else from corpus-v1 (1 Mb references only).
 PRODUCTION := runs/campaign-production-v1
 production-corpus: setup
 	@$(BIN)/genscale campaign campaigns/production-v1.yaml --out $(PRODUCTION)
@@ -111,7 +112,7 @@ production-corpus: setup
 	    --export datasets/production-v1
 
 production-model: setup
-	@$(BIN)/genscale model scaling datasets/production-v1 \
+	@$(BIN)/genscale model scaling datasets/production-v1 datasets/corpus-v1 \
 	    --out src/genscale/model/production-v1.scaling.json \
 	    --quality-model models/corpus-v1-wall_s --quality-corpus datasets/corpus-v1
 

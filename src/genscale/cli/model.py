@@ -183,7 +183,7 @@ def show(bundle_dir: Path, only: tuple[str, ...]) -> None:
 
 
 @model.command()
-@click.argument("corpus", type=click.Path(path_type=Path))
+@click.argument("corpora", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="scaling model file to write (.json)")
 @click.option("--quality-model", type=click.Path(path_type=Path),
@@ -191,23 +191,24 @@ def show(bundle_dir: Path, only: tuple[str, ...]) -> None:
                    "quality factors")
 @click.option("--quality-corpus", type=click.Path(path_type=Path),
               help="the corpus that bundle was trained on (its presets' reads)")
-def scaling(corpus: Path, out: Path, quality_model: Path | None,
+def scaling(corpora: tuple[Path, ...], out: Path, quality_model: Path | None,
             quality_corpus: Path | None) -> None:
-    """Fit the work laws of every workflow in CORPUS (`genscale project` reads them): per
-    step, CPU time, peak memory and I/O across reference length, read length, read count
-    and threads, and its parallel fraction. Prints each step's chosen terms and held-out
-    error.
+    """Fit the work laws of every workflow in the CORPORA, each from the first corpus that
+    ran it (`genscale project` reads them): per step, CPU time, peak memory and I/O across
+    reference length, read length, read count and threads, and its parallel fraction.
+    Prints each step's chosen terms and held-out error.
 
     \b
     Example:
-      genscale model scaling datasets/production-v1 --out my.scaling.json \\
-          --quality-model models/corpus-v1-wall_s --quality-corpus datasets/corpus-v1
+      genscale model scaling datasets/production-v1 datasets/corpus-v1 \\
+          --out my.scaling.json --quality-model models/corpus-v1-wall_s \\
+          --quality-corpus datasets/corpus-v1
     """
     from genscale.model import scaling as laws
 
     if (quality_model is None) != (quality_corpus is None):
         raise UserError("give --quality-model and --quality-corpus together")
-    fitted = laws.fit_file(corpus, quality_model, quality_corpus)
+    fitted = laws.fit_file(list(corpora), quality_model, quality_corpus)
     laws.save(fitted, out)
     for workflow, part in fitted["workflows"].items():
         for step, state in part["steps"].items():

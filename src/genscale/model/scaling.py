@@ -379,23 +379,31 @@ def residual_tail(workflows: pd.DataFrame, k: float) -> dict[str, dict[str, Any]
     return out
 
 
-def fit_file(corpus_dir: Path, quality_bundle: Path | None, quality_corpus: Path | None
+def fit_file(corpora: list[Path], quality_bundle: Path | None, quality_corpus: Path | None
              ) -> dict[str, Any]:
-    """A scaling model file: every workflow of the corpus at `corpus_dir`, and, given a
-    wall_s bundle and the corpus it was trained on, each preset's quality factors."""
+    """A scaling model file: every workflow of the corpora, each fitted on the first corpus
+    (in the order given) that ran it; and, given a wall_s bundle and the corpus it was
+    trained on, each preset's quality factors and residual tail."""
     from genscale.data.knobs import PRESETS
     from genscale.model.dataset import model_table, size_features
+    from genscale.model.shapes import measure
     from genscale.workflow.shape import reference_readers
 
-    table = model_table(corpus_dir)
-    workflows = {str(w): fit(table, str(w), reference_readers(str(w)))
-                 for w in sorted(table["workflow"].dropna().unique())}
-    out: dict[str, Any] = {"format": FORMAT, "corpus": corpus_dir.name,
-                           "workflows": workflows, "presets": {}}
-    if (corpus_dir / "samples.parquet").is_file():
-        from genscale.model import shapes
-
-        out["shapes"] = shapes.measure(corpus_dir)
+    workflows: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    shapes: dict[str, Any] = {}
+    for corpus_dir in corpora:
+        table = model_table(corpus_dir)
+        fresh = [str(w) for w in sorted(table["workflow"].dropna().unique())
+                 if str(w) not in workflows]
+        for workflow in fresh:
+            workflows[workflow] = fit(table, workflow, reference_readers(workflow))
+            sources[workflow] = corpus_dir.name
+        if fresh and (corpus_dir / "samples.parquet").is_file():
+            measured = measure(corpus_dir)
+            shapes.update({w: measured[w] for w in fresh if w in measured})
+    out: dict[str, Any] = {"format": FORMAT, "corpus": sources, "workflows": workflows,
+                           "presets": {}, "shapes": shapes}
     if quality_bundle is None or quality_corpus is None:
         return out
     from genscale.model.bundle import Bundle
