@@ -2,7 +2,15 @@
 
 One panel per application, one line per task, like the prototype's Figure 2, so each
 application's pattern (bwa's flat multi-core plateau, Picard's JVM start-up, FastQC's single
-core) is visible at a glance.
+core) is visible at a glance. What the figures must not do (issue 21):
+
+- hide a task shorter than the sampling interval: a task of one or two samples is drawn
+  with markers;
+- draw a ramp to zero at each exit: a task's closing sample, taken after its last process
+  exited, holds its last CPU and bytes but no memory; memory is drawn without it;
+- let one outlier flatten a panel: when the largest 1% of a panel's values (at least one)
+  lie far above the rest, the y axis ends a little above the rest, and a value above it is
+  drawn at the top, as a triangle, with the largest named in the corner.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 GIB = 2**30
@@ -37,21 +46,63 @@ FIGURES: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
 }
 
 
+OUTLIER_SHARE = 0.01  # at most this share of a panel's values (at least one) may be cut
+HEADROOM = 1.15  # the y axis ends this far above the largest value kept
+FAR = 3.0  # a value is cut only when this many times above the axis it would have
+
+
+def _series(group: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
+    """(elapsed, value) of one task's samples for `metric`; memory without the closing
+    sample of an exited process."""
+    _, value = FIGURES[metric]
+    if metric == "memory" and "procs" in group.columns:
+        alive = group[group["procs"].fillna(1) > 0]
+        group = alive if len(alive) else group
+    return group["elapsed_s"], value(group)
+
+
+def y_limit(values: pd.Series) -> float | None:
+    """Where a panel's y axis ends when a few values (the largest 1%, at least one) lie far
+    above all the others (more than `FAR` times the largest of the rest): a little above
+    the rest. None otherwise (matplotlib's own limit)."""
+    finite = np.sort(values[pd.notna(values)].to_numpy(dtype=float))
+    if finite.size < 2:
+        return None
+    cut = max(1, int(finite.size * OUTLIER_SHARE))
+    top = float(finite[-cut - 1]) * HEADROOM
+    return top if top > 0 and float(finite[-1]) > FAR * top else None
+
+
 def plot_metric(samples: pd.DataFrame, metric: str, out: Path, title: str) -> Path:
-    ylabel, value = FIGURES[metric]
+    ylabel, _ = FIGURES[metric]
     apps = sorted(samples["app"].unique())
     cols = min(3, max(1, len(apps)))
     rows = math.ceil(len(apps) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax, app in zip(axes.flat, apps, strict=False):
+        drawn = []
         for task_id, group in samples[samples["app"] == app].groupby("task_id", sort=True):
-            group = group.sort_values("elapsed_s")
-            ax.plot(group["elapsed_s"], value(group), label=str(task_id), linewidth=1.2,
-                    drawstyle="steps-pre" if metric == "cpu" else "default")
+            x, y = _series(group.sort_values("elapsed_s"), metric)
+            short = len(x) <= 2  # shorter than two sampling intervals: show its samples
+            line, = ax.plot(x, y, label=str(task_id), linewidth=1.2,
+                            marker="o" if short else None, markersize=4,
+                            drawstyle="steps-pre" if metric == "cpu" and not short
+                            else "default")
+            drawn.append((x, y, line.get_color()))
         ax.set_title(app)
         ax.set_xlabel("elapsed (s)")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
+        top = y_limit(pd.concat([y for _, y, _ in drawn])) if drawn else None
+        if top is not None:
+            ax.set_ylim(0, top)
+            biggest = max(float(y.max()) for _, y, _ in drawn)
+            for x, y, color in drawn:
+                over = y > top
+                ax.plot(x[over], [top * 0.98] * int(over.sum()), linestyle="none",
+                        marker="^", color=color)
+            ax.annotate(f"max {biggest:,.3g} (off scale)", xy=(0.02, 0.92),
+                        xycoords="axes fraction", fontsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="upper right")
     for ax in list(axes.flat)[len(apps):]:
