@@ -46,6 +46,20 @@ class Trace:
         return len(self.wall_s)
 
 
+def _parent_pairs(parents: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(child row, parent id) for every parent named in `parents` (lists, or strings of
+    ids separated by spaces or commas)."""
+    if parents.map(lambda v: isinstance(v, str) or v is None
+                   or (isinstance(v, float) and np.isnan(v))).all():
+        text = parents.fillna("").astype(str).str.replace(",", " ", regex=False)
+        split = text.str.split()
+    else:
+        split = parents.map(_parents)
+    exploded = split.explode()
+    exploded = exploded[exploded.notna() & (exploded != "")]
+    return exploded.index.to_numpy(dtype=np.int64), exploded.astype(str).to_numpy()
+
+
 def _parents(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
@@ -82,42 +96,47 @@ def from_table(table: pd.DataFrame, source: str) -> Trace:
     memory = _numbers(table, "memory_bytes", source, 0.0)
     workflows = table["workflow_id"].astype(str).to_numpy()
     tasks = table["task_id"].astype(str).to_numpy()
-    keys = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_arrays([workflows, tasks]))
-    if keys.index.duplicated().any():
-        row = int(np.flatnonzero(keys.index.duplicated())[0])
+    n = len(table)
+    # one integer per task: its workflow's code and its id's code, so that pairs match as
+    # numbers (a dict of ten million string pairs is most of a trace's load time)
+    workflow_code, workflow_names = pd.factorize(workflows)
+    task_code, task_names = pd.factorize(tasks)
+    pair = workflow_code.astype(np.int64) * (len(task_names) + 1) + task_code
+    if len(np.unique(pair)) < n:
+        row = int(np.flatnonzero(pd.Series(pair).duplicated().to_numpy())[0])
         raise UserError(f"{source}: row {row + 1}: task {tasks[row]} of workflow "
                         f"{workflows[row]} appears twice")
-    lookup = keys.to_dict()
-    parents_of: list[list[int]] = []
-    for row, (wid, value) in enumerate(zip(workflows, table["parents"], strict=True)):
-        found = []
-        for parent in _parents(value):
-            index = lookup.get((wid, parent))
-            if index is None:
-                raise UserError(f"{source}: row {row + 1}: parent {parent!r} is not a task "
-                                f"of workflow {wid}")
-            found.append(index)
-        parents_of.append(found)
-    first_arrival = pd.Series(arrival).groupby(workflows).transform("min").to_numpy()
+    child_rows, parent_names = _parent_pairs(table["parents"])
+    parent_task = pd.Index(task_names).get_indexer(pd.Index(parent_names))
+    parent_pair = workflow_code[child_rows].astype(np.int64) * (len(task_names) + 1) \
+        + parent_task
+    where = pd.Index(pair).get_indexer(pd.Index(parent_pair))
+    unknown = (parent_task < 0) | (where < 0)
+    if unknown.any():
+        k = int(np.flatnonzero(unknown)[0])
+        row = int(child_rows[k])
+        raise UserError(f"{source}: row {row + 1}: parent {parent_names[k]!r} is not a task "
+                        f"of workflow {workflows[row]}")
+    first_arrival = pd.Series(arrival).groupby(workflow_code).transform("min").to_numpy()
     if not np.allclose(arrival, first_arrival):
         row = int(np.flatnonzero(~np.isclose(arrival, first_arrival))[0])
         raise UserError(f"{source}: row {row + 1}: arrival_s differs from its workflow's "
                         "other tasks (a workflow arrives once)")
-    order = np.lexsort((np.arange(len(table)), arrival))  # by arrival, ties as listed
-    number: dict[str, int] = {}
-    for i in order:
-        number.setdefault(workflows[i], len(number))
-    workflow = np.array([number[w] for w in workflows], dtype=np.int64)
-    counts = np.array([len(p) for p in parents_of], dtype=np.int64)
-    children: list[list[int]] = [[] for _ in range(len(table))]
-    for child, parent_rows in enumerate(parents_of):
-        for parent_row in parent_rows:
-            children[parent_row].append(child)
-    start = np.zeros(len(table) + 1, dtype=np.int64)
-    start[1:] = np.cumsum([len(c) for c in children])
-    index = np.array([c for group in children for c in group], dtype=np.int64)
+    # workflows numbered by arrival, ties in the order they are listed
+    first_row = pd.Series(np.arange(n)).groupby(workflow_code).transform("min").to_numpy()
+    ranked = np.lexsort((first_row, arrival))
+    number = np.full(len(workflow_names), -1, dtype=np.int64)
+    seen = workflow_code[ranked]
+    firsts = seen[np.sort(np.unique(seen, return_index=True)[1])]
+    number[firsts] = np.arange(len(firsts))
+    workflow = number[workflow_code]
+    counts = np.bincount(child_rows, minlength=n).astype(np.int64)
+    by_parent = np.argsort(where, kind="stable")
+    index = child_rows[by_parent].astype(np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
+    start[1:] = np.cumsum(np.bincount(where, minlength=n))
     _check_acyclic(counts, start, index, tasks, workflows, source)
-    plan_order = pd.Series(np.arange(len(table))).groupby(workflows).cumcount().to_numpy()
+    plan_order = pd.Series(np.arange(n)).groupby(workflow_code).cumcount().to_numpy()
     return Trace(table, workflow, arrival, wall, threads, memory, counts, start, index,
                  plan_order)
 
