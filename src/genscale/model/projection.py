@@ -15,8 +15,11 @@ replay or sum its steps' p90s, as if every step ran slow together (an upper esti
 the steps of one input do tend to run slow together, through the input's quality).
 
 A step's peak memory grows with the reference and threads but not with the reads beyond
-the largest measured: the tools stream their reads (seen: bwa mem's resident memory rises
-from 10,000 to 100,000 pairs and holds after, its batches being 10 Mb of bases per thread).
+the largest measured: the tools stream their reads in batches. Seen in production-v1: bwa
+mem's resident memory at 2 threads rose 6x from 10,000 to 100,000 pairs at 1 Mb (27 to
+179 MiB) but only by 100-150 MiB from 100,000 to 1,000,000 at every reference length,
+where the index dominates (1.9 GiB at 1 Gb). Holding the reads' share at the largest
+measured input under-estimates what growth is left.
 
 A step's figures are marked `extrapolated` with the dimensions of the inputs that lie
 outside what the corpus measured for it (pairs, read length, reference length, threads).
