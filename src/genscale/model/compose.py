@@ -41,7 +41,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,13 +65,11 @@ def plan_shape(workflow_ref: str) -> list[StepShape]:
     """The steps of a workflow (a catalog name or a YAML file) in plan order, with their
     dependencies and threads, planned without a dataset or tools."""
     from genscale.workflow.loader import load_workflow
-    from genscale.workflow.plan import make_plan
+    from genscale.workflow.shape import shape_plan, steps_waited_for
 
-    workflow, source = load_workflow(workflow_ref)
-    # a shape-only plan reads and writes nothing: its work directory is only a name
-    plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
-    steps = {t.task_id: t.step for t in plan.tasks}
-    return [StepShape(t.step, tuple(steps[d] for d in t.deps), t.threads) for t in plan.tasks]
+    plan = shape_plan(*load_workflow(workflow_ref))
+    waits = steps_waited_for(plan)
+    return [StepShape(t.step, waits[t.task_id], t.threads) for t in plan.tasks]
 
 
 def restrict(shape: list[StepShape], steps: Iterable[str]) -> list[StepShape]:

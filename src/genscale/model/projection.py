@@ -71,15 +71,12 @@ class StepPlan:
 
 def step_plans(workflow_ref: str) -> list[StepPlan]:
     """The workflow's steps in plan order (`model.compose.plan_shape`, with heaps)."""
-    from pathlib import Path
-
     from genscale.workflow.loader import load_workflow
-    from genscale.workflow.plan import make_plan
+    from genscale.workflow.shape import shape_plan, steps_waited_for
 
-    workflow, source = load_workflow(workflow_ref)
-    plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
-    steps = {t.task_id: t.step for t in plan.tasks}
-    return [StepPlan(StepShape(t.step, tuple(steps[d] for d in t.deps), t.threads), t.app,
+    plan = shape_plan(*load_workflow(workflow_ref))
+    waits = steps_waited_for(plan)
+    return [StepPlan(StepShape(t.step, waits[t.task_id], t.threads), t.app,
                      float(t.memory_bytes) if "-Xmx" in t.command else None, t.cache)
             for t in plan.tasks]
 

@@ -5,23 +5,40 @@ mix's workflows), without a dataset."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genscale.errors import UserError
+
+if TYPE_CHECKING:
+    from genscale.workflow.loader import SourceMap
+    from genscale.workflow.plan import Plan
+    from genscale.workflow.spec import Workflow
+
+
+def shape_plan(workflow: Workflow, source: SourceMap) -> Plan:
+    """`workflow` planned for its shape alone: no dataset, no tools, nothing read or
+    written (its work directory is only a name)."""
+    from genscale.workflow.plan import make_plan
+
+    return make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
+
+
+def steps_waited_for(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Each task's id to the steps (names) it waits for."""
+    steps = {t.task_id: t.step for t in plan.tasks}
+    return {t.task_id: tuple(steps[d] for d in t.deps) for t in plan.tasks}
 
 
 def step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
     """Each workflow id's steps and the steps each waits for, from the spec the run kept
     (a workload's: each instance's workflow), planned without a dataset."""
     from genscale.workflow.loader import SourceMap, load_workflow
-    from genscale.workflow.plan import make_plan
     from genscale.workflow.spec import Workflow
 
     def shape(workflow: Workflow, source: SourceMap) -> dict[str, list[str]]:
-        plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"),
-                         shape_only=True)
-        steps = {t.task_id: t.step for t in plan.tasks}
-        return {t.step: [steps[d] for d in t.deps] for t in plan.tasks}
+        plan = shape_plan(workflow, source)
+        waits = steps_waited_for(plan)
+        return {t.step: list(waits[t.task_id]) for t in plan.tasks}
 
     workload = info.get("workload")
     if workload:
@@ -61,10 +78,9 @@ def reference_readers(workflow_ref: str) -> set[str]:
     """The steps of a workflow that read its reference: the dataset's `reference` itself,
     or what a cached step (an index: `cache: true`) made of it."""
     from genscale.workflow.loader import load_workflow
-    from genscale.workflow.plan import make_plan
 
     workflow, source = load_workflow(workflow_ref)
-    plan = make_plan(workflow, source, None, Path("/nonexistent-workdir"), shape_only=True)
+    plan = shape_plan(workflow, source)
     derived = {path for t in plan.tasks if t.cache for path in t.outputs.values()}
     spec = {s.name: s for s in workflow.steps}
     readers = set()
