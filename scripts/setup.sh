@@ -12,6 +12,7 @@ declare -A PKG=(
   [art_illumina]=art-nextgen-simulation-tools [pidstat]=sysstat
   [java]=default-jre-headless [Rscript]=r-base-core [/usr/bin/time]=time
   [prometheus]=prometheus
+  [chromium]=chromium  # the report's browser tests (tests/test_report.py)
 )
 missing=()
 for exe in "${!PKG[@]}"; do

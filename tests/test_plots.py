@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 
-from genscale.report.plots import _series, plot_metric, y_limit
+from genscale.report.plots import plot_metric, task_series, y_limit
 
 
 def samples() -> pd.DataFrame:
@@ -30,12 +30,12 @@ def samples() -> pd.DataFrame:
 def test_memory_has_no_ramp_to_zero_at_exit() -> None:
     frame = samples()
     task = frame[frame["task_id"] == "bwa_mem"]
-    _, memory = _series(task, "memory")
+    _, memory = task_series(task, "memory")
     assert len(memory) == 19 and (memory > 0).all()
-    _, cpu = _series(task, "cpu")  # the closing sample's CPU is real work: kept
+    _, cpu = task_series(task, "cpu")  # the closing sample's CPU is real work: kept
     assert len(cpu) == 20
     # a task of one sample, taken at its exit, keeps that sample
-    _, short = _series(frame[frame["task_id"] == "bwa_index"], "memory")
+    _, short = task_series(frame[frame["task_id"] == "bwa_index"], "memory")
     assert len(short) == 1
 
 

@@ -27,7 +27,8 @@ def run_workflow(workflow: str, dataset: Path | str | None = None,
         tasks = genscale.RunDirectory(result.run_dir).tasks()
 
     `params` overrides workflow parameters; `on_event(kind, task, values)` hears each task
-    start, end, retry and skip. A mistake in what was given raises UserError (one line)
+    start, end, retry and skip (`values["done"]` of `values["total"]` tasks have a final
+    status). A mistake in what was given raises UserError (one line)
     before anything runs; a failed task does not raise (see `result.outcome`)."""
     result = runner.run_workflow(workflow, Path(dataset) if dataset is not None else None,
                                  settings, params, on_event)

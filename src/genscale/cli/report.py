@@ -1,4 +1,5 @@
-"""`genscale report RUN_DIR`: plots and the HTML report."""
+"""`genscale report RUN...`: the interactive report of a run, of several runs compared, or of
+a simulation."""
 
 from __future__ import annotations
 
@@ -8,34 +9,79 @@ import click
 
 from genscale.cli.display import print_summary
 from genscale.errors import UserError
-from genscale.report.compare import compare_runs
-from genscale.report.summary import build_report
 from genscale.store.rundir import RunDirectory
+
+COMPARISON = Path("comparison.html")
+
+
+def _kind(path: Path) -> str:
+    """"run" or "simulation", or a one-line error naming what is missing."""
+    if (path / "summary.json").is_file() and (path / "tasks.parquet").is_file():
+        return "simulation"
+    for name in ("run.json", "tasks.csv", "samples.csv"):
+        if not (path / name).is_file():
+            raise UserError(f"{path}: not a run directory (no {name}) nor a simulation's "
+                            "output (summary.json and tasks.parquet)")
+    return "run"
 
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path),
+              help="a model bundle (genscale model train, by workflow,step) or a scaling "
+                   "model file (genscale model scaling): predicted against measured per step")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="with several runs: the comparison's HTML file (default comparison.html)")
 @click.option("--csv", "csv_out", type=click.Path(path_type=Path),
-              help="with several runs: write the comparison here too")
-def report(run_dirs: tuple[Path, ...], csv_out: Path | None) -> None:
-    """Draw the plots and write report.html for RUN_DIR; with several run directories,
-    compare them on makespan, mean, p95 and p99 workflow time, and utilisation.
+              help="with several runs: write the comparison table here too")
+def report(run_dirs: tuple[Path, ...], model: Path | None, out: Path | None,
+           csv_out: Path | None) -> None:
+    """Write the interactive report (one self-contained HTML file that opens offline) of
+    RUN_DIR as RUN_DIR/report.html, with the PNG figures in RUN_DIR/plots/; of a
+    simulation's output directory as DIR/report.html; with several run directories, compare
+    them on makespan, workflow times and utilisation (--out). Prints the file written.
+
+    With --model (a bundle, or a scaling model such as
+    src/genscale/model/production-v1.scaling.json) the report shows predicted against
+    measured per step; `genscale report runs/dnaseq-* --out comparison.html` compares runs.
 
     \b
     Example:
       genscale report runs/dnaseq-20261203T101500Z-ab12
     """
-    for run_dir in run_dirs:
-        for name in ("run.json", "tasks.csv", "samples.csv"):
-            if not (run_dir / name).is_file():
-                raise UserError(f"{run_dir}: not a run directory (no {name})")
+    kinds = [_kind(d) for d in run_dirs]
+    if model is not None and not model.exists():
+        raise UserError(f"--model {model}: no such file or directory")
     if len(run_dirs) > 1:
+        if "simulation" in kinds:
+            raise UserError("several directories are compared as runs: give a simulation's "
+                            "output alone")
+        if model is not None:
+            raise UserError("--model is for the report of one run")
+        from genscale.report.compare import compare_runs
+        from genscale.report.html import comparison_report
+
         table = compare_runs(list(run_dirs))
-        click.echo(table.to_string(index=False))
+        click.echo(table.to_string(index=False), err=True)
         if csv_out is not None:
-            table.to_csv(csv_out, index=False)
+            tmp = csv_out.with_name(f".{csv_out.name}.tmp")
+            table.to_csv(tmp, index=False)
+            tmp.replace(csv_out)
+        click.echo(str(comparison_report(list(run_dirs), out or COMPARISON)))
         return
+    if out is not None or csv_out is not None:
+        raise UserError("--out and --csv are for several runs compared; one run's report "
+                        "is RUN_DIR/report.html")
+    if kinds[0] == "simulation":
+        if model is not None:
+            raise UserError("--model is for the report of a run, not of a simulation")
+        from genscale.report.html import simulation_report
+
+        click.echo(str(simulation_report(run_dirs[0])))
+        return
+    from genscale.report.summary import build_report
+
     run_dir = run_dirs[0]
-    page = build_report(run_dir)
+    page = build_report(run_dir, model)
     print_summary(RunDirectory(run_dir).tasks(), run_dir.name)
     click.echo(str(page))

@@ -9,7 +9,7 @@ import click
 
 from genscale.cli.display import print_summary, stderr
 from genscale.cli.options import dataclass_options, executor_options
-from genscale.cli.run import _event
+from genscale.cli.run import TaskEvents
 from genscale.engine.policies import POLICIES
 from genscale.engine.runner import RunSettings, run_settings, run_workload
 from genscale.engine.workload import WorkflowPredictions
@@ -43,7 +43,7 @@ def run_(spec: Path, policy: str | None, model: Path | None, **settings: object)
         from genscale.forecast import workflow_predictor  # loads the model: only when asked
 
         predictions = WorkflowPredictions(workflow_predictor(model), str(model))
-    result = run_workload(spec, run_settings(settings), policy, on_event=_event,
+    result = run_workload(spec, run_settings(settings), policy, on_event=TaskEvents(),
                           predictions=predictions)
     print_summary(RunDirectory(result.run_dir).tasks(), result.run_dir.name)
     table = compare_runs([result.run_dir])

@@ -81,7 +81,9 @@ class EngineOptions:
     interval_s: float  # the sampling interval, recorded in each task's row
     cache: StepCache | None = None  # where cacheable steps (indexes) are kept by content
     tool_versions: dict[str, str] = field(default_factory=dict)  # step -> its tool's version
-    on_event: EventHook | None = None  # hears each task start, end, retry and skip
+    # hears each task start, end, retry and skip; its values always hold `done` (tasks with
+    # a final status, a resumed run's included) and `total` (the plan's tasks)
+    on_event: EventHook | None = None
     retries: int = 0  # a failed or lost task runs again up to this many more times
 
 
@@ -123,7 +125,14 @@ class Engine:
         self.interval_s = options.interval_s
         self.cache = options.cache
         self.tool_versions = options.tool_versions
-        self.on_event = options.on_event or (lambda *_: None)
+        hook = options.on_event or (lambda *_: None)
+        total = len(plan.tasks)
+
+        def on_event(kind: str, task: PlannedTask, values: dict[str, object]) -> None:
+            # every event says how far the run is: tasks with a final status, of all
+            hook(kind, task, {**values, "done": len(self.outcome.status), "total": total})
+
+        self.on_event = on_event
         schedule = schedule or Schedule()
         resumed = resumed or Resumed()
         self.outcome = Outcome()

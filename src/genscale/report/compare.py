@@ -12,6 +12,21 @@ import pandas as pd
 from genscale.store.rundir import RunDirectory
 
 
+def workflow_times(run_dir: Path) -> dict[str, float]:
+    """Each workflow's time: from its arrival (the run's start for a single workflow) to
+    its last task's end."""
+    run = RunDirectory(run_dir)
+    info = run.read_run_info()
+    tasks = run.tasks()
+    ran = tasks[tasks["end_time"].notna()]
+    start = float(info["start_time"])
+    instances = (info.get("workload") or {}).get("instances", {})
+    arrivals = {w: start + float(i["arrival_s"]) for w, i in instances.items()}
+    return {str(wid): float(group["end_time"].max())
+            - arrivals.get(str(wid), float(group["submit_time"].min()))
+            for wid, group in ran.groupby("workflow_id")}
+
+
 def run_metrics(run_dir: Path) -> dict[str, Any]:
     """Workflow time is from a workflow's arrival to its last task's end; makespan from the
     first arrival to the last end; utilisation the CPU used over makespan x cores."""
@@ -21,13 +36,9 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
     ran = tasks[tasks["end_time"].notna()]
     start = float(info["start_time"])
     workload = info.get("workload") or {}
-    arrivals = {w: start + float(i["arrival_s"])
-                for w, i in workload.get("instances", {}).items()}
-    times = []
-    for wid, group in ran.groupby("workflow_id"):
-        began = arrivals.get(str(wid), float(group["submit_time"].min()))
-        times.append(float(group["end_time"].max()) - began)
-    first = min(arrivals.values()) if arrivals else float(ran["submit_time"].min())
+    arrivals = [start + float(i["arrival_s"]) for i in workload.get("instances", {}).values()]
+    times = list(workflow_times(run_dir).values())
+    first = min(arrivals) if arrivals else float(ran["submit_time"].min())
     makespan = float(ran["end_time"].max()) - first if len(ran) else 0.0
     cores = int(info.get("host", {}).get("cores") or 1)
     cpu = float(ran["cpu_time_s"].sum())

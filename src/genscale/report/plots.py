@@ -30,8 +30,8 @@ GIB = 2**30
 MIB = 2**20
 
 
-def _rate(group: pd.DataFrame, column: str) -> pd.Series:
-    """MiB/s from a cumulative byte counter."""
+def rate_mib_s(group: pd.DataFrame, column: str) -> pd.Series:
+    """MiB/s from a cumulative byte counter, against the group's `elapsed_s`."""
     dt = group["elapsed_s"].diff()
     first_dt = group["elapsed_s"].iloc[0] if len(group) else 0.0
     dt.iloc[0] = first_dt if first_dt > 0 else math.nan
@@ -41,8 +41,8 @@ def _rate(group: pd.DataFrame, column: str) -> pd.Series:
 FIGURES: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "cpu": ("CPU (cores)", lambda g: g["cpu_cores"]),
     "memory": ("resident memory (GiB)", lambda g: g["rss_bytes"] / GIB),
-    "io_read": ("storage read (MiB/s)", lambda g: _rate(g, "read_chars")),
-    "io_write": ("storage write (MiB/s)", lambda g: _rate(g, "write_bytes")),
+    "io_read": ("read() calls (MiB/s, page cache included)", lambda g: rate_mib_s(g, "read_chars")),
+    "io_write": ("storage write (MiB/s)", lambda g: rate_mib_s(g, "write_bytes")),
 }
 
 
@@ -51,13 +51,18 @@ HEADROOM = 1.15  # the y axis ends this far above the largest value kept
 FAR = 3.0  # a value is cut only when this many times above the axis it would have
 
 
-def _series(group: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
+def task_series(group: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
     """(elapsed, value) of one task's samples for `metric`; memory without the closing
-    sample of an exited process."""
+    samples of an exiting process (no process left, or one that holds no memory: a
+    zombie waiting to be reaped)."""
     _, value = FIGURES[metric]
-    if metric == "memory" and "procs" in group.columns:
-        alive = group[group["procs"].fillna(1) > 0]
-        group = alive if len(alive) else group
+    if metric == "memory":
+        if "procs" in group.columns:
+            alive = group[group["procs"].fillna(1) > 0]
+            group = alive if len(alive) else group
+        held = group["rss_bytes"].fillna(0).to_numpy() > 0
+        if held.any():
+            group = group.iloc[: int(np.flatnonzero(held)[-1]) + 1]
     return group["elapsed_s"], value(group)
 
 
@@ -82,7 +87,7 @@ def plot_metric(samples: pd.DataFrame, metric: str, out: Path, title: str) -> Pa
     for ax, app in zip(axes.flat, apps, strict=False):
         drawn = []
         for task_id, group in samples[samples["app"] == app].groupby("task_id", sort=True):
-            x, y = _series(group.sort_values("elapsed_s"), metric)
+            x, y = task_series(group.sort_values("elapsed_s"), metric)
             short = len(x) <= 2  # shorter than two sampling intervals: show its samples
             line, = ax.plot(x, y, label=str(task_id), linewidth=1.2,
                             marker="o" if short else None, markersize=4,
