@@ -19,6 +19,8 @@ from plotly.subplots import make_subplots
 from genscale.report.plots import GIB, MIB, rate_mib_s, task_series, y_limit
 
 MAX_POINTS = 400  # per task and metric in the per-application panels
+MAX_TASKS_PER_APP = 40  # lines per panel: the longest tasks of a workload's many
+MAX_LABELLED_ROWS = 150  # timeline rows named on the axis
 MAX_TIMELINE_BINS = 4000  # the stacked CPU and memory under the timeline
 PALETTE = qualitative.Plotly + qualitative.D3
 
@@ -60,8 +62,11 @@ def timeline(tasks: pd.DataFrame, samples: pd.DataFrame, node: pd.DataFrame,
             hovertemplate="%{customdata[0]} (%{customdata[1]})<br>wall %{customdata[2]} s, "
                           "%{customdata[3]} cores, %{customdata[4]} MiB<extra>"
                           f"{app}</extra>"), row=1, col=1)
-    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1], tickmode="array",
-                     tickvals=order, tickfont={"size": 10}, row=1, col=1)
+    labelled = len(order) <= MAX_LABELLED_ROWS  # beyond, names only on hover
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1],
+                     tickmode="array" if labelled else "auto",
+                     tickvals=order if labelled else None, showticklabels=labelled,
+                     tickfont={"size": 10}, row=1, col=1)
     _stacked(fig, samples, colors, "cpu_cores", 1.0, row=2)
     _stacked(fig, samples, colors, "rss_bytes", 1 / GIB, row=3)
     if not node.empty:
@@ -76,7 +81,7 @@ def timeline(tasks: pd.DataFrame, samples: pd.DataFrame, node: pd.DataFrame,
     if cores:
         fig.add_hline(y=cores, line_dash="dash", line_color="grey", row=2, col=1,
                       annotation_text=f"{cores} cores", annotation_position="top left")
-    fig.update_layout(height=max(520, 260 + 16 * len(order)), barmode="overlay",
+    fig.update_layout(height=260 + max(260, min(16 * len(order), 2400)), barmode="overlay",
                       hovermode="closest", margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
@@ -120,10 +125,15 @@ PANELS: tuple[tuple[str, str], ...] = (
 
 def app_panels(samples: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """One row per application, CPU, memory and I/O against each task's elapsed seconds,
-    one line per task, as the prototype drew them. I/O is bytes through read calls
+    one line per task, as the prototype drew them (of an application with more than
+    `MAX_TASKS_PER_APP` tasks, its longest ones). I/O is bytes through read calls
     (`read_chars`, page cache included: solid) and written to storage (`write_bytes`:
     dotted)."""
     apps = sorted(samples["app"].unique())
+    longest = samples.groupby(["app", "task_id"])["elapsed_s"].max()
+    keep = {task for app in apps for task in
+            longest.loc[app].nlargest(MAX_TASKS_PER_APP).index}
+    samples = samples[samples["task_id"].isin(keep)]
     fig = make_subplots(rows=len(apps), cols=3, horizontal_spacing=0.06,
                         vertical_spacing=min(0.08, 0.3 / max(1, len(apps))),
                         subplot_titles=[f"{app}: {label}" for app in apps

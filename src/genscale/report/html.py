@@ -131,7 +131,8 @@ def run_report(run_dir: Path, model: Path | None = None) -> Path:
     if not samples.empty:
         sections.append(figure_section(
             "Applications", figures.app_panels(samples, colors),
-            "Per application, one line per task against its own elapsed seconds. I/O: "
+            "Per application, one line per task against its own elapsed seconds (at most "
+            f"{figures.MAX_TASKS_PER_APP} per application, the longest). I/O: "
             "read() calls solid, storage writes dotted. A task of one or two samples is "
             "drawn with markers; a panel whose few largest values lie far above the rest "
             "ends above the rest, the largest named in its corner."))
