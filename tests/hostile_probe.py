@@ -535,8 +535,26 @@ def cases() -> list[Case]:
         "run.json not JSON": run_dir("{"),
         "tasks.csv binary": run_dir(tasks="\x00\x01\x02"),
         "tasks.csv wrong columns": run_dir(tasks="a,b\n1,2\n"),
+        "tasks.csv binary, samples.csv": both(run_dir(tasks="\x00\x01\x02"),
+                                              write("run/samples.csv", "run_id,task_id\n")),
+        "tasks.csv wrong columns, samples.csv": both(run_dir(tasks="a,b\n1,2\n"),
+                                                     write("run/samples.csv", "task_id\n")),
+        "samples.csv wrong columns": both(run_dir(tasks="task_id,status\n"),
+                                          write("run/samples.csv", "a\n")),
     }.items():
         add("report", label, ["report", "{d}/run"], setup)
+    simulation = both(write("sim/summary.json", json.dumps({"policy": "fifo"})),
+                      write("sim/tasks.parquet", "not parquet"))
+    for label, setup in {
+        "simulation summary not JSON": both(write("sim/summary.json", "{"),
+                                            write("sim/tasks.parquet", "x")),
+        "simulation summary a list": both(write("sim/summary.json", "[]"),
+                                          write("sim/tasks.parquet", "x")),
+        "simulation tasks not Parquet": simulation,
+    }.items():
+        add("report", label, ["report", "{d}/sim"], setup)
+    add("report", "a simulation among runs", ["report", "{d}/sim", "{d}/sim"], simulation)
+    add("report", "--model missing", ["report", "{d}/sim", "--model", "{d}/nope"], simulation)
     # workloads and campaigns
     for label, text in {"empty": "", "unknown key": "nope: 1\n", "YAML error": "a: [\n",
                         "not UTF-8": b"name: \xff\n"}.items():

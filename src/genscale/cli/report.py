@@ -22,6 +22,13 @@ def _kind(path: Path) -> str:
         if not (path / name).is_file():
             raise UserError(f"{path}: not a run directory (no {name}) nor a simulation's "
                             "output (summary.json and tasks.parquet)")
+    for name, needed in (("tasks.csv", ("task_id", "status")), ("samples.csv", ("task_id",))):
+        with open(path / name, "rb") as f:
+            header = f.readline().decode("utf-8", "replace").strip().split(",")
+        missing = [c for c in needed if c not in header]
+        if missing:
+            raise UserError(f"{path / name}: line 1: not a GenScale table (no "
+                            f"{', '.join(missing)} column)")
     return "run"
 
 

@@ -18,6 +18,7 @@ from genscale.report.compare import compare_runs, workflow_times
 from genscale.report.page import Alert, Section, figure_section, number, tables_section, write_page
 from genscale.report.qc import qc_tables
 from genscale.report.summary import summary_table
+from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory
 
 SATURATED = 0.95  # a node at this share of its cores (or memory) or more is saturated
@@ -171,10 +172,33 @@ def comparison_report(run_dirs: list[Path], out: Path) -> Path:
     return write_page(out, f"{len(run_dirs)} runs compared", ", ".join(labels), sections)
 
 
+SIMULATED = ("workflow_id", "task_id", "threads", "node", "start_s", "end_s")
+
+
+def read_simulation(sim_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A simulation's summary and tasks; a one-line UserError naming the file when either
+    is not what `genscale sim` writes."""
+    path = sim_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a simulation's summary ({exc})") from None
+    if not isinstance(summary, dict):
+        raise UserError(f"{path}: not a simulation's summary (a JSON object expected)")
+    path = sim_dir / "tasks.parquet"
+    try:
+        tasks = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable Parquet file ({exc})") from None
+    missing = [c for c in SIMULATED if c not in tasks.columns]
+    if missing:
+        raise UserError(f"{path}: not a simulation's tasks (no {', '.join(missing)})")
+    return summary, tasks
+
+
 def simulation_report(sim_dir: Path) -> Path:
     """A simulation's (`genscale sim --out DIR`) report, `DIR/report.html`."""
-    summary = json.loads((sim_dir / "summary.json").read_text(encoding="utf-8"))
-    tasks = pd.read_parquet(sim_dir / "tasks.parquet")
+    summary, tasks = read_simulation(sim_dir)
     colors = figures.app_colors([str(a) for a in tasks["app"].dropna().unique()]
                                 if "app" in tasks else [])
     if "app" not in tasks:
