@@ -13,12 +13,12 @@ from typing import Any
 
 import pandas as pd
 
+from genscale.errors import UserError
 from genscale.report import figures
 from genscale.report.compare import compare_runs, workflow_times
 from genscale.report.page import Alert, Section, figure_section, number, tables_section, write_page
 from genscale.report.qc import qc_tables
 from genscale.report.summary import summary_table
-from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory
 
 SATURATED = 0.95  # a node at this share of its cores (or memory) or more is saturated
