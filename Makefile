@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR := demo
 
-.PHONY: setup demo test test-fast docs lint clean slurm-up slurm-down bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
+.PHONY: setup demo test test-fast docs lint clean slurm-up slurm-down bench bench-cpu bench-synth bench-monitor bench-quality bench-engine bench-predict \
 	bench-workload bench-train bench-production bench-sim bench-trace corpus models production-corpus production-model
 
 setup:
@@ -23,13 +23,13 @@ demo: setup
 	  echo "  report: $$run/report.html"
 
 test: setup slurm-up docs
-	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py
+	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py scripts/bench_page.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q --durations=10
 
 # The fast tier: everything but the slow, SLURM and Kubernetes tests (docs/tests.md).
 test-fast: setup
-	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py
+	$(BIN)/ruff check src tests benchmarks scripts/docs_gen.py scripts/bench_page.py
 	$(BIN)/pytest -q -m "not slow and not slurm and not kubernetes" --durations=5
 
 # The documentation site, from docs/ and the pages generated from the code, built strictly
@@ -38,6 +38,11 @@ docs: setup
 	@$(BIN)/python scripts/docs_gen.py
 	@$(BIN)/mkdocs build --strict --quiet
 	@echo "docs: site/index.html"
+
+# Every benchmark in one sitting, each one's output into docs/benchmarks.md with the machine,
+# the commit and the date (BENCH="bench-quality bench-engine" for only those).
+bench: setup
+	@$(BIN)/python scripts/bench_page.py $(BENCH)
 
 # Whole-run CPU totals against the kernel's accounting, on the demo dataset and an RNA one.
 bench-cpu: setup

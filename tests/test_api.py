@@ -84,8 +84,10 @@ def test_every_command_help_shows_one_example() -> None:
 
     def leaves(command: click.Command, path: list[str]) -> list[tuple[str, click.Command]]:
         if isinstance(command, click.Group):
-            return [leaf for name, sub in command.commands.items()
-                    for leaf in leaves(sub, [*path, name])]
+            ctx = click.Context(command)
+            return [leaf for name in command.list_commands(ctx)
+                    for leaf in leaves(command.get_command(ctx, name),  # type: ignore[arg-type]
+                                       [*path, name])]
         return [(" ".join(path), command)]
 
     found = leaves(cli, ["genscale"])

@@ -2,48 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from genscale import __version__
-from genscale.cli import (
-    campaign,
-    data,
-    export,
-    importers,
-    model,
-    monitor,
-    project,
-    quality,
-    report,
-    run,
-    sim,
-    synth,
-    workload,
-)
 from genscale.errors import SpecError, UserError
 
+# each command's module, imported only when that command runs (or help lists them all):
+# a command pays for its own imports, not for pandas, the engine and the Kubernetes
+# client of the others (issue 22)
+COMMANDS = {
+    "run": "genscale.cli.run:run",
+    "data": "genscale.cli.data:data",
+    "monitor": "genscale.cli.monitor:monitor",
+    "report": "genscale.cli.report:report",
+    "import": "genscale.cli.importers:import_",
+    "export": "genscale.cli.export:export",
+    "quality": "genscale.cli.quality:quality",
+    "workload": "genscale.cli.workload:workload",
+    "campaign": "genscale.cli.campaign:campaign",
+    "model": "genscale.cli.model:model",
+    "project": "genscale.cli.project:project",
+    "sim": "genscale.cli.sim:sim",
+    "synth": "genscale.cli.synth:synth",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name, when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genscale")
 def cli() -> None:
     """Benchmark genomics workflows: every task's CPU, memory and I/O over time."""
-
-
-cli.add_command(run.run)
-cli.add_command(data.data)
-cli.add_command(monitor.monitor)
-cli.add_command(report.report)
-cli.add_command(importers.import_)
-cli.add_command(export.export)
-cli.add_command(quality.quality)
-cli.add_command(workload.workload)
-cli.add_command(campaign.campaign)
-cli.add_command(model.model)
-cli.add_command(project.project)
-cli.add_command(sim.sim)
-cli.add_command(synth.synth)
 
 
 def main() -> None:

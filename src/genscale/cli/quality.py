@@ -15,7 +15,6 @@ from genscale.errors import UserError
 from genscale.quality.detect import find_reports, parse_report
 from genscale.quality.errors import ReportError
 from genscale.quality.fastq import fastq_features
-from genscale.quality.table import features_table
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -87,6 +86,8 @@ def _print(result: dict[str, Any]) -> None:
 def _table(dirs: list[Path], out: Path | None) -> None:
     if not dirs or out is None:
         raise click.UsageError("genscale quality table DIR... --out FILE")
+    from genscale.quality.table import features_table  # pandas: only for the table
+
     frame = features_table(dirs)
     tmp = out.with_name(f".{out.name}.tmp")
     if out.suffix == ".parquet":
