@@ -161,7 +161,7 @@ def run_monitored(
     if cgroup is not None:
         leftovers = cgroup.kill_leftovers()
         counters = cgroup.counters()
-        cgroup.remove()
+        cgroup.release()
         # the cgroup holds everything, escaped daemons included; its user/system split is
         # tick-based, so scale it to the exact total
         split = counters.cpu_user_s + counters.cpu_system_s
