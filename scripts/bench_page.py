@@ -61,7 +61,9 @@ def machine() -> str:
 def commit() -> str:
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                          capture_output=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+    # the page itself changes as the sitting goes: not a change to what is measured
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                            ".", f":!{PAGE.relative_to(ROOT)}"],
                            cwd=ROOT, text=True, capture_output=True).stdout.strip()
     return sha + (" (with uncommitted changes)" if dirty else "")
 
