@@ -131,3 +131,32 @@ steps:
     with pytest.raises(SpecError) as info:
         make_plan(workflow, source, None, tmp_path / "w", shape_only=True)
     assert "bad.yaml:7" in str(info.value) and "{params.x} in command" in str(info.value)
+
+
+# -- commands run without bash where bash would add nothing (issue 22) ---------------------
+
+PLAIN = st.text(alphabet="abcXYZ019_./:,@%+=-", min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PLAIN, min_size=0, max_size=5))
+def test_a_plain_command_gets_the_argv_bash_would_give(args: list[str]) -> None:
+    from genscale.executors.base import bash_argv, direct_argv
+
+    command = " ".join(["env", "printf", "%s:", *args])  # printf itself is bash's own
+    argv = direct_argv(command)
+    assert argv is not None and Path(argv[0]).name == "env"
+    via_bash = subprocess.run(bash_argv(command), capture_output=True, check=True).stdout
+    direct = subprocess.run(argv, capture_output=True, check=True).stdout
+    assert direct == via_bash
+
+
+@pytest.mark.parametrize("command", [
+    "echo hi", "cd /tmp", "exit 3", "time ls", "A=1 ls", "ls *", "ls ~", "ls $HOME",
+    "ls > x", "ls | wc", "ls; ls", "ls && ls", "ls 'a b'", 'ls "a"', "ls a\\ b", "ls {a,b}",
+    "ls # note", "./script.sh", "printf %s x", "ls\tx", "no-such-program-anywhere x", "", "ls\nls", "! ls", "[[ -e x ]]",
+])
+def test_anything_bash_would_change_still_goes_through_bash(command: str) -> None:
+    from genscale.executors.base import direct_argv
+
+    assert direct_argv(command) is None

@@ -21,6 +21,7 @@ from genscale.executors.base import (
     JobResult,
     Resources,
     bash_argv,
+    direct_argv,
     read_registry,
 )
 from genscale.monitor.cgroups import TaskCgroup
@@ -101,8 +102,9 @@ class LocalExecutor(Executor):
     def _run(self, job: Job) -> None:
         try:
             cgroup = self.cgroup_for(job.task_id)
+            argv = direct_argv(job.command) or bash_argv(job.command)
             totals = run_monitored(
-                bash_argv(job.command), sampler=self.sampler, run_id=self.run_id,
+                argv, sampler=self.sampler, run_id=self.run_id,
                 task_id=job.task_id, app=job.app, cwd=job.cwd, stdout_path=job.stdout_path,
                 stderr_path=job.stderr_path,
                 on_start=lambda pid: self._started(job.task_id, pid), cgroup=cgroup,
