@@ -123,10 +123,11 @@ def _parse(buf: np.ndarray, first_line: int) -> tuple[np.ndarray, np.ndarray, np
     width = int(lengths[0]) if lengths.size else 0
     if lengths.size and bool((lengths == width).all()):
         # the usual case, one read length: gather with a 2-D index, no masks
-        cols = np.arange(width + 1)
-        seq_nl = buf[s_start[:, None] + cols]  # each sequence and its newline
+        # 32-bit indices (a chunk is far under 2 GiB): half the index bytes to build and read
+        cols = np.arange(width + 1, dtype=np.int32)
+        seq_nl = buf[s_start.astype(np.int32)[:, None] + cols]  # each sequence, its newline
         seq = seq_nl[:, :width].ravel()
-        qual = buf[q_start[:, None] + cols[:width]].ravel()
+        qual = buf[q_start.astype(np.int32)[:, None] + cols[:width]].ravel()
         joined = seq_nl.tobytes()
     else:
         seq = gather(s_start, s_end)
@@ -139,12 +140,16 @@ def _parse(buf: np.ndarray, first_line: int) -> tuple[np.ndarray, np.ndarray, np
 
 def _chunk(t: _Totals, seq: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
            starts: np.ndarray, joined: bytes) -> None:
-    if raw.size and (raw.min() < PHRED_OFFSET or raw.max() > PHRED_OFFSET + 93):
+    byte_counts = _byte_histogram(raw)
+    if byte_counts[:PHRED_OFFSET].any() or byte_counts[PHRED_OFFSET + 94:].any():
         raise ValueError("quality characters outside Phred+33")
     n_reads = lengths.size
     t.reads += int(n_reads)
     t.bases += int(seq.size)
-    t.length_counts.update(lengths.tolist())
+    if n_reads and bool((lengths == lengths[0]).all()):
+        t.length_counts[int(lengths[0])] += int(n_reads)  # the usual case: one length
+    else:
+        t.length_counts.update(lengths.tolist())
     if n_reads:
         t.min_len = min(t.min_len, int(lengths.min()))
         t.max_len = max(t.max_len, int(lengths.max()))
@@ -155,7 +160,6 @@ def _chunk(t: _Totals, seq: np.ndarray, raw: np.ndarray, lengths: np.ndarray,
     t.gc += int(np.count_nonzero(is_gc))
     t.n += chunk_n
     t.acgt += int(seq.size) - chunk_n
-    byte_counts = _byte_histogram(raw)
     t.qual_hist += byte_counts[PHRED_OFFSET:PHRED_OFFSET + 128]
     width = int(lengths[0]) if n_reads else 0
     if n_reads and width <= MAX_POSITIONS and bool((lengths == width).all()):
