@@ -156,3 +156,17 @@ def test_parse_bytes(text: str | int, expected: int) -> None:
 def test_parse_bytes_rejects(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_bytes(bad)
+
+
+def test_star_align_clears_what_a_killed_attempt_left() -> None:
+    """STAR refuses to start when its --outTmpDir exists, and a killed attempt leaves it:
+    a resume or a retry must start from a clean one (seen on a resumed campaign point)."""
+    import re
+
+    from genscale.workflow.loader import load_workflow
+
+    workflow, _ = load_workflow("rnaseq")
+    step = next(s for s in workflow.steps if s.name == "star_align")
+    tmp = re.search(r"--outTmpDir (\S+)", step.command)
+    assert tmp is not None
+    assert step.command.startswith(f"rm -rf {tmp.group(1)} && ")
