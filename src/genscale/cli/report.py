@@ -11,8 +11,6 @@ from genscale.cli.display import print_summary
 from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory
 
-COMPARISON = Path("comparison.html")
-
 
 def _kind(path: Path) -> str:
     """"run" or "simulation", or a one-line error naming what is missing."""
@@ -38,7 +36,7 @@ def _kind(path: Path) -> str:
               help="a model bundle (genscale model train, by workflow,step) or a scaling "
                    "model file (genscale model scaling): predicted against measured per step")
 @click.option("--out", type=click.Path(path_type=Path),
-              help="with several runs: the comparison's HTML file (default comparison.html)")
+              help="with several runs: write the comparison as an interactive HTML file too")
 @click.option("--csv", "csv_out", type=click.Path(path_type=Path),
               help="with several runs: write the comparison table here too")
 def report(run_dirs: tuple[Path, ...], model: Path | None, out: Path | None,
@@ -50,7 +48,8 @@ def report(run_dirs: tuple[Path, ...], model: Path | None, out: Path | None,
 
     With --model (a bundle, or a scaling model such as
     src/genscale/model/production-v1.scaling.json) the report shows predicted against
-    measured per step; `genscale report runs/dnaseq-* --out comparison.html` compares runs.
+    measured per step; `genscale report runs/dnaseq-* [--out comparison.html]` compares runs
+    (the table on stdout, as before; the HTML file with --out).
 
     \b
     Example:
@@ -69,12 +68,13 @@ def report(run_dirs: tuple[Path, ...], model: Path | None, out: Path | None,
         from genscale.report.html import comparison_report
 
         table = compare_runs(list(run_dirs))
-        click.echo(table.to_string(index=False), err=True)
+        click.echo(table.to_string(index=False))
         if csv_out is not None:
             tmp = csv_out.with_name(f".{csv_out.name}.tmp")
             table.to_csv(tmp, index=False)
             tmp.replace(csv_out)
-        click.echo(str(comparison_report(list(run_dirs), out or COMPARISON)))
+        if out is not None:
+            click.echo(str(comparison_report(list(run_dirs), out)), err=True)
         return
     if out is not None or csv_out is not None:
         raise UserError("--out and --csv are for several runs compared; one run's report "
