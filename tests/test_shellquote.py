@@ -154,7 +154,8 @@ def test_a_plain_command_gets_the_argv_bash_would_give(args: list[str]) -> None:
 @pytest.mark.parametrize("command", [
     "echo hi", "cd /tmp", "exit 3", "time ls", "A=1 ls", "ls *", "ls ~", "ls $HOME",
     "ls > x", "ls | wc", "ls; ls", "ls && ls", "ls 'a b'", 'ls "a"', "ls a\\ b", "ls {a,b}",
-    "ls # note", "./script.sh", "printf %s x", "ls\tx", "no-such-program-anywhere x", "", "ls\nls", "! ls", "[[ -e x ]]",
+    "ls # note", "./script.sh", "printf %s x", "ls\tx", "no-such-program-anywhere x", "",
+    "ls\nls", "! ls", "[[ -e x ]]",
 ])
 def test_anything_bash_would_change_still_goes_through_bash(command: str) -> None:
     from genscale.executors.base import direct_argv
