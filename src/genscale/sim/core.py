@@ -189,9 +189,12 @@ def _dispatch(now: float, ready: list[list[tuple[int, int]]], sizes: list[int],
               state: _State, threads: list[int], memory: list[float], wall: list[float],
               with_memory: bool, easy: bool) -> None:
     """Start what the policy lets start at `now`."""
+    if not any(ready):
+        return  # the usual case between arrivals: nothing waits
     deferred: list[tuple[int, int, int]] = []  # (bucket, rank, task): waits this round
     shadow: tuple[float, int, int] | None = None  # EASY: (time, node, extra cores)
     free, free_memory = state.free, state.free_memory
+    nodes = range(len(free))
     most = max(free)
     while True:
         best = -1
@@ -204,7 +207,12 @@ def _dispatch(now: float, ready: list[list[tuple[int, int]]], sizes: list[int],
             break
         r, i = heapq.heappop(ready[best])
         t, m = threads[i], memory[i]
-        k = _first_fit(state, t, m, with_memory)
+        # first fit, inline: this loop is the simulator's hottest
+        k = -1
+        for node in nodes:
+            if free[node] >= t and (not with_memory or free_memory[node] >= m):
+                k = node
+                break
         if k < 0:
             if easy and shadow is None:  # the first that waits: reserve for it
                 shadow = _reserve(t, free, state.running, threads, state.node_of)
