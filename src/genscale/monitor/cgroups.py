@@ -113,6 +113,7 @@ class CgroupLayout:
     memory_version: int
     _serial: itertools.count[int] = field(default_factory=itertools.count, repr=False)
     _reaper: CgroupReaper | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def description(self) -> str:
@@ -137,9 +138,11 @@ class CgroupLayout:
     def task(self, task_id: str) -> TaskCgroup:
         """A new cgroup for one attempt of `task_id` (its own name, so that the removal of an
         earlier attempt's, done in the background, never meets it)."""
-        safe = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task_id)}.{next(self._serial)}"
-        if self._reaper is None:
-            self._reaper = CgroupReaper()
+        with self._lock:  # job threads ask at once: one reaper, one number each
+            safe = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', task_id)}.{next(self._serial)}"
+            if self._reaper is None:
+                self._reaper = CgroupReaper()
+            reaper = self._reaper
         dirs = [self.cpu_dir / safe]
         if self.memory_dir is not None and self.memory_dir != self.cpu_dir:
             dirs.append(self.memory_dir / safe)
@@ -147,13 +150,14 @@ class CgroupLayout:
             d.mkdir(exist_ok=True)
         memory = (self.memory_dir / safe) if self.memory_dir is not None else None
         return TaskCgroup(dirs, self.cpu_dir / safe, self.cpu_version, memory,
-                          self.memory_version, self._reaper.submit)
+                          self.memory_version, reaper.submit)
 
     def remove(self) -> None:
         """Remove the run's parent cgroups, once every task cgroup under them is gone."""
-        if self._reaper is not None:
-            self._reaper.close()
-            self._reaper = None
+        with self._lock:
+            reaper, self._reaper = self._reaper, None
+        if reaper is not None:
+            reaper.close()
         for d in {self.cpu_dir, self.memory_dir}:
             if d is not None:
                 with contextlib.suppress(OSError):
