@@ -217,3 +217,17 @@ def test_why_a_task_did_not_succeed() -> None:
                                               (12.726, "12.73"), (123456.7, "123,457")])
 def test_numbers_keep_their_digits(value: float, shown: str) -> None:
     assert number(value) == shown
+
+
+def test_an_imported_runs_facts_leave_out_what_it_does_not_have() -> None:
+    from genscale.report.html import _facts
+
+    tasks = pd.DataFrame({"status": ["succeeded", "skipped"]})
+    imported = {"run_id": "nf", "status": "imported", "executor": "nextflow-import"}
+    line = _facts(imported, tasks)
+    assert "None" not in line and "?" not in line
+    assert line == "status imported; executor nextflow-import; 1 skipped, 1 succeeded"
+    full = {**imported, "workflow": {"name": "dnaseq"}, "start_time": 0.0, "end_time": 12.5,
+            "sample_interval_s": 1.0,
+            "host": {"hostname": "vm", "cores": 2, "memory_bytes": 2**31, "cpu_model": "X"}}
+    assert _facts(full, tasks).endswith("sampled every 1.0 s; on vm (2 cores, 2.0 GiB, X)")

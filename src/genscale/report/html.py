@@ -56,22 +56,36 @@ def _when(seconds: Any) -> str:
 
 
 def _facts(info: dict[str, Any], tasks: pd.DataFrame) -> str:
+    """One line of what the run was; a fact the run directory does not hold (an imported
+    trace has no host or sampling interval) is left out rather than shown as None."""
     host = info.get("host") or {}
-    span = (float(info["end_time"]) - float(info["start_time"])
-            if info.get("end_time") and info.get("start_time") else None)
-    counts = ", ".join(f"{n} {s}" for s, n in tasks["status"].value_counts().sort_index()
-                       .items())
+    parts = []
+    workflow = (info.get("workflow") or {}).get("name")
+    if workflow:
+        parts.append(f"workflow {workflow}")
+    parts += [f"{name} {info[key]}" for name, key in (("status", "status"),
+                                                       ("executor", "executor"))
+              if info.get(key)]
+    if info.get("start_time"):
+        parts.append(f"started {_when(info['start_time'])}")
+        if info.get("end_time"):
+            span = float(info["end_time"]) - float(info["start_time"])
+            parts.append(f"{span:,.1f} s in all")
+    parts.append(", ".join(f"{n} {s}" for s, n in tasks["status"].value_counts()
+                           .sort_index().items()))
+    if info.get("sample_interval_s"):
+        parts.append(f"sampled every {info['sample_interval_s']} s")
+    if host.get("hostname"):
+        machine = ", ".join(x for x in (
+            f"{host['cores']} cores" if host.get("cores") else "",
+            f"{host['memory_bytes'] / 2**30:,.1f} GiB" if host.get("memory_bytes") else "",
+            str(host.get("cpu_model") or "")) if x)
+        parts.append(f"on {host['hostname']}" + (f" ({machine})" if machine else ""))
     generator = (info.get("dataset") or {}).get("generator") or {}
-    data = (f"; {generator['pairs']:,} pairs of {generator.get('read_length')} bp on a "
-            f"{generator['genome_bases']:,} bp reference" if generator.get("pairs")
-            and generator.get("genome_bases") else "")
-    return (f"workflow {(info.get('workflow') or {}).get('name')}, status {info.get('status')}, "
-            f"executor {info.get('executor')}, started {_when(info.get('start_time'))}"
-            + (f", {span:,.1f} s in all" if span is not None else "")
-            + f"; {counts}; sampled every {info.get('sample_interval_s')} s on "
-            f"{host.get('hostname')} ({host.get('cores')} cores, "
-            f"{(host.get('memory_bytes') or 0) / 2**30:,.1f} GiB, {host.get('cpu_model')})"
-            + data)
+    if generator.get("pairs") and generator.get("genome_bases"):
+        parts.append(f"{generator['pairs']:,} pairs of {generator.get('read_length')} bp on "
+                     f"a {generator['genome_bases']:,} bp reference")
+    return "; ".join(p for p in parts if p)
 
 
 def not_succeeded(info: dict[str, Any], tasks: pd.DataFrame) -> pd.DataFrame:
