@@ -126,3 +126,16 @@ def test_run_prints_n_of_m_elapsed_and_a_total(tmp_path: Path, env_no_color) -> 
                            capture_output=True, text=True, env=env_no_color, timeout=120)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == "" and Path(quiet.stdout.strip()).is_dir()
+
+
+def test_a_failing_eta_model_never_stops_a_run(monkeypatch, capsys, dna_dataset) -> None:
+    import genscale.cli.run as run_cli
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(run_cli, "predict_steps", broken)
+    assert run_cli._prediction("dnaseq", dna_dataset.path, {"executor": "local"}) is None
+    err = capsys.readouterr().err
+    assert err.startswith("genscale: warning: no ETA") and "model file unreadable" in err
+    assert run_cli._prediction("dnaseq", dna_dataset.path, {"executor": "slurm"}) is None

@@ -79,7 +79,12 @@ def _prediction(workflow: str | None, dataset: Path | None,
     if workflow is None or dataset is None or settings.get("executor") != "local":
         return None  # on a cluster, the cores a task gets are the scheduler's to say
     cores = settings.get("cores") or os.cpu_count() or 1
-    return predict_steps(workflow, dataset, int(cores), settings.get("max_threads"))
+    try:
+        return predict_steps(workflow, dataset, int(cores), settings.get("max_threads"))
+    except Exception as exc:  # the ETA is a courtesy: it never stops a run from starting
+        click.echo(f"genscale: warning: no ETA from the scaling model ({exc}); "
+                   "it comes from the tasks that finish", err=True)
+        return None
 
 
 def finish(result: RunResult, events: TaskEvents) -> None:
