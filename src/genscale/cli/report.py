@@ -74,7 +74,7 @@ def report(run_dirs: tuple[Path, ...], model: Path | None, out: Path | None,
             table.to_csv(tmp, index=False)
             tmp.replace(csv_out)
         if out is not None:
-            click.echo(str(comparison_report(list(run_dirs), out)), err=True)
+            click.echo(str(comparison_report(list(run_dirs), out, table)), err=True)
         return
     if out is not None or csv_out is not None:
         raise UserError("--out and --csv are for several runs compared; one run's report "

@@ -12,12 +12,13 @@ import pandas as pd
 from genscale.store.rundir import RunDirectory
 
 
-def workflow_times(run_dir: Path) -> dict[str, float]:
+def workflow_times(run_dir: Path, info: dict[str, Any] | None = None,
+                   tasks: pd.DataFrame | None = None) -> dict[str, float]:
     """Each workflow's time: from its arrival (the run's start for a single workflow) to
-    its last task's end."""
+    its last task's end. `info` and `tasks`: the run's, when the caller has read them."""
     run = RunDirectory(run_dir)
-    info = run.read_run_info()
-    tasks = run.tasks()
+    info = run.read_run_info() if info is None else info
+    tasks = run.tasks() if tasks is None else tasks
     ran = tasks[tasks["end_time"].notna()]
     start = float(info["start_time"])
     instances = (info.get("workload") or {}).get("instances", {})
@@ -37,7 +38,7 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
     start = float(info["start_time"])
     workload = info.get("workload") or {}
     arrivals = [start + float(i["arrival_s"]) for i in workload.get("instances", {}).values()]
-    times = list(workflow_times(run_dir).values())
+    times = list(workflow_times(run_dir, info, tasks).values())
     first = min(arrivals) if arrivals else float(ran["submit_time"].min())
     makespan = float(ran["end_time"].max()) - first if len(ran) else 0.0
     cores = int(info.get("host", {}).get("cores") or 1)

@@ -112,13 +112,15 @@ def not_succeeded(info: dict[str, Any], tasks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "app", "status", "why"])
 
 
-def run_report(run_dir: Path, model: Path | None = None) -> Path:
+def run_report(run_dir: Path, model: Path | None = None,
+               samples: pd.DataFrame | None = None) -> Path:
     """The interactive report of one run, `run_dir/report.html`. `model`: a bundle or a
-    scaling model file, to show predicted against measured per step."""
+    scaling model file, to show predicted against measured per step; `samples`: the run's,
+    when the caller has read them."""
     run = RunDirectory(run_dir)
     info = run.read_run_info()
     tasks = run.tasks()
-    samples = run.samples()
+    samples = run.samples() if samples is None else samples
     node = run.node() if (run_dir / "node.csv").is_file() else pd.DataFrame()
     host = info.get("host") or {}
     cores = int(host.get("cores") or 0)
@@ -173,9 +175,11 @@ def run_report(run_dir: Path, model: Path | None = None) -> Path:
                       sections, alerts)
 
 
-def comparison_report(run_dirs: list[Path], out: Path) -> Path:
-    """Several runs side by side: their makespan, workflow times and utilisation."""
-    metrics = compare_runs(run_dirs)
+def comparison_report(run_dirs: list[Path], out: Path,
+                      metrics: pd.DataFrame | None = None) -> Path:
+    """Several runs side by side: their makespan, workflow times and utilisation.
+    `metrics`: `compare_runs(run_dirs)`, when the caller has it already."""
+    metrics = compare_runs(run_dirs) if metrics is None else metrics
     labels = metrics["run_id"].astype(str).tolist()
     times = {label: list(workflow_times(d).values())
              for label, d in zip(labels, run_dirs, strict=True)}
@@ -213,11 +217,9 @@ def read_simulation(sim_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
 def simulation_report(sim_dir: Path) -> Path:
     """A simulation's (`genscale sim --out DIR`) report, `DIR/report.html`."""
     summary, tasks = read_simulation(sim_dir)
-    colors = figures.app_colors([str(a) for a in tasks["app"].dropna().unique()]
-                                if "app" in tasks else [])
     if "app" not in tasks:
         tasks = tasks.assign(app=tasks.get("step", "task"))
-        colors = figures.app_colors([str(a) for a in tasks["app"].unique()])
+    colors = figures.app_colors([str(a) for a in tasks["app"].dropna().unique()])
     flat = {k: v for k, v in summary.items() if not isinstance(v, dict)}
     for key, values in summary.items():
         if isinstance(values, dict):

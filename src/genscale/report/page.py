@@ -39,12 +39,16 @@ class Section:
     anchor: str = field(default="")
 
     def __post_init__(self) -> None:
-        if not self.anchor:
-            self.anchor = "".join(c if c.isalnum() else "-" for c in self.title.lower())
+        self.anchor = self.anchor or anchor_of(self.title)
+
+
+def anchor_of(title: str) -> str:
+    """A heading's id in the page: its letters and digits, the rest as dashes."""
+    return "".join(c if c.isalnum() else "-" for c in title.lower())
 
 
 def figure_section(title: str, figure: go.Figure, note: str = "") -> Section:
-    anchor = "".join(c if c.isalnum() else "-" for c in title.lower())
+    anchor = anchor_of(title)
     body = pio.to_html(figure, full_html=False, include_plotlyjs=False,
                        div_id=f"fig-{anchor}", config=CONFIG)
     return Section(title, body, note, kind="figure", anchor=anchor)

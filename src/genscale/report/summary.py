@@ -40,6 +40,6 @@ def build_report(run_dir: Path, model: Path | None = None) -> Path:
     from genscale.report.plots import plot_run  # matplotlib only when drawing
 
     run = RunDirectory(run_dir)
-    info = run.read_run_info()
-    plot_run(run_dir, run.samples(), info.get("run_id", run_dir.name))
-    return run_report(run_dir, model)
+    samples = run.samples()  # read once, for both
+    plot_run(run_dir, samples, run.read_run_info().get("run_id", run_dir.name))
+    return run_report(run_dir, model, samples)
