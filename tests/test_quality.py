@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from genscale.data.manifest import Dataset
@@ -251,25 +251,101 @@ def _window_trim_reference(q: list[int]) -> int:
     return end
 
 
-@given(st.lists(st.lists(st.tuples(st.integers(0, 41), st.booleans()), max_size=60),
-                min_size=1, max_size=30), st.booleans())
-def test_window_trim_matches_a_read_at_a_time(reads: list[list[tuple[int, bool]]],
-                                              one_length: bool) -> None:
-    """Each base: its score, and whether it is an N (quality 0 to Trimmomatic). Reads of
-    one length take the 2-D path."""
+# a read: its bases, their scores (raised by a floor of the read's own, so that some reads
+# pass the trim and some fail it), and perhaps an adapter planted at a position or (5) a
+# poly-G tail appended
+_READS = st.lists(
+    st.tuples(st.text(alphabet="ACGTNacgtnR", max_size=70),
+              st.lists(st.integers(0, 41) | st.sampled_from([14, 15, 16]), min_size=82,
+                       max_size=82), st.integers(0, 30),
+              st.one_of(st.none(), st.tuples(st.integers(0, 40), st.integers(0, 5)))),
+    min_size=1, max_size=25)
+
+
+@settings(deadline=None)  # the first example loads (or compiles) the kernel
+@given(_READS, st.booleans(), st.booleans())
+@example([("A" * 50, [15] * 82, 0, None),  # windows of exactly 15: kept whole
+          ("A" * 50, [15] * 40 + [14] * 42, 0, None),  # the first failing one: cut
+          ("A" * 50, [30] * 40 + [20, 10, 14, 15] + [30] * 38, 0, None)],  # then back
+         False, False)
+def test_fastq_kernel_matches_a_read_at_a_time(
+        reads: list[tuple[str, list[int], int, tuple[int, int] | None]], one_length: bool,
+        crlf: bool) -> None:
+    """Every number the compiled pass adds up, against plain Python one read at a time:
+    GC and N counts, scores and Ns by position, adapters (planted in some reads), poly-G
+    tails, and what Trimmomatic's SLIDINGWINDOW:4:15 MINLEN:36 keeps."""
+    import math
+
     import numpy as np
 
+    from genscale.quality import fastq_kernel as kernel
+    from genscale.quality.fastq import ADAPTERS, _Totals, scan_chunk
+
+    adapters = list(ADAPTERS.values())
+    records = []
+    for bases, scores, floor, plant in reads:
+        if plant is not None and plant[1] == 5:
+            bases += "G" * 12
+        elif plant is not None:
+            bases = bases[: plant[0]] + adapters[plant[1]] + bases[plant[0]:]
+        records.append((bases, [min(q + floor, 41) for q in scores][: len(bases)]))
     if one_length:
-        reads = [r[: min(map(len, reads))] for r in reads]
+        width = min(len(b) for b, _ in records)
+        records = [(b[:width], q[:width]) for b, q in records]
+    end = "\r\n" if crlf else "\n"
+    text = "".join(f"@r{i}{end}{b}{end}+{end}{''.join(chr(q + 33) for q in qs)}{end}"
+                   for i, (b, qs) in enumerate(records))
+    t = _Totals()
+    assert scan_chunk(t, np.frombuffer(text.encode(), dtype=np.uint8), 1) == len(records)
 
-    from genscale.quality.fastq import window_trim
+    def trim_quality(b: str, q: int) -> int:
+        return 0 if b in "Nn" else q
 
-    raw = np.array([q + 33 for read in reads for q, _ in read], dtype=np.uint8)
-    is_n = np.array([n for read in reads for _, n in read], dtype=bool)
-    lengths = np.array([len(r) for r in reads], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    expected = [_window_trim_reference([0 if n else q for q, n in r]) for r in reads]
-    assert window_trim(raw, lengths, starts, is_n).tolist() == expected
+    kept_bases = surviving = 0
+    removed_errors = 0.0
+    for b, qs in records:
+        kept = _window_trim_reference([trim_quality(x, q) for x, q in zip(b, qs, strict=True)])
+        if kept < 36:
+            kept = 0
+        else:
+            surviving += 1
+            kept_bases += kept
+        removed_errors += sum(10 ** (-q / 10) for q in qs[kept:])
+    bases = "".join(b for b, _ in records)
+    assert t.reads == len(records) and t.bases == len(bases)
+    assert t.counts[kernel.GC] == sum(bases.count(x) for x in "CGcg")
+    assert t.counts[kernel.N_BASES] == sum(bases.count(x) for x in "Nn")
+    assert t.counts[kernel.POLYG] == sum(b.endswith("G" * 10) for b, _ in records)
+    assert t.adapter_hits.tolist() == [sum(b.count(a) for b, _ in records) for a in adapters]
+    assert (t.counts[kernel.TRIM_SURVIVING], t.counts[kernel.TRIM_KEPT_BASES]) == (
+        surviving, kept_bases)
+    assert math.isclose(t.sums[kernel.TRIM_REMOVED_ERRORS], removed_errors, abs_tol=1e-9)
+    assert math.isclose(t.sums[kernel.READ_GC_SUM], sum(
+        sum(b.count(x) for x in "CGcg") / len(b) for b, _ in records if b), abs_tol=1e-9)
+    scores = [q for _, qs in records for q in qs]
+    assert t.quality_hist[33:75].tolist() == [scores.count(q) for q in range(42)]
+    longest = max(len(b) for b, _ in records)
+    assert t.pos_quality[:longest].tolist() == [
+        sum(qs[j] for _, qs in records if j < len(qs)) for j in range(longest)]
+    assert t.pos_n[:longest].tolist() == [
+        sum(b[j] in "Nn" for b, _ in records if j < len(b)) for j in range(longest)]
+    assert sorted(t.length_counts.elements()) == sorted(len(b) for b, _ in records)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("@a\nACGT\n+\nIIII\n@b\nACGT\n-\nIIII\n", "line 5: the third line does not start with '+'"),
+    ("@a\nACGT\n+\nIIII\nb\nACGT\n+\nIIII\n", "line 5: the header does not start with '@'"),
+    ("@a\nACGT\n+\nIII\n", "line 1: sequence and quality lengths differ"),
+    ("@a\nACGT\n+\nII I\n", "line 1: quality characters outside Phred+33"),
+    ("@a\nACGT\n+\nIIII\n@b\nACGT\n+\nII\x7fI\n", "line 5: quality characters outside"),
+    ("@a\nACGT\n+\nIIII\n@b\nACGT\n", "line 5: a record is cut short"),
+])
+def test_malformed_fastq_names_the_record(text: str, problem: str, tmp_path: Path) -> None:
+    path = tmp_path / "bad.fq"
+    path.write_text(text)
+    with pytest.raises(ReportError) as err:
+        fastq_features(path)
+    assert str(err.value).startswith(f"{path}: cannot be read as FASTQ: {problem}")
 
 
 def test_fastq_cli_and_bad_fastq(degraded: Dataset, tmp_path: Path) -> None:
@@ -304,18 +380,3 @@ def test_features_table_joins_tasks(dnaseq_run: RunDirectory, dna_dataset: Datas
                                       on=["run_id", "workflow_id"])
     assert len(joined) == len(dnaseq_run.tasks())
     assert table.iloc[1]["fastq_2.reads"] == dna_dataset.info["stats"]["pairs"]
-
-
-@given(st.lists(st.text(alphabet="ACGTN", max_size=120), max_size=40),
-       st.lists(st.tuples(st.integers(0, 39), st.integers(0, 4)), max_size=10))
-def test_adapter_search_counts_like_bytes_count(reads: list[str],
-                                                plants: list[tuple[int, int]]) -> None:
-    from genscale.quality.fastq import ADAPTERS, _adapter_counts
-
-    adapters = list(ADAPTERS.values())
-    reads = list(reads)
-    for where, which in plants:  # put adapters into some reads
-        if where < len(reads):
-            reads[where] = reads[where][:30] + adapters[which] + reads[where][30:]
-    joined = ("\n".join(reads) + "\n").encode()
-    assert list(_adapter_counts(joined)) == [joined.count(a.encode()) for a in adapters]
