@@ -31,7 +31,6 @@ from genscale.model.projection import Question, project, step_plans
 from genscale.workflow.shape import reference_readers
 
 ROOT = Path(__file__).resolve().parents[1]
-READERS = reference_readers("dnaseq")  # as `genscale model scaling` fits them
 GENSCALE = [sys.executable, "-m", "genscale.cli.main"]
 PRODUCTION_ARGS = ["--pairs", "24M", "--read-length", "100", "--reference-bases", "3.1G",
                    "--threads", "8", "--cores", "96"]
@@ -70,17 +69,18 @@ def r2(y: np.ndarray, predicted: np.ndarray) -> float:
     return float(1 - np.sum((y - predicted) ** 2) / np.sum((y - y.mean()) ** 2))
 
 
-def held_out(table: pd.DataFrame) -> pd.DataFrame:
+def held_out(table: pd.DataFrame, workflow: str) -> pd.DataFrame:
     """Per step (and the workflow): R² of held-out predictions of CPU and wall time."""
-    rows = table[(table["workflow"] == "dnaseq") & (table["step"] != "(workflow)")]
+    rows = table[(table["workflow"] == workflow) & (table["step"] != "(workflow)")]
+    readers = reference_readers(workflow)  # as `genscale model scaling` fits them
     datasets = np.array(sorted(rows["dataset_id"].unique()))
     folds = np.arange(len(datasets)) % scaling.FOLDS
     predicted = []
-    plans = step_plans("dnaseq")
+    plans = step_plans(workflow)
     for k in range(scaling.FOLDS):
         test = set(datasets[folds == k])
         train = rows[~rows["dataset_id"].isin(test)]
-        model = scaling.fit(train, "dnaseq", READERS)
+        model = scaling.fit(train, workflow, readers)
         for run_id, run in rows[rows["dataset_id"].isin(test)].groupby("run_id"):
             first = run.iloc[0]
             threads = int(run["threads_requested"].max())
@@ -115,15 +115,15 @@ def held_out(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def extrapolation(table: pd.DataFrame) -> pd.DataFrame:
+def extrapolation(table: pd.DataFrame, workflow: str) -> pd.DataFrame:
     """Fitted on references at most 1/10 of the largest; errors on the largest."""
-    rows = table[(table["workflow"] == "dnaseq") & (table["step"] != "(workflow)")]
+    rows = table[(table["workflow"] == workflow) & (table["step"] != "(workflow)")]
     largest = float(rows["reference.bases"].max())
     train = rows[rows["reference.bases"] <= largest / 10]
     test = rows[rows["reference.bases"] == largest]
     if test.empty or train.empty:
         return pd.DataFrame()
-    model = scaling.fit(train, "dnaseq", READERS)
+    model = scaling.fit(train, workflow, reference_readers(workflow))
     out = []
     for step, group in test.groupby("step"):
         if step not in model["steps"]:
@@ -165,13 +165,17 @@ def main() -> None:
     print(production_table(args.model).to_string(index=False,
                                                  float_format=lambda v: f"{v:,.3g}"))
     table = model_table(args.corpus)
-    runs = table["run_id"].nunique()
-    lengths = sorted(table["reference.bases"].dropna().unique())
-    print(f"\n2. Held out within {args.corpus.name} ({runs} runs; references "
-          f"{', '.join(f'{g:,.0f}' for g in lengths)} bases)")
-    print(held_out(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print("\n   Fitted on references at most 1/10 of the largest; CPU time on the largest:")
-    print(extrapolation(table).to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    for workflow, rows in table.groupby("workflow", sort=True):
+        runs = rows["run_id"].nunique()
+        lengths = sorted(rows["reference.bases"].dropna().unique())
+        print(f"\n2. {workflow}, held out within {args.corpus.name} ({runs} runs; references "
+              f"{', '.join(f'{g:,.0f}' for g in lengths)} bases)")
+        print(held_out(table, str(workflow)).to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"\n   {workflow}, fitted on references at most 1/10 of the largest; CPU time "
+              "on the largest:")
+        print(extrapolation(table, str(workflow)).to_string(
+            index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"\n3. genscale project: {project_seconds(args.repeat):.2f} s (median of "
           f"{args.repeat}, a fresh process each)")
 

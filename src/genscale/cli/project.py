@@ -188,7 +188,9 @@ def _print(table: Any, workflow: str, pairs: float, read_length: float,
     console.print(out)
     console.print(f"read quality: {quality}")
     if marked:
-        ranges = fitted["steps"][next(iter(fitted["steps"]))]["ranges"]
+        spans = [step["ranges"] for step in fitted["steps"].values()]
+        ranges = {k: [min(r[k][0] for r in spans), max(r[k][1] for r in spans)]
+                  for k in spans[0]}
         console.print("* outside what the corpus measured ("
                       + ", ".join(f"{k} {_span(v)}" for k, v in ranges.items())
                       + "): carried by the work laws (column extrapolated of --out)")
