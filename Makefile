@@ -100,11 +100,13 @@ bench-production: setup
 # trace against WfCommons' WfGen (each peer
 # from PyPI into benchmarks/.venv-peers on first use)
 bench-sim: setup
-	@$(BIN)/python benchmarks/sim_throughput.py
+	@$(BIN)/python benchmarks/sim_throughput.py --large-workflows 800000
 	@$(BIN)/python benchmarks/sim_fidelity.py
 
 bench-trace: setup
 	@$(BIN)/python benchmarks/trace_generation.py --million
+	@$(BIN)/python benchmarks/trace_fidelity.py
+	@$(BIN)/python benchmarks/trace_fidelity.py --corpus datasets/production-v1
 
 # The corpus across production's dimensions (campaigns/production-v1.yaml: references of 1 Mb
 # to 1 Gb, reads of 75-150 bp, 1 and 2 threads); resumable. Then the work laws that

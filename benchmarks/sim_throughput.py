@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 PEERS = ROOT / ".venv-peers"
@@ -77,6 +79,9 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=20_000)
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--cores", type=int, default=64)
+    parser.add_argument("--large-workflows", type=int, default=0,
+                        help="then a trace of this many workflows, on 10x the nodes "
+                             "(800,000: about 10 million tasks)")
     args = parser.parse_args()
     import pandas as pd
 
@@ -100,8 +105,12 @@ def main() -> None:
             [str(peers_python()), str(script), str(path), str(args.nodes), str(args.cores)],
             check=True, capture_output=True, text=True).stdout)
     trace = from_table(tasks, "synthetic")
+    cluster = Cluster(args.nodes, args.cores, 2**50)
+    # the first use after an install compiles the event loop (then cached): not a cost of
+    # each simulation, so a small one runs first
+    simulate(from_table(tasks.iloc[:200], "synthetic"), cluster, "fifo")
     start = time.perf_counter()
-    schedule = simulate(trace, Cluster(args.nodes, args.cores, 2**50), "fifo")
+    schedule = simulate(trace, cluster, "fifo")
     ours = time.perf_counter() - start
     span = float(schedule.end_s.max())
     print(f"{len(tasks):,} tasks of {args.workflows:,} workflows on {args.nodes} nodes x "
@@ -112,6 +121,39 @@ def main() -> None:
     print(f"{'genscale sim --policy fifo':<28}{ours:>10.2f}{len(tasks) / ours:>12,.0f}"
           f"{span / 86400:>15.2f}")
     print(f"speed-up: {peer['seconds'] / ours:.1f}x")
+    if args.large_workflows:
+        large(mix, model, args.large_workflows, args.nodes * 10, args.cores)
+
+
+def large(mix: Any, model: dict[str, Any], workflows: int, nodes: int, cores: int) -> None:
+    """A trace of millions of tasks: how long generating it, reading it as arrays and
+    simulating it take (only GenScale: SimPy would take hours), and the memory."""
+    import pandas as pd
+
+    from genscale.sim.core import Cluster, simulate
+    from genscale.sim.generate import generate
+    from genscale.sim.trace import from_table
+
+    start = time.perf_counter()
+    tasks = pd.concat([c.tasks for c in generate(mix, workflows, 1, model)],
+                      ignore_index=True)
+    generated = time.perf_counter() - start
+    start = time.perf_counter()
+    trace = from_table(tasks, "synthetic")
+    del tasks
+    loaded = time.perf_counter() - start
+    start = time.perf_counter()
+    schedule = simulate(trace, Cluster(nodes, cores, 2**50), "fifo")
+    simulated = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(f"\n{len(trace):,} tasks of {workflows:,} workflows on {nodes} nodes x {cores} "
+          f"cores, fifo (makespan {float(schedule.end_s.max()) / 86400:.1f} days):")
+    print(f"{'stage':<34}{'seconds':>10}{'tasks/s':>12}")
+    for stage, seconds in (("generate (synth trace, in memory)", generated),
+                           ("read as arrays (sim.trace)", loaded),
+                           ("simulate (genscale sim's core)", simulated)):
+        print(f"{stage:<34}{seconds:>10.1f}{len(trace) / seconds:>12,.0f}")
+    print(f"peak memory of the process: {peak / 2**30:.1f} GiB")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ BENCHMARKS = {
     "bench-predict": "`model predict` on one dataset.",
     "bench-production": "`genscale project` against the prototype's GRCh38 run.",
     "bench-sim": "`genscale sim` against SimPy, and against a replayed run.",
-    "bench-trace": "`synth trace` against WfCommons' WfGen.",
+    "bench-trace": "`synth trace` against WfCommons' WfGen; synthetic against measured.",
     "bench-workload": "20 dnaseq workflows under every scheduling policy.",
     "bench-train": "Model training time against rows and groups.",
 }
