@@ -77,6 +77,7 @@ def held_out(table: pd.DataFrame, workflow: str) -> pd.DataFrame:
     folds = np.arange(len(datasets)) % scaling.FOLDS
     predicted = []
     plans = step_plans(workflow)
+    index_steps = {p.shape.step for p in plans if p.cached}
     for k in range(scaling.FOLDS):
         test = set(datasets[folds == k])
         train = rows[~rows["dataset_id"].isin(test)]
@@ -96,7 +97,10 @@ def held_out(table: pd.DataFrame, workflow: str) -> pd.DataFrame:
                                       "cpu_hat": projected.loc[task["step"], "cpu_time_s"],
                                       "wall_hat": projected.loc[task["step"], "wall_s"]})
             makespan = table[(table["run_id"] == run_id) & (table["step"] == "(workflow)")]
-            if not makespan.empty:
+            # the projection leaves index building out (a platform does it once per
+            # reference): a run that built its reference's index is no makespan to hold
+            # it to (each length's first run)
+            if not makespan.empty and not run["step"].isin(index_steps).any():
                 whole = projected.loc["(workflow)"]
                 predicted.append({"run_id": run_id, "step": "(workflow)",
                                   "cpu": np.nan, "wall": float(makespan["wall_s"].iloc[0]),
@@ -172,6 +176,8 @@ def main() -> None:
               f"{', '.join(f'{g:,.0f}' for g in lengths)} bases)")
         print(held_out(table, str(workflow)).to_string(
             index=False, float_format=lambda v: f"{v:.3f}"))
+        print("   (workflow): its makespan on 2 cores; the runs that built their reference's "
+              "index are left out, as the projection leaves index building out")
         print(f"\n   {workflow}, fitted on references at most 1/10 of the largest; CPU time "
               "on the largest:")
         print(extrapolation(table, str(workflow)).to_string(

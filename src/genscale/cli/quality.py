@@ -14,7 +14,6 @@ from rich.table import Table
 from genscale.errors import UserError
 from genscale.quality.detect import find_reports, parse_report
 from genscale.quality.errors import ReportError
-from genscale.quality.fastq import fastq_features
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -44,6 +43,8 @@ def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
         paths = paths[1:]
         if not paths:
             raise click.UsageError("genscale quality fastq FILE...: no files given")
+    if fastq_mode:
+        from genscale.quality.fastq import fastq_features  # numba: only for FASTQ files
     results: list[dict[str, Any]] = []
     failed = 0
     if not fastq_mode:  # a folder stands for every report under it
