@@ -68,6 +68,7 @@ def main() -> None:
             rows.append((f"WfGen 1.6 {recipe}", result["seconds"], result["tasks"]))
         seconds, tasks = ours(args.workflows, Path(tmp) / "trace")
         rows.append((f"genscale synth trace ({args.workflows:,} workflows)", seconds, tasks))
+        tail_lines = tail_share(Path(tmp) / "trace")
         if args.million:
             seconds, tasks = ours(1_000_000, Path(tmp) / "million")
             rows.append(("genscale synth trace (1,000,000 workflows)", seconds, tasks))
@@ -77,6 +78,27 @@ def main() -> None:
     best_peer = max(t / s for n, s, t in rows if n.startswith("WfGen"))
     ours_rate = rows[2][2] / rows[2][1]
     print(f"GenScale against WfGen's faster recipe: {ours_rate / best_peer:.1f}x")
+    print()
+    print("\n".join(tail_lines))
+
+
+def tail_share(trace: Path) -> list[str]:
+    """The tail of the default mix's trace: the share of workflows drawn into the models'
+    residual tail against the share asked (each workflow's tail probability, by its
+    preset), and how the workflows' CPU times spread (size is in the laws)."""
+    import pandas as pd
+
+    workflows = pd.read_parquet(trace / "workflows.parquet")
+    tasks = pd.read_parquet(trace / "tasks.parquet", columns=["workflow_id", "cpu_time_s"])
+    asked = 100 * float(workflows["tail_probability"].mean())
+    drawn = 100 * float(workflows["tail"].mean())
+    cpu = tasks.groupby("workflow_id")["cpu_time_s"].sum()
+    ratio = cpu / float(cpu.median())
+    return [f"Tail workflows ({len(workflows):,}): asked {asked:.2f}%, drawn {drawn:.2f}% "
+            f"({abs(drawn - asked):.2f} points apart; target: within 0.5)",
+            f"Workflow CPU time against the median: {100 * float((ratio > 5).mean()):.2f}% "
+            f"above 5x, {100 * float((ratio > 15).mean()):.2f}% above 15x; p98 "
+            f"{float(ratio.quantile(0.98)):.1f}x, p99 {float(ratio.quantile(0.99)):.1f}x"]
 
 
 if __name__ == "__main__":
