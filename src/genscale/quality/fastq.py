@@ -87,10 +87,10 @@ class _Totals:
 def scan_chunk(t: _Totals, buf: np.ndarray, first_line: int) -> int:
     """Add the whole FASTQ records in `buf` (uint8, ending with a newline) to `t`; return
     how many there were. ValueError naming the line of a malformed record."""
-    room = buf.size // 6 + 1  # the shortest record, "@\n\n+\n\n", is 6 bytes
-    if t.lengths.size < room:
-        t.lengths = np.zeros(room, dtype=np.int64)
-        t.seq_starts = np.zeros(room, dtype=np.int64)
+    capacity = buf.size // 6 + 1  # the shortest record, "@\n\n+\n\n", is 6 bytes
+    if t.lengths.size < capacity:
+        t.lengths = np.zeros(capacity, dtype=np.int64)
+        t.seq_starts = np.zeros(capacity, dtype=np.int64)
     n_reads, at = kernel.scan(buf, _ADAPTER_BYTES, kernel.ERROR_BY_BYTE, t.quality_hist,
                               t.pos_quality, t.pos_n, t.adapter_hits, t.counts, t.sums,
                               t.lengths, t.seq_starts)
