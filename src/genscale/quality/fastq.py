@@ -51,10 +51,6 @@ ADAPTERS = {
     "SOLID Small RNA Adapter": "CGCCTTGGCCGT",
 }
 _ADAPTER_BYTES = np.array([list(a.encode()) for a in ADAPTERS.values()], dtype=np.uint8)
-_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
-    _CODE[ord(chr(_b).lower())] = _i
 
 
 @dataclass
@@ -122,7 +118,7 @@ def scan_chunk(t: _Totals, buf: np.ndarray, first_line: int) -> int:
         offsets = np.zeros(k, dtype=np.int64)
         np.cumsum(lengths[:k - 1], out=offsets[1:])
         index = np.arange(int(lengths[:k].sum())) + np.repeat(starts[:k] - offsets, lengths[:k])
-        _complexity(t, _CODE[buf[index]], lengths[:k], offsets, k)
+        _complexity(t, kernel.BASE_CODE[buf[index]], lengths[:k], offsets, k)
     return n_reads
 
 
