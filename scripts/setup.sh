@@ -20,6 +20,10 @@ for exe in "${!PKG[@]}"; do
 done
 py=${PYTHON:-python3}
 if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv python3-pip); fi
+# a C compiler with the C library's headers: genscale-launch, the task launcher, is compiled
+# on first use (src/genscale/monitor/launch.c; without one, tasks start through /bin/sh and
+# GNU time, one exec more each)
+if ! printf '#include <stdio.h>\n' | cc -E - >/dev/null 2>&1; then missing+=(gcc libc6-dev); fi
 # SimGrid, the independent engine tests/simgrid_fifo.py checks `genscale sim` against
 if ! /usr/bin/python3 -c 'import simgrid' >/dev/null 2>&1; then missing+=(python3-simgrid); fi
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from genscale.monitor import launch
 from genscale.monitor.cgroups import CgroupLayout, TaskCgroup
 from genscale.monitor.process import TaskTotals, run_monitored
 from genscale.monitor.procfs import ProcCounters
@@ -45,6 +46,23 @@ def monitored(tmp_path: Path, script: str, interval_s: float = 0.1,
     return totals, kernel, run.samples()
 
 
+LAUNCHERS = ("genscale-launch", "GNU time")
+
+
+@pytest.fixture(params=LAUNCHERS)
+def launcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test that takes it runs under both launchers: the compiled helper, and GNU time
+    behind a shell (what a machine without a C compiler uses)."""
+    if request.param == "genscale-launch":
+        helper = launch.compiled_helper()
+        assert helper is not None, "cc is installed by scripts/setup.sh: the helper must build"
+        chosen = launch.Launcher(launch.HELPER, str(helper))
+    else:
+        chosen = launch.Launcher("GNU time", launch.GNU_TIME)
+    monkeypatch.setattr("genscale.monitor.process.launcher", lambda: chosen)
+    return str(request.param)
+
+
 def burn(seconds: float) -> str:
     return (f"{sys.executable} -c 'import time\nt=time.process_time()\n"
             f"while time.process_time()-t<{seconds}: pass'")
@@ -67,7 +85,7 @@ def test_short_lived_children_all_count(tmp_path: Path) -> None:
     assert totals.cpu_time_s > 0.1
 
 
-def test_memory_spike_between_samples_is_caught(tmp_path: Path) -> None:
+def test_memory_spike_between_samples_is_caught(tmp_path: Path, launcher: str) -> None:
     # 256 MiB held for 0.15 s, sampled every 1 s: only the kernel's high-water mark sees it
     script = (f"{sys.executable} -c 'import time\nb=bytearray({256 * MIB})\n"
               "b[::4096]=b\"x\"*len(b[::4096])\ntime.sleep(0.15)'")
@@ -129,10 +147,51 @@ def test_closing_row_is_always_the_last_in_the_sink(tmp_path: Path) -> None:
         assert mine[-1]["procs"] == 0, (n, mine[-1])  # the closing row, with exact totals
 
 
-@pytest.mark.parametrize(("script", "code"), [("exit 3", 3), ("kill -9 $$", -9)])
-def test_exit_status_and_signal(tmp_path: Path, script: str, code: int) -> None:
+@pytest.mark.parametrize(("script", "code"), [("exit 3", 3), ("kill -9 $$", -9),
+                                              ("kill -TERM $$", -15), ("exit 0", 0)])
+def test_exit_status_and_signal(tmp_path: Path, script: str, code: int, launcher: str) -> None:
     totals, _, _ = monitored(tmp_path, script)
     assert totals.exit_code == code
+
+
+def test_the_task_sees_only_its_own_descriptors(tmp_path: Path, launcher: str) -> None:
+    # genscale-launch keeps its report pipe to itself: a task that lists its descriptors
+    # finds stdin, stdout and stderr only (GNU time leaves two more open in the task: the
+    # pipe and its own stream on it)
+    totals, _, _ = monitored(tmp_path, "ls /proc/$$/fd; true")  # bash stays: $$ is bash
+    assert totals.exit_code == 0
+    fds = (tmp_path / "out").read_text().split()
+    assert fds == ["0", "1", "2"] if launcher == "genscale-launch" else len(fds) == 5
+
+
+def test_helper_that_cannot_join_its_cgroup_says_which(tmp_path: Path) -> None:
+    helper = launch.compiled_helper()
+    assert helper is not None
+    read_fd, write_fd = os.pipe()
+    missing = tmp_path / "no-such-cgroup" / "cgroup.procs"
+    done = subprocess.run([str(helper), str(write_fd), str(missing), "--", "true"],
+                          pass_fds=(write_fd,), capture_output=True, text=True)
+    os.close(write_fd)
+    os.close(read_fd)
+    assert done.returncode == 125
+    assert done.stderr == f"genscale-launch: {missing}: No such file or directory\n"
+    done = subprocess.run([str(helper), "0", "--", str(tmp_path / "nothing-here")],
+                          capture_output=True, text=True)
+    assert done.returncode == 127 and "nothing-here: No such file" in done.stderr
+    done = subprocess.run([str(helper), "x", "--", "true"], capture_output=True, text=True)
+    assert done.returncode == 125 and done.stderr.startswith("usage: genscale-launch")
+
+
+def test_without_a_compiler_the_launcher_is_gnu_time(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no cc, no gcc
+    assert launch.compiled_helper() is None
+    launch.launcher.cache_clear()
+    try:
+        assert launch.launcher() == launch.Launcher("GNU time", launch.GNU_TIME)
+    finally:
+        launch.launcher.cache_clear()
 
 
 def test_monitor_command_writes_a_run_and_keeps_exit_status(tmp_path: Path) -> None:
@@ -192,8 +251,8 @@ def cgroups() -> Iterator[CgroupLayout]:
     layout.remove()
 
 
-def test_cgroup_counts_a_child_that_left_the_tree(tmp_path: Path,
-                                                   cgroups: CgroupLayout) -> None:
+def test_cgroup_counts_a_child_that_left_the_tree(tmp_path: Path, cgroups: CgroupLayout,
+                                                   launcher: str) -> None:
     # the burner is reparented to init: wait4 never sees it, its cgroup does
     script = f"(setsid {burn(0.4)} &); sleep 1.2"
     totals, reaped, samples = monitored(tmp_path, script, cgroup=cgroups.task("t"))
@@ -213,7 +272,8 @@ def test_cgroup_kills_and_reports_leftover_daemons(tmp_path: Path,
     assert not marker.exists()  # it was stopped with its task
 
 
-def test_cgroup_memory_peak_includes_the_spike(tmp_path: Path, cgroups: CgroupLayout) -> None:
+def test_cgroup_memory_peak_includes_the_spike(tmp_path: Path, cgroups: CgroupLayout,
+                                               launcher: str) -> None:
     script = (f"{sys.executable} -c 'import time\nb=bytearray({256 * MIB})\n"
               "b[::4096]=b\"x\"*len(b[::4096])\ntime.sleep(0.15)'")
     totals, _, _ = monitored(tmp_path, script, interval_s=1.0, cgroup=cgroups.task("t"))
@@ -224,8 +284,9 @@ def test_cgroup_memory_peak_includes_the_spike(tmp_path: Path, cgroups: CgroupLa
 def test_run_records_the_accounting_path(tmp_path: Path) -> None:
     out = tmp_path / "mon"
     subprocess.run([GENSCALE, "monitor", "--out", str(out), "--", "true"], check=True)
-    accounting = RunDirectory(out).read_run_info()["monitor"]["accounting"]
-    assert accounting.startswith("cgroup: CPU from cgroup v")
+    monitor = RunDirectory(out).read_run_info()["monitor"]
+    assert monitor["accounting"].startswith("cgroup: CPU from cgroup v")
+    assert monitor["launcher"] == "genscale-launch"
     subprocess.run([GENSCALE, "monitor", "--no-cgroups", "--out", str(tmp_path / "m2"), "--",
                     "true"], check=True)
     assert RunDirectory(tmp_path / "m2").read_run_info()["monitor"]["accounting"] == \

@@ -69,7 +69,12 @@ class Eta:
     done: int = 0
     total: int = 0
     _running: dict[str, tuple[str, float]] = field(default_factory=dict)
-    _finished: list[tuple[str, float]] = field(default_factory=list)  # (step, wall s)
+    # running sums over finished tasks, so that each progress line costs the same at the
+    # 100,000th task as at the first (issue 22)
+    _finished_count: int = 0
+    _finished_wall_s: float = 0.0
+    _predicted_wall_s: float = 0.0  # of the finished tasks whose step has a prediction
+    _predicted_actual_s: float = 0.0  # what those tasks took
     _finished_steps: set[str] = field(default_factory=set)
     _most_running: int = 1
 
@@ -88,7 +93,12 @@ class Eta:
         self._finished_steps.add(step)
         wall = values.get("wall_s")
         if began is not None and isinstance(wall, int | float):
-            self._finished.append((step, float(wall)))
+            self._finished_count += 1
+            self._finished_wall_s += float(wall)
+            predicted = self.prediction.wall_s.get(step, 0.0) if self.prediction else 0.0
+            if predicted > 0:
+                self._predicted_wall_s += predicted
+                self._predicted_actual_s += float(wall)
 
     def remaining_s(self, now: float | None = None) -> float | None:
         """Seconds left, or None while nothing tells yet."""
@@ -97,18 +107,17 @@ class Eta:
             return 0.0
         if self.prediction is not None:
             return self._from_prediction(self.prediction, now)
-        if not self._finished:
+        if not self._finished_count:
             return None
-        per_task = sum(w for _, w in self._finished) / len(self._finished)
+        per_task = self._finished_wall_s / self._finished_count
         return per_task * (self.total - self.done) / self._most_running
 
     def _from_prediction(self, prediction: Prediction, now: float) -> float:
         predicted = prediction.wall_s
-        pairs = [(predicted[s], w) for s, w in self._finished if predicted.get(s, 0) > 0]
         scale = 1.0
-        if pairs:
+        if self._predicted_wall_s > 0:
             low, high = CALIBRATION
-            scale = min(high, max(low, sum(w for _, w in pairs) / sum(p for p, _ in pairs)))
+            scale = min(high, max(low, self._predicted_actual_s / self._predicted_wall_s))
         running = {step: now - began for step, began in self._running.values()}
         left = 0.0
         for step, seconds in predicted.items():

@@ -15,7 +15,9 @@ A new executor is one module with one such class, and its registration.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import shutil
 from abc import ABC, abstractmethod
@@ -180,5 +182,14 @@ def direct_argv(command: str) -> list[str] | None:
         return None
     if "/" in program and not program.startswith("/"):
         return None  # relative to the task's directory: bash finds it there, which() not
-    found = shutil.which(program)
-    return [found, *words[1:]] if found else None
+    found = _which(program, os.environ.get("PATH"))
+    if found is None or not os.access(found, os.X_OK):  # removed since: let bash say so
+        return None
+    return [found, *words[1:]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _which(program: str, path: str | None) -> str | None:
+    """`shutil.which`, once per program and PATH: a workflow runs the same few programs
+    thousands of times, and each search stats every PATH directory."""
+    return shutil.which(program, path=path)

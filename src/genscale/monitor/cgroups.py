@@ -24,7 +24,6 @@ import itertools
 import os
 import queue
 import re
-import shlex
 import signal
 import threading
 import time
@@ -228,11 +227,10 @@ class TaskCgroup:
         else:
             self.remove()
 
-    def join_argv(self, argv: list[str]) -> list[str]:
-        """`argv` behind a trampoline that moves itself into this cgroup, then execs."""
-        moves = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}"
-                            for d in self.dirs)
-        return ["/bin/sh", "-c", f'{moves} && exec "$@"', "genscale-cgroup", *argv]
+    @property
+    def procs_files(self) -> list[Path]:
+        """The `cgroup.procs` file of each hierarchy: a process joins by writing its pid."""
+        return [d / "cgroup.procs" for d in self.dirs]
 
     def counters(self) -> CgroupCounters:
         c = CgroupCounters()
@@ -259,6 +257,8 @@ class TaskCgroup:
     def kill_leftovers(self, grace_s: float = 2.0) -> int:
         """SIGKILL what the task left running (daemonised children); returns how many."""
         left = self.pids()
+        if not left:  # the usual case: one read, no waiting
+            return 0
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -5,17 +5,15 @@ read its /proc entry while it is still a zombie (waitid with WNOWAIT), which hol
 every descendant it reaped, then reap it with wait4, whose rusage holds the CPU of the whole
 waited-for tree. Short-lived children therefore count even if no sample ever saw them.
 
-The command runs under GNU time as a launcher. A process forked from this (large) Python
-process inherits our memory high-water mark across exec, so wait4's ru_maxrss of a direct
-child would report our memory, not the task's; the launcher's own wait4 of its child is
-clean, and gives the peak of the largest single process even between two samples.
+The command runs under a launcher (`genscale.monitor.launch`), never as our direct child:
+it joins the task's cgroups before the task starts, and its own wait4 of the task gives the
+peak of the largest single process, which ours would not.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import resource
 import shutil
 import signal
@@ -27,29 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from genscale.monitor.cgroups import TaskCgroup
+from genscale.monitor.launch import launcher, read_report
 from genscale.monitor.procfs import ProcCounters, read_counters
 from genscale.monitor.sampler import Sampler, TaskProbe
-
-LAUNCHER = "/usr/bin/time"
-_SIGNALLED = re.compile(r"Command terminated by signal (\d+)")
-
-
-def launcher_available() -> bool:
-    return os.access(LAUNCHER, os.X_OK)
-
-
-def _launcher_report(path: Path) -> tuple[int | None, int | None]:
-    """(max RSS in bytes, terminating signal) from GNU time's report, if it wrote one."""
-    try:
-        lines = path.read_text().splitlines()
-        path.unlink()
-    except FileNotFoundError:
-        return None, None
-    signum = next((int(m.group(1)) for m in map(_SIGNALLED.match, lines) if m), None)
-    try:
-        return int(lines[-1].split()[0]) * 1024, signum
-    except (IndexError, ValueError):
-        return None, signum
 
 
 @dataclass
@@ -119,42 +97,51 @@ def run_monitored(
     The child leads a new session, so the whole tree can be signalled through its process
     group (see `terminate_tree`). `on_start` receives the pid once the child exists.
     """
-    launcher = launcher_available()
-    report = stderr_path.with_name(f".{stderr_path.name}.rusage")
-    full = ([LAUNCHER, "-f", "%M", "-o", str(report), *argv] if launcher else list(argv))
-    if cgroup is not None:
-        full = cgroup.join_argv(full)
+    how = launcher()
+    reports = how.reports
     if shutil.which(argv[0]) is None and not os.path.exists(argv[0]):
         raise FileNotFoundError(argv[0])
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        start_mono = time.monotonic()
-        start_time = sampler.clock.wall(start_mono)
-        proc = subprocess.Popen(
-            full, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-            env=dict(env) if env is not None else None, start_new_session=True,
-        )
-    probe = TaskProbe(proc.pid, run_id, task_id, app, sampler.clock, start_mono, launcher,
-                      cgroup, attempt)
-    sampler.add(probe)
-    if on_start is not None:
-        on_start(proc.pid)
+    report_read, report_write = os.pipe() if reports else (-1, -1)
     try:
-        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-        end_mono = time.monotonic()
-        zombie = read_counters(proc.pid) or ProcCounters()
-        _, status, rusage = os.wait4(proc.pid, 0)
+        full = how.argv(list(argv), report_write,
+                        cgroup.procs_files if cgroup is not None else [])
+        try:
+            with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+                start_mono = time.monotonic()
+                start_time = sampler.clock.wall(start_mono)
+                proc = subprocess.Popen(
+                    full, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                    env=dict(env) if env is not None else None, start_new_session=True,
+                    pass_fds=(report_write,) if reports else (),
+                )
+        finally:
+            if reports:
+                os.close(report_write)
+        probe = TaskProbe(proc.pid, run_id, task_id, app, sampler.clock, start_mono,
+                          reports, cgroup, attempt)
+        sampler.add(probe)
+        if on_start is not None:
+            on_start(proc.pid)
+        try:
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            end_mono = time.monotonic()
+            zombie = read_counters(proc.pid) or ProcCounters()
+            _, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            sampler.remove(probe)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
+        exit_code = proc.returncode
+        # a direct child's ru_maxrss is polluted by our own memory (see above): only
+        # trusted through the launcher
+        max_rss = 0
+        if reports:
+            reported_rss, signum = read_report(report_read)
+            max_rss = reported_rss or 0
+            if signum is not None:  # the launcher exits 128+N; keep the signal as -N
+                exit_code = -signum
     finally:
-        sampler.remove(probe)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
-    exit_code = proc.returncode
-    # a direct child's ru_maxrss is polluted by our own memory (see above): only trusted
-    # through the launcher
-    max_rss = 0
-    if launcher:
-        reported_rss, signum = _launcher_report(report)
-        max_rss = reported_rss or 0
-        if signum is not None:  # GNU time exits 128+N; keep the signal as -N
-            exit_code = -signum
+        if reports:
+            os.close(report_read)
     cpu_user_s, cpu_system_s = rusage.ru_utime, rusage.ru_stime
     memory: tuple[int, int] | None = None
     cgroup_peak = leftovers = None

@@ -11,6 +11,7 @@ import os
 from types import TracebackType
 
 from genscale.monitor.cgroups import CgroupLayout, TaskCgroup
+from genscale.monitor.launch import launcher
 from genscale.monitor.node import NodeProbe
 from genscale.monitor.prometheus import PrometheusExporter, fan_out
 from genscale.monitor.sampler import Clock, Sampler
@@ -42,7 +43,7 @@ class MonitorSession:
 
     def summary(self) -> dict[str, object]:
         """The `monitor` section of run.json."""
-        return {"accounting": self.accounting,
+        return {"accounting": self.accounting, "launcher": launcher().name,
                 "sampler_cpu_s": round(self.sampler.busy_s, 6),
                 "prometheus_port": self.exporter.port if self.exporter else None}
 
