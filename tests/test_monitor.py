@@ -182,6 +182,21 @@ def test_helper_that_cannot_join_its_cgroup_says_which(tmp_path: Path) -> None:
     assert done.returncode == 125 and done.stderr.startswith("usage: genscale-launch")
 
 
+def test_helper_in_a_cache_others_may_write_is_not_used(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    built = launch.compiled_helper()
+    assert built is not None and built.parent == cache / "genscale"
+    assert built.stat().st_mode & 0o777 == 0o755
+    (cache / "genscale").chmod(0o777)  # anyone could swap the program now
+    assert launch.compiled_helper() is None
+    (cache / "genscale").chmod(0o700)
+    built.chmod(0o775)
+    assert launch.compiled_helper() is not None  # rebuilt, and no longer group-writable
+    assert built.stat().st_mode & 0o777 == 0o755
+
+
 def test_without_a_compiler_the_launcher_is_gnu_time(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

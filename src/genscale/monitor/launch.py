@@ -90,39 +90,41 @@ def cache_dir() -> Path:
 def compiled_helper() -> Path | None:
     """`genscale-launch` for the source shipped with this version: compiled now if this
     user's cache does not hold it yet, and tried once. None where there is no C compiler,
-    the compiler fails, the cache cannot be written or executed from, or a file there is
-    not this user's own."""
+    the compiler fails, the cache cannot be written or executed from, or the cache or the
+    program in it is another user's or writable by others."""
     source = resources.files("genscale.monitor").joinpath("launch.c").read_bytes()
     # one per source and machine kind: a home directory may be shared by x86 and ARM nodes
     digest = hashlib.sha256(source).hexdigest()[:16]
     target = cache_dir() / f"{HELPER}-{platform.machine()}-{digest}"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        if not _trusted(target):
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not _ours(target.parent):  # another user could swap the program under us
+            return None
+        if not _ours(target):
             compiler = shutil.which("cc") or shutil.which("gcc")
             if compiler is None:
                 return None
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.TemporaryDirectory(dir=target.parent) as work:
                 src = Path(work) / "launch.c"
                 src.write_bytes(source)
                 built = Path(work) / HELPER
                 subprocess.run([compiler, "-O2", "-o", str(built), str(src)], check=True,
                                capture_output=True, timeout=120)
+                built.chmod(0o755)  # whatever the umask: nobody else may write it
                 os.replace(built, target)  # whole, under its final name, or not at all
         if _works(target):
             return target
     return None
 
 
-def _trusted(path: Path) -> bool:
-    """An executable file of ours that nobody else may write."""
+def _ours(path: Path) -> bool:
+    """`path` is this user's own file or directory, and nobody else may write to it."""
     try:
         info = path.stat()
     except FileNotFoundError:
         return False
-    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-            and os.access(path, os.X_OK))
+    return (info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            and (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)))
 
 
 def _works(helper: Path) -> bool:
