@@ -296,6 +296,28 @@ def test_cgroup_memory_peak_includes_the_spike(tmp_path: Path, cgroups: CgroupLa
     assert totals.cgroup_memory_peak_bytes >= 256 * MIB
 
 
+def test_cgroups_of_a_killed_manager_are_removed_by_the_next(cgroups: CgroupLayout) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs: the manager was killed outright
+    base = cgroups.cpu_dir.parent
+    dead = base / f"genscale-killed-{gone.pid}"
+    (dead / "t.0").mkdir(parents=True)
+    alive = base / f"genscale-running-{os.getpid()}"
+    (alive / "t.0").mkdir(parents=True)
+    following = None
+    try:
+        following = CgroupLayout.detect(f"genscale-next-{os.getpid()}-b")
+        assert following is not None
+        assert not dead.exists()
+        assert (alive / "t.0").is_dir()  # a live manager's, empty task cgroup included
+    finally:
+        for d in (dead / "t.0", dead, alive / "t.0", alive):
+            if d.exists():
+                d.rmdir()
+        if following is not None:
+            following.remove()
+
+
 def test_run_records_the_accounting_path(tmp_path: Path) -> None:
     out = tmp_path / "mon"
     subprocess.run([GENSCALE, "monitor", "--out", str(out), "--", "true"], check=True)

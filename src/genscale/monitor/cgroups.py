@@ -132,6 +132,8 @@ class CgroupLayout:
         memory_candidates = [("unified", "memory.peak", 2),
                              ("memory", "memory.max_usage_in_bytes", 1)]
         memory = _first_usable(memory_candidates, mounts, own, name)
+        for parent in {cpu[0].parent, memory[0].parent if memory else cpu[0].parent}:
+            remove_abandoned(parent)
         return cls(cpu[0], cpu[1], memory[0] if memory else None, memory[1] if memory else 0)
 
     def task(self, task_id: str) -> TaskCgroup:
@@ -280,6 +282,26 @@ class TaskCgroup:
 def _int(path: Path) -> int:
     text = _read(path).strip()
     return int(text) if text.lstrip("-").isdigit() else 0
+
+
+def remove_abandoned(base: Path) -> int:
+    """Remove the empty cgroups that a manager killed outright left under `base`: its
+    parent (`genscale-RUN-PID`, PID no longer running) and the task cgroups in it that
+    hold no process. A cgroup with a process left in it stays (the kernel refuses to remove
+    it; a resume of its run stops those). Returns how many parents were removed."""
+    removed = 0
+    for parent in base.glob("genscale-*-*"):
+        pid = parent.name.rpartition("-")[2]
+        if not pid.isdigit() or os.path.exists(f"/proc/{pid}") or not parent.is_dir():
+            continue
+        with contextlib.suppress(OSError):
+            for task in parent.iterdir():
+                if task.is_dir():
+                    with contextlib.suppress(OSError):
+                        task.rmdir()
+            parent.rmdir()
+            removed += 1
+    return removed
 
 
 def kill_stale_cgroups(prefix: str) -> int:
