@@ -132,8 +132,9 @@ class CgroupLayout:
         memory_candidates = [("unified", "memory.peak", 2),
                              ("memory", "memory.max_usage_in_bytes", 1)]
         memory = _first_usable(memory_candidates, mounts, own, name)
-        for parent in {cpu[0].parent, memory[0].parent if memory else cpu[0].parent}:
-            remove_abandoned(parent)
+        used = [cpu[0]] + ([memory[0]] if memory else [])
+        for base in {d.parent for d in used}:  # this process's own cgroup, per hierarchy
+            remove_abandoned(base)
         return cls(cpu[0], cpu[1], memory[0] if memory else None, memory[1] if memory else 0)
 
     def task(self, task_id: str) -> TaskCgroup:
