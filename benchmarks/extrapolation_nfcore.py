@@ -3,11 +3,16 @@
 Lotaru's published execution reports (github.com/CRC-FONDA/Lotaru,
 `execution_reports/<machine>/results_<workflow>/execution_report_<machine>.csv`) hold
 nf-core tasks run on down-sampled inputs (`Label` train-1, train-2) and on the full input
-(`test`), with `Task`, `NumberSequences`, `Realtime` (ms) and `TaskInputSize`. This trains
-one model per task, as `genscale model train --by Task --size TaskInputSize --features
-TaskInputSize` does, on the training runs of at most CUT sequences, predicts the full
-inputs, and prints the median absolute percentage error of the model and of a straight
-line on TaskInputSize fitted on the same runs, per cut, side by side.
+(`test`), with `Task`, `NumberSequences`, `Realtime` (ms) and `TaskInputSize` (and
+`Workflow`: a step is a workflow's task). This trains one model per step, as `genscale
+model train --by Workflow,Task --size TaskInputSize --features TaskInputSize` does, on the
+training runs of at most CUT sequences, predicts the full inputs, and prints the median
+absolute percentage error (MdAPE) of the model and of a straight line on TaskInputSize
+fitted on the same runs, per cut, side by side: all steps together, then each workflow's.
+
+The difference of the two MdAPEs comes with a 95% interval from a paired bootstrap over
+the steps (a step's full-size runs are resampled together, 2,000 times): an interval that
+holds 0 is a tie on these runs.
 
     .venv/bin/python benchmarks/extrapolation_nfcore.py REPORT.csv [REPORT.csv ...]
         [--cuts 1e6 3.3e6 7e6 1.4e7 inf] [--tasks fastqc bwa ...]
@@ -29,27 +34,45 @@ from genscale.model.evaluate import fit_baselines, predict_baselines
 from genscale.model.options import FitOptions
 
 NEEDED = ("Label", "Task", "NumberSequences", "Realtime", "TaskInputSize")
+BOOTSTRAP = 2000
 
 
-def mdape(predicted: np.ndarray, y: np.ndarray) -> float:
-    return float(np.median(np.abs(predicted - y) / y) * 100)
+def ape(predicted: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.asarray(np.abs(predicted - y) / y * 100, dtype=float)
 
 
-def one_cut(table: pd.DataFrame, cut: float) -> tuple[float, float, int]:
+def one_cut(table: pd.DataFrame, cut: float) -> pd.DataFrame:
+    """The full-size runs of every step with 5 training runs or more: `Workflow`, `step`,
+    and the model's and the line's absolute percentage errors."""
     train = table[(table["Label"] != "test") & (table["NumberSequences"] <= cut)]
-    train = train.groupby("Task").filter(lambda g: len(g) >= 5).reset_index(drop=True)
-    test = table[(table["Label"] == "test") & table["Task"].isin(set(train["Task"]))]
+    train = train.groupby("step").filter(lambda g: len(g) >= 5).reset_index(drop=True)
+    test = table[(table["Label"] == "test") & table["step"].isin(set(train["step"]))]
     test = test.reset_index(drop=True)
-    spec = bundle.default_spec(train, "Realtime", ["TaskInputSize"], ["Task"], None,
+    spec = bundle.default_spec(train, "Realtime", ["TaskInputSize"], ["step"], None,
                                "TaskInputSize")
     groups, meta = bundle.train(train, spec, FitOptions(), evaluate=False)
     model = bundle.predict(groups, meta, test)["predicted_Realtime"].to_numpy()
     line = np.empty(len(test))
-    for task, rows in test.groupby("Task"):
-        fitted = fit_baselines(train[train["Task"] == task], "Realtime", "TaskInputSize")
+    for step, rows in test.groupby("step"):
+        fitted = fit_baselines(train[train["step"] == step], "Realtime", "TaskInputSize")
         line[rows.index] = predict_baselines(fitted, rows, "TaskInputSize")["line"]
     y = test["Realtime"].to_numpy(dtype=float)
-    return mdape(model, y), mdape(line, y), len(test)
+    return pd.DataFrame({"Workflow": test["Workflow"], "step": test["step"],
+                         "model": ape(model, y), "line": ape(line, y)})
+
+
+def difference_interval(errors: pd.DataFrame, seed: int = 1) -> tuple[float, float]:
+    """95% interval of MdAPE(model) - MdAPE(line), resampling steps with replacement."""
+    rng = np.random.default_rng(seed)
+    steps = [(part["model"].to_numpy(), part["line"].to_numpy())
+             for _, part in errors.groupby("step")]
+    differences = np.empty(BOOTSTRAP)
+    for i in range(BOOTSTRAP):
+        chosen = [steps[j] for j in rng.integers(0, len(steps), len(steps))]
+        differences[i] = (np.median(np.concatenate([m for m, _ in chosen]))
+                          - np.median(np.concatenate([line for _, line in chosen])))
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def main() -> None:
@@ -63,14 +86,25 @@ def main() -> None:
     missing = [c for c in NEEDED if c not in table.columns]
     if missing:
         sys.exit(f"extrapolation_nfcore: no column {', '.join(missing)} in the reports")
+    if "Workflow" not in table.columns:
+        table["Workflow"] = "-"
+    table["step"] = table["Workflow"].astype(str) + "/" + table["Task"].astype(str)
     if args.tasks:
         table = table[table["Task"].isin(args.tasks)]
-    print("| training runs of at most | full-size runs | model MdAPE % | line MdAPE % |")
-    print("|---:|---:|---:|---:|")
+    print("| training runs of at most | workflow | steps | full-size runs | model MdAPE % "
+          "| line MdAPE % | model - line, 95% interval |")
+    print("|---:|---|---:|---:|---:|---:|---|")
     for cut in args.cuts:
-        model, line, n = one_cut(table, cut)
+        errors = one_cut(table, cut)
         label = "all" if np.isinf(cut) else f"{cut:,.0f} sequences"
-        print(f"| {label} | {n} | {model:.1f} | {line:.1f} |", flush=True)
+        parts = [("all", errors)] + ([(str(w), e) for w, e in errors.groupby("Workflow")]
+                                     if errors["Workflow"].nunique() > 1 else [])
+        for workflow, part in parts:
+            low, high = difference_interval(part)
+            model, line = part["model"].median(), part["line"].median()
+            print(f"| {label} | {workflow} | {part['step'].nunique()} | {len(part)} "
+                  f"| {model:.1f} | {line:.1f} | {model - line:+.1f} [{low:+.1f}, {high:+.1f}] |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,9 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
                      "law_pilot": (groups[key].get("law_pilot") or {}).get("column"),
                      "pilot": pilot_use(groups[key], spec.features),
                      "size_offset": groups[key].get("size_offset", 0.0),
-                     "growth_past_training": (groups[key].get("beyond") or {}).get("growth")}
+                     "growth_past_training": (groups[key].get("beyond") or {}).get("growth"),
+                     "line_weight_past_training": (groups[key].get("beyond") or {}).get(
+                         "line_weight")}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:

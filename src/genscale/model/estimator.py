@@ -225,6 +225,14 @@ FORM_SIZE_SPLIT = 0.7  # the size-ordered check: fitted on the smaller 70%, test
 # the line's growth is taken where its bias is under this share of the law's: 0.4 before,
 # which kept the law's growth on nf-core/eager's steps where the line's was nearer
 LINE_MARGIN = 1.0
+# past the largest training size a prediction is moved towards the straight line on the
+# times, by LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) of the way in logs: a group of few
+# rows leans on the two-parameter line as much as on its own law and learner, one of
+# thousands on its own. On nf-core runs of 53 steps (10 to 34 rows each) the law alone lost
+# to the line at most extrapolations; LINE_ROWS was chosen among 10, 30, 100 and
+# unbounded against those runs, this project's corpus and a superlinear law (docs/extrapolation.md)
+LINE_WEIGHT = 0.5
+LINE_ROWS = 30.0
 # with a size offset or not: the laws compared. A straight law (b = 1) was a candidate too;
 # chosen on law errors alone it took groups whose quality spread hid their shape
 # (cross-validated R² 0.95 to 0.94 in tests/test_model.py) and gained nothing on the
@@ -487,21 +495,48 @@ def _predict_ridge(model: dict[str, Any], matrix: np.ndarray) -> np.ndarray:
     return np.asarray(z @ np.asarray(model["coef"]) + model["intercept"], dtype=float)
 
 
+def learner_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
+    """The learner's share of the log prediction (what it adds to the law), or zeros."""
+    if _residual_model(state) is None:
+        return np.zeros(len(frame))
+    return np.asarray(_predict_learner(state, _learner_matrix(
+        frame, state["quality_features"], size, state.get("learner", "trees"),
+        state.get("size_offset", 0.0))), dtype=float)
+
+
 def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
     offset = state.get("size_offset", 0.0)
-    out = law_log(state["law"], _log_size(frame, size, offset), _law_inputs(state, frame))
-    if _residual_model(state) is not None:
-        out = out + _predict_learner(state, _learner_matrix(
-            frame, state["quality_features"], size, state.get("learner", "trees"), offset))
+    law = law_log(state["law"], _log_size(frame, size, offset), _law_inputs(state, frame))
+    learned = learner_log(state, frame, size)
+    out = np.asarray(law + learned, dtype=float)
     beyond = state.get("beyond")
-    if beyond is not None and size is not None and beyond["growth"] == "line":
+    if beyond is not None and size is not None:
         sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         past = np.nan_to_num(sizes, nan=0.0) > beyond["size_max"]
         if past.any():
-            out = np.asarray(out, dtype=float).copy()
-            out[past] += (_line_growth_log(beyond, sizes[past])
-                          - _growth_log(state["law"], sizes[past], beyond["size_max"], offset))
-    return np.asarray(out, dtype=float)
+            out = out.copy()
+            if beyond["growth"] == "line":
+                out[past] += (_line_growth_log(beyond, sizes[past]) - _growth_log(
+                    state["law"], sizes[past], beyond["size_max"], offset))
+            out[past] += _toward_line(beyond, out[past] - learned[past], sizes[past])
+    return out
+
+
+def _toward_line(beyond: dict[str, Any], size_log: np.ndarray, sizes: np.ndarray
+                 ) -> np.ndarray:
+    """What moves a prediction past the largest training size `line_weight` of the way
+    (in logs) towards the straight line on the times: weight * (log line - the model's
+    log at a typical row), the typical row's being `size_log` (the law, its growth) plus
+    the learner's level at the largest training sizes. So a row's own quality effect (the
+    learner's departure from that level) is kept whole; where the line is not positive,
+    nothing moves. 0 in bundles from before `line_weight` was kept."""
+    weight = float(beyond.get("line_weight", 0.0))
+    a, b = beyond["line"]
+    line = a + b * sizes
+    if weight <= 0:
+        return np.zeros(len(sizes))
+    typical = size_log + float(beyond.get("learner_level", 0.0))
+    return np.where(line > 0, weight * (np.log(np.clip(line, 1e-12, None)) - typical), 0.0)
 
 
 def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float = 0.0,
@@ -522,14 +557,20 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     1/4 to 1/12 of the ones predicted: FastQC's law with b = 0.82 fell 41% short at 12x);
     where fixed costs are real, the law's growth is the better one (this project's corpus:
     most steps' laws beat the line at 5x). Judged on FORM_ROWS rows at most (a sample of
-    larger groups). None without a size or with under 10 rows."""
+    larger groups); with under 10 rows, the law's growth. Also `line_weight`: how far a
+    prediction past the largest training size then moves towards the line on all the
+    rows (`predict_log`; LINE_WEIGHT, LINE_ROWS). None without a size, or where the sizes
+    do not vary."""
     if size is None:
         return None
     sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(sizes).any() or np.isnan(y).any() or len(sizes) < 10 or np.ptp(sizes) <= 0:
+    if np.isnan(sizes).any() or np.isnan(y).any() or np.ptp(sizes) <= 0:
         return None
     line_all = _line(sizes, y, float(sizes.max()))
+    weight = LINE_WEIGHT * LINE_ROWS / (len(sizes) + LINE_ROWS)
+    if len(sizes) < 10:  # too few to judge the growths on: the law's
+        return {**line_all, "growth": "law", "bias": {}, "line_weight": weight}
     if quality_share is not None:  # both growths judged on times less the quality's share
         y = y * np.exp(-quality_share)
     keep = _form_rows(len(sizes), seed)
@@ -539,6 +580,7 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     small, large = _size_split(sizes)
     edge = float(sizes[small].max())
     bias = {}
+    choice = "law"
     if np.ptp(sizes[small]) > 0:
         part_offset = fit_size_offset(sizes[small], log_y[small]) if offset else 0.0
         law = fit_law(_shifted(sizes[small], part_offset), log_y[small])
@@ -548,8 +590,18 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
                 ("law", _growth_log(law, sizes[large], edge, part_offset)),
                 ("line", _line_growth_log(line, sizes[large]))):
             bias[growth] = float(abs(np.median(anchor + grown - log_y[large])))
-    choice = "line" if bias and bias["line"] < LINE_MARGIN * bias["law"] else "law"
-    return {**line_all, "growth": choice, "bias": bias}
+        choice = "line" if bias["line"] < LINE_MARGIN * bias["law"] else "law"
+    return {**line_all, "growth": choice, "bias": bias, "line_weight": weight}
+
+
+def _learner_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
+    """The learner's median share of the log prediction over the larger
+    1 - FORM_SIZE_SPLIT of the training sizes: a typical row's, next to the edge."""
+    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+    large = _size_split(sizes)[1]
+    if not len(large):
+        return 0.0
+    return float(np.median(learner_log(state, frame.iloc[large], size)))
 
 
 def _line(sizes: np.ndarray, y: np.ndarray, edge: float) -> dict[str, Any]:
@@ -659,6 +711,8 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     state["typical"] = fit_typical(frame, log_y, features, size, offset)
     state["beyond"] = fit_beyond(frame, target, size, offset, options.seed,
                                  quality_share)
+    if state["beyond"] is not None:
+        state["beyond"]["learner_level"] = _learner_level(state, frame, size)
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
     return plain(state), oof

@@ -34,6 +34,8 @@ class Beyond(TypedDict):
     size_max: float  # the largest training size
     growth: str  # "law" or "line": which growth predictions take past size_max
     bias: dict[str, float]  # each growth's median log error, smaller 70% to larger 30%
+    line_weight: float  # how far (in logs) a prediction past size_max moves towards the line
+    learner_level: float  # the learner's median log share at the largest training sizes
 
 
 class Tail(TypedDict, total=False):
