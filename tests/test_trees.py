@@ -94,6 +94,26 @@ def test_a_damaged_groups_file_is_one_line(tmp_path: Path) -> None:
             bundle.load(tmp_path / "b")
 
 
+def test_a_damaged_growth_past_the_training_sizes_is_one_line(tmp_path: Path) -> None:
+    """`line_weight` is read at every prediction past the training sizes: a bundle whose
+    value is not a number from 0 to 1, or whose line is not two numbers, is refused on
+    load with the file's name."""
+    table = synthetic_table(60)
+    spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality"], ["app"],
+                               "run_id", "input_bytes")
+    groups, meta = bundle.train(table, spec, FitOptions(), evaluate=False)
+    bundle.save(tmp_path / "b", groups, meta)
+    path = tmp_path / "b" / bundle.GROUPS_FILE
+    content = json.loads(gzip.decompress(path.read_bytes()))
+    bundle.load(tmp_path / "b")  # as written: fine
+    for key, value in (("line_weight", "x"), ("line_weight", 7.0), ("line", [1.0])):
+        damaged = json.loads(json.dumps(content))
+        damaged["groups"]["bwa"]["beyond"][key] = value
+        path.write_bytes(gzip.compress(json.dumps(damaged).encode()))
+        with pytest.raises(UserError, match=r"model\.groups\.json\.gz: not a model file"):
+            bundle.load(tmp_path / "b")
+
+
 def test_a_fitted_groups_keys_are_the_ones_state_names() -> None:
     """Every key a fit writes is named in `model.state` (one typed place)."""
     import pandas as pd

@@ -8,7 +8,7 @@ fit writes to this list.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class LawPilot(TypedDict):
@@ -34,8 +34,10 @@ class Beyond(TypedDict):
     size_max: float  # the largest training size
     growth: str  # "law" or "line": which growth predictions take past size_max
     bias: dict[str, float]  # each growth's median log error, smaller 70% to larger 30%
-    line_weight: float  # how far (in logs) a prediction past size_max moves towards the line
-    learner_level: float  # the learner's median log share at the largest training sizes
+    # how far (in logs) a prediction past size_max moves towards the line; absent (0) in
+    # bundles written before it was kept
+    line_weight: NotRequired[float]
+    learner_level: NotRequired[float]  # the learner's median log share at the largest sizes
 
 
 class Tail(TypedDict, total=False):
