@@ -486,13 +486,16 @@ def _few_rows(n: int, seed: int = 7) -> pd.DataFrame:
 def test_past_its_largest_input_a_group_of_few_rows_leans_towards_the_line() -> None:
     """nf-core steps of 10 to 34 runs, asked for inputs 2 to 100x their largest: the law
     alone lost to a straight line at most such extrapolations (docs/extrapolation.md).
-    Past the largest training size a prediction moves towards the line by LINE_WEIGHT *
-    LINE_ROWS / (rows + LINE_ROWS) in logs; inside the training sizes nothing moves."""
+    Past the largest training size a prediction moves towards the line by up to
+    LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) in logs; inside the training sizes
+    nothing moves."""
     frame = _few_rows(15)
     state = fit_group(frame, "wall_s", ["input_bytes", "quality"], "input_bytes",
                       FitOptions(), frame["run_id"])
     beyond = state["beyond"]
-    assert beyond["line_weight"] == pytest.approx(
+    # at most LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS), less where the line strays
+    # from the rows more than the model does (`_line_trust`)
+    assert 0.05 < beyond["line_weight"] <= (
         estimator.LINE_WEIGHT * estimator.LINE_ROWS / (15 + estimator.LINE_ROWS))
     unmoved = {**state, "beyond": {**beyond, "line_weight": 0.0}}
     rows = pd.DataFrame({"input_bytes": [5e7, 3e9, 6e9], "quality": 0.5})
@@ -502,7 +505,7 @@ def test_past_its_largest_input_a_group_of_few_rows_leans_towards_the_line() -> 
     a, b = beyond["line"]
     line = np.log(a + b * rows["input_bytes"].to_numpy()[1:])
     typical = before[1:] - estimator.learner_log(state, rows, "input_bytes")[1:] \
-        + beyond["learner_level"]
+        + beyond["own_level"]
     assert moved[1:] == pytest.approx(before[1:] + beyond["line_weight"] * (line - typical))
 
 
@@ -512,9 +515,15 @@ def test_moving_towards_the_line_keeps_a_rows_quality_effect() -> None:
     frame = _few_rows(40, seed=3)
     state = fit_group(frame, "wall_s", ["input_bytes", "quality"], "input_bytes",
                       FitOptions(), frame["run_id"])
-    assert state["beyond"]["line_weight"] > 0.1
+    # the line strays from these rows by their quality, so training trusts it little;
+    # the contract holds at any weight: here a large one
+    assert state["beyond"]["line_weight"] < 0.1
+    state = {**state, "beyond": {**state["beyond"], "line_weight": 0.4}}
     rows = pd.DataFrame({"input_bytes": [4e9, 4e9], "quality": [0.05, 0.95]})
     predicted = predict_log(state, rows, "input_bytes")
+    unmoved = predict_log({**state, "beyond": {**state["beyond"], "line_weight": 0.0}},
+                          rows, "input_bytes")
+    assert np.abs(predicted - unmoved).min() > 1e-3  # it moved
     learned = estimator.learner_log(state, rows, "input_bytes")
     assert learned[1] - learned[0] > 0.1  # the learner sees the quality
     assert predicted[1] - predicted[0] == pytest.approx(learned[1] - learned[0])
@@ -527,7 +536,7 @@ def test_a_bundle_from_before_the_line_weight_predicts_as_it_did() -> None:
     state = fit_group(frame, "wall_s", ["input_bytes", "quality"], "input_bytes",
                       FitOptions(), frame["run_id"])
     old = {**state, "beyond": {k: v for k, v in state["beyond"].items()
-                               if k not in ("line_weight", "learner_level")}}
+                               if k not in ("line_weight", "own_level")}}
     old["beyond"]["growth"] = "law"
     rows = pd.DataFrame({"input_bytes": [3e9], "quality": [0.5]})
     expected = (estimator.law_log(old["law"], np.log(rows["input_bytes"].to_numpy()

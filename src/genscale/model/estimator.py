@@ -506,7 +506,8 @@ def learner_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
 
 def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
     offset = state.get("size_offset", 0.0)
-    law = law_log(state["law"], _log_size(frame, size, offset), _law_inputs(state, frame))
+    log_size = _log_size(frame, size, offset)
+    law = law_log(state["law"], log_size, _law_inputs(state, frame))
     learned = learner_log(state, frame, size)
     out = np.asarray(law + learned, dtype=float)
     beyond = state.get("beyond")
@@ -518,24 +519,35 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
             if beyond["growth"] == "line":
                 out[past] += (_line_growth_log(beyond, sizes[past]) - _growth_log(
                     state["law"], sizes[past], beyond["size_max"], offset))
-            out[past] += _toward_line(beyond, out[past] - learned[past], sizes[past])
+            own = (law - law_log(state["law"], log_size) + learned)[past]
+            out[past] += _toward_line(beyond, out[past] - own, sizes[past])
     return out
+
+
+def _row_own_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
+    """What a row's own features add to its log prediction: the law's factors (machine,
+    pilot) and the learner (quality)."""
+    log_size = _log_size(frame, size, state.get("size_offset", 0.0))
+    return np.asarray(law_log(state["law"], log_size, _law_inputs(state, frame))
+                      - law_log(state["law"], log_size)
+                      + learner_log(state, frame, size), dtype=float)
 
 
 def _toward_line(beyond: dict[str, Any], size_log: np.ndarray, sizes: np.ndarray
                  ) -> np.ndarray:
     """What moves a prediction past the largest training size `line_weight` of the way
-    (in logs) towards the straight line on the times: weight * (log line - the model's
-    log at a typical row), the typical row's being `size_log` (the law, its growth) plus
-    the learner's level at the largest training sizes. So a row's own quality effect (the
-    learner's departure from that level) is kept whole; where the line is not positive,
-    nothing moves. 0 in bundles from before `line_weight` was kept."""
+    (in logs) towards the straight line on the times: weight * (log line - the log
+    prediction of a typical row), the typical row's being `size_log` (the law on the size
+    alone, its growth) plus `own_level` (what the rows' own features add, at the largest
+    training sizes). So what a row's machine, pilot and quality make of it is kept whole;
+    where the line is not positive, nothing moves. 0 in bundles from before
+    `line_weight` was kept."""
     weight = float(beyond.get("line_weight", 0.0))
     a, b = beyond["line"]
     line = a + b * sizes
     if weight <= 0:
         return np.zeros(len(sizes))
-    typical = size_log + float(beyond.get("learner_level", 0.0))
+    typical = size_log + float(beyond.get("own_level", 0.0))
     return np.where(line > 0, weight * (np.log(np.clip(line, 1e-12, None)) - typical), 0.0)
 
 
@@ -594,14 +606,41 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     return {**line_all, "growth": choice, "bias": bias, "line_weight": weight}
 
 
-def _learner_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
-    """The learner's median share of the log prediction over the larger
-    1 - FORM_SIZE_SPLIT of the training sizes: a typical row's, next to the edge."""
+def _own_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
+    """The median of what the rows' own features add to their log predictions
+    (`_row_own_log`) over the larger 1 - FORM_SIZE_SPLIT of the training sizes: a
+    typical row's, next to the edge."""
     sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
     large = _size_split(sizes)[1]
     if not len(large):
         return 0.0
-    return float(np.median(learner_log(state, frame.iloc[large], size)))
+    return float(np.median(_row_own_log(state, frame.iloc[large], size)))
+
+
+def _line_trust(frame: pd.DataFrame, target: str, size: str | None, oof: np.ndarray,
+                beyond: dict[str, Any]) -> float:
+    """How far the line may be trusted beside the model, from 0 to 1: the model's mean
+    squared log error out of fold over the larger 1 - FORM_SIZE_SPLIT of the training
+    sizes, over the line's there (at most 1). A line that the rows' machines, pilots or
+    quality scatter around (seen: a pilot that told inputs 10x apart, where the line was
+    125% off 5x past the training sizes) is not moved towards; one as near as the model
+    is, fully. 1 where no fold held those rows out."""
+    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+    log_y = np.log(np.clip(pd.to_numeric(frame[target], errors="coerce")
+                           .to_numpy(dtype=float), 1e-9, None))
+    large = _size_split(sizes)[1]
+    model_errors = (oof - log_y)[large]
+    model_errors = model_errors[~np.isnan(model_errors)]
+    a, b = beyond["line"]
+    on_line = a + b * sizes[large]
+    if not len(model_errors) or not len(large):
+        return 1.0
+    if (on_line <= 0).any():
+        return 0.0
+    line_mse = float(np.mean((np.log(on_line) - log_y[large]) ** 2))
+    if line_mse <= 0:
+        return 1.0
+    return float(min(1.0, np.mean(model_errors ** 2) / line_mse))
 
 
 def _line(sizes: np.ndarray, y: np.ndarray, edge: float) -> dict[str, Any]:
@@ -712,7 +751,9 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     state["beyond"] = fit_beyond(frame, target, size, offset, options.seed,
                                  quality_share)
     if state["beyond"] is not None:
-        state["beyond"]["learner_level"] = _learner_level(state, frame, size)
+        state["beyond"]["own_level"] = _own_level(state, frame, size)
+        state["beyond"]["line_weight"] *= _line_trust(frame, target, size, oof,
+                                                      state["beyond"])
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
     return plain(state), oof

@@ -37,7 +37,9 @@ class Beyond(TypedDict):
     # how far (in logs) a prediction past size_max moves towards the line; absent (0) in
     # bundles written before it was kept
     line_weight: NotRequired[float]
-    learner_level: NotRequired[float]  # the learner's median log share at the largest sizes
+    # the median of what rows' own features (machine, pilot, quality) add to their log
+    # predictions at the largest training sizes
+    own_level: NotRequired[float]
 
 
 class Tail(TypedDict, total=False):
