@@ -226,11 +226,12 @@ FORM_SIZE_SPLIT = 0.7  # the size-ordered check: fitted on the smaller 70%, test
 # which kept the law's growth on nf-core/eager's steps where the line's was nearer
 LINE_MARGIN = 1.0
 # past the largest training size a prediction is moved towards the straight line on the
-# times, by LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) of the way in logs: a group of few
-# rows leans on the two-parameter line as much as on its own law and learner, one of
-# thousands on its own. On nf-core runs of 53 steps (10 to 34 rows each) the law alone lost
-# to the line at most extrapolations; LINE_ROWS was chosen among 10, 30, 100 and
-# unbounded against those runs, this project's corpus and a superlinear law (docs/extrapolation.md)
+# times, by up to LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) of the way in logs (times
+# `_line_trust`): a group of few rows leans on the two-parameter line as much as on its
+# own law and learner, one of thousands on its own. On nf-core runs of 53 steps (10 to 34
+# rows each) the law alone lost to the line at most extrapolations; LINE_ROWS was chosen
+# among 10, 30, 100 and unbounded against those runs, this project's corpus and a
+# superlinear law (docs/extrapolation.md)
 LINE_WEIGHT = 0.5
 LINE_ROWS = 30.0
 # with a size offset or not: the laws compared. A straight law (b = 1) was a candidate too;
