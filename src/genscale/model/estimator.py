@@ -516,22 +516,19 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
         sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         past = np.nan_to_num(sizes, nan=0.0) > beyond["size_max"]
         if past.any():
-            out = out.copy()
             if beyond["growth"] == "line":
                 out[past] += (_line_growth_log(beyond, sizes[past]) - _growth_log(
                     state["law"], sizes[past], beyond["size_max"], offset))
-            own = (law - law_log(state["law"], log_size) + learned)[past]
+            own = _own_log(state, law[past], log_size[past], learned[past])
             out[past] += _toward_line(beyond, out[past] - own, sizes[past])
     return out
 
 
-def _row_own_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> np.ndarray:
-    """What a row's own features add to its log prediction: the law's factors (machine,
-    pilot) and the learner (quality)."""
-    log_size = _log_size(frame, size, state.get("size_offset", 0.0))
-    return np.asarray(law_log(state["law"], log_size, _law_inputs(state, frame))
-                      - law_log(state["law"], log_size)
-                      + learner_log(state, frame, size), dtype=float)
+def _own_log(state: dict[str, Any], law: np.ndarray, log_size: np.ndarray,
+             learned: np.ndarray) -> np.ndarray:
+    """What rows' own features add to their log predictions: the law's factors (machine,
+    pilot; `law` is the law with them, on `log_size`) and the learner (`learned`)."""
+    return np.asarray(law - law_log(state["law"], log_size) + learned, dtype=float)
 
 
 def _toward_line(beyond: dict[str, Any], size_log: np.ndarray, sizes: np.ndarray
@@ -544,10 +541,10 @@ def _toward_line(beyond: dict[str, Any], size_log: np.ndarray, sizes: np.ndarray
     where the line is not positive, nothing moves. 0 in bundles from before
     `line_weight` was kept."""
     weight = float(beyond.get("line_weight", 0.0))
-    a, b = beyond["line"]
-    line = a + b * sizes
     if weight <= 0:
         return np.zeros(len(sizes))
+    a, b = beyond["line"]
+    line = a + b * sizes
     typical = size_log + float(beyond.get("own_level", 0.0))
     return np.where(line > 0, weight * (np.log(np.clip(line, 1e-12, None)) - typical), 0.0)
 
@@ -608,37 +605,34 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
 
 
 def _own_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
-    """The median of what the rows' own features add to their log predictions
-    (`_row_own_log`) over the larger 1 - FORM_SIZE_SPLIT of the training sizes: a
-    typical row's, next to the edge."""
-    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
-    large = _size_split(sizes)[1]
-    if not len(large):
+    """The median of what the rows of `frame` (the larger 1 - FORM_SIZE_SPLIT of the
+    training sizes) own features add to their log predictions (`_own_log`): a typical
+    row's, next to the edge."""
+    if frame.empty:
         return 0.0
-    return float(np.median(_row_own_log(state, frame.iloc[large], size)))
+    log_size = _log_size(frame, size, state.get("size_offset", 0.0))
+    law = law_log(state["law"], log_size, _law_inputs(state, frame))
+    return float(np.median(_own_log(state, law, log_size, learner_log(state, frame, size))))
 
 
-def _line_trust(frame: pd.DataFrame, target: str, size: str | None, oof: np.ndarray,
+def _line_trust(sizes: np.ndarray, log_y: np.ndarray, oof: np.ndarray,
                 beyond: dict[str, Any]) -> float:
-    """How far the line may be trusted beside the model, from 0 to 1: the model's mean
-    squared log error out of fold over the larger 1 - FORM_SIZE_SPLIT of the training
-    sizes, over the line's there (at most 1). A line that the rows' machines, pilots or
-    quality scatter around (seen: a pilot that told inputs 10x apart, where the line was
-    125% off 5x past the training sizes) is not moved towards; one as near as the model
-    is, fully. 1 where no fold held those rows out."""
-    sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
-    log_y = np.log(np.clip(pd.to_numeric(frame[target], errors="coerce")
-                           .to_numpy(dtype=float), 1e-9, None))
-    large = _size_split(sizes)[1]
-    model_errors = (oof - log_y)[large]
+    """How far the line may be trusted beside the model, from 0 to 1, on the rows of the
+    larger 1 - FORM_SIZE_SPLIT of the training sizes (their sizes, log times and
+    out-of-fold log predictions): the model's mean squared log error there over the
+    line's (at most 1). A line that the rows' machines, pilots or quality scatter around
+    (seen: a pilot that told inputs 10x apart, where the line was 125% off 5x past the
+    training sizes) is not moved towards; one as near as the model is, fully. 1 where no
+    fold held those rows out."""
+    model_errors = oof - log_y
     model_errors = model_errors[~np.isnan(model_errors)]
-    a, b = beyond["line"]
-    on_line = a + b * sizes[large]
-    if not len(model_errors) or not len(large):
+    if not len(model_errors):
         return 1.0
+    a, b = beyond["line"]
+    on_line = a + b * sizes
     if (on_line <= 0).any():
         return 0.0
-    line_mse = float(np.mean((np.log(on_line) - log_y[large]) ** 2))
+    line_mse = float(np.mean((np.log(on_line) - log_y) ** 2))
     if line_mse <= 0:
         return 1.0
     return float(min(1.0, np.mean(model_errors ** 2) / line_mse))
@@ -752,8 +746,10 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     state["beyond"] = fit_beyond(frame, target, size, offset, options.seed,
                                  quality_share)
     if state["beyond"] is not None:
-        state["beyond"]["own_level"] = _own_level(state, frame, size)
-        state["beyond"]["line_weight"] *= _line_trust(frame, target, size, oof,
+        sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
+        large = _size_split(sizes)[1]
+        state["beyond"]["own_level"] = _own_level(state, frame.iloc[large], size)
+        state["beyond"]["line_weight"] *= _line_trust(sizes[large], log_y[large], oof[large],
                                                       state["beyond"])
     state["tail"] = _fit_tail(frame, log_y, state, features, size, options, folds)
     state["n_train"] = len(frame)
