@@ -95,9 +95,9 @@ def test_a_damaged_groups_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_damaged_growth_past_the_training_sizes_is_one_line(tmp_path: Path) -> None:
-    """`line_weight` is read at every prediction past the training sizes: a bundle whose
-    value is not a number from 0 to 1, or whose line is not two numbers, is refused on
-    load with the file's name."""
+    """`line_weight` and `tangent_floor` are read at every prediction past the training
+    sizes: a bundle whose weight is not a number from 0 to 1, whose floor is not true or
+    false, or whose line is not two numbers, is refused on load with the file's name."""
     table = synthetic_table(60)
     spec = bundle.default_spec(table, "wall_s", ["input_bytes", "quality"], ["app"],
                                "run_id", "input_bytes")
@@ -106,7 +106,8 @@ def test_a_damaged_growth_past_the_training_sizes_is_one_line(tmp_path: Path) ->
     path = tmp_path / "b" / bundle.GROUPS_FILE
     content = json.loads(gzip.decompress(path.read_bytes()))
     bundle.load(tmp_path / "b")  # as written: fine
-    for key, value in (("line_weight", "x"), ("line_weight", 7.0), ("line", [1.0])):
+    for key, value in (("line_weight", "x"), ("line_weight", 7.0), ("line", [1.0]),
+                       ("tangent_floor", "yes"), ("tangent_floor", 1)):
         damaged = json.loads(json.dumps(content))
         damaged["groups"]["bwa"]["beyond"][key] = value
         path.write_bytes(gzip.compress(json.dumps(damaged).encode()))

@@ -479,7 +479,8 @@ def _checked_state(state: Any) -> dict[str, Any]:
         weight = beyond.get("line_weight", 0.0)
         numbers = [*beyond["line"], beyond["size_max"], weight, beyond.get("own_level", 0.0)]
         if not (len(beyond["line"]) == 2 and all(isinstance(v, int | float) for v in numbers)
-                and 0 <= weight <= 1):
+                and 0 <= weight <= 1
+                and isinstance(beyond.get("tangent_floor", False), bool)):
             raise ValueError("a group's growth past its training sizes is not numbers")
     out = dict(state)
     if is_trees(out.get("residual_model")):

@@ -516,9 +516,13 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
         sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         past = np.nan_to_num(sizes, nan=0.0) > beyond["size_max"]
         if past.any():
+            edge = beyond["size_max"]
             if beyond["growth"] == "line":
-                out[past] += (_line_growth_log(beyond, sizes[past]) - _growth_log(
-                    state["law"], sizes[past], beyond["size_max"], offset))
+                out[past] += (_line_growth_log(beyond, sizes[past])
+                              - _growth_log(state["law"], sizes[past], edge, offset))
+            elif beyond.get("tangent_floor"):
+                out[past] += (_floored_growth_log(state["law"], sizes[past], edge, offset)
+                              - _growth_log(state["law"], sizes[past], edge, offset))
             own = _own_log(state, law[past], log_size[past], learned[past])
             out[past] += _toward_line(beyond, out[past] - own, sizes[past])
     return out
@@ -552,9 +556,10 @@ def _toward_line(beyond: dict[str, Any], size_log: np.ndarray, sizes: np.ndarray
 def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float = 0.0,
                seed: int = 1, quality_share: np.ndarray | None = None
                ) -> dict[str, Any] | None:
-    """How a prediction grows past the largest training size: as the law does, or as the
-    straight line a + b * size fitted on the times themselves (least squares) does from
-    there (`predict_log`), whichever predicted that growth better inside the training
+    """How a prediction grows past the largest training size: as the law does (never
+    under its tangent there: `_floored_growth_log`, `tangent_floor`), or as the straight
+    line a + b * size fitted on the times themselves (least squares) does from there
+    (`predict_log`), whichever predicted that growth better inside the training
     rows: both fitted on the smaller 70% of the sizes, each one's growth from their
     largest to the larger 30% (the median of its log errors there, the bias; the spread
     no growth explains is left out), the smaller bias taken. `offset`: the law's size
@@ -580,7 +585,8 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     line_all = _line(sizes, y, float(sizes.max()))
     weight = LINE_WEIGHT * LINE_ROWS / (len(sizes) + LINE_ROWS)
     if len(sizes) < 10:  # too few to judge the growths on: the law's
-        return {**line_all, "growth": "law", "bias": {}, "line_weight": weight}
+        return {**line_all, "growth": "law", "bias": {}, "line_weight": weight,
+                "tangent_floor": True}
     if quality_share is not None:  # both growths judged on times less the quality's share
         y = y * np.exp(-quality_share)
     keep = _form_rows(len(sizes), seed)
@@ -597,11 +603,12 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
         anchor = law_log(law, _shifted(np.array([edge]), part_offset))
         line = _line(sizes[small], y[small], edge)
         for growth, grown in (
-                ("law", _growth_log(law, sizes[large], edge, part_offset)),
+                ("law", _floored_growth_log(law, sizes[large], edge, part_offset)),
                 ("line", _line_growth_log(line, sizes[large]))):
             bias[growth] = float(abs(np.median(anchor + grown - log_y[large])))
         choice = "line" if bias["line"] < LINE_MARGIN * bias["law"] else "law"
-    return {**line_all, "growth": choice, "bias": bias, "line_weight": weight}
+    return {**line_all, "growth": choice, "bias": bias, "line_weight": weight,
+            "tangent_floor": True}
 
 
 def _own_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
@@ -652,6 +659,26 @@ def _line_growth_log(beyond: dict[str, Any], sizes: np.ndarray) -> np.ndarray:
     if at_edge <= 0 or b <= 0:
         return np.asarray(np.log(sizes / edge), dtype=float)
     return np.asarray(np.log((a + b * sizes) / at_edge), dtype=float)
+
+
+def _floored_growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float
+                        ) -> np.ndarray:
+    """The law's growth past `edge` (`_growth_log`), but never under its tangent's there:
+    past the largest training size the time per unit of size does not fall below the
+    law's at that size. Why: a law whose exponent is under 1 makes each further byte
+    cheaper without end, where a step's cost per read only levels off (seen on nf-core
+    runs: FastQC's JVM start-up and warm-up bent its law to b = 0.77 on inputs of 4 to
+    512 MB, 29% short at 7x, where the time grew linearly from there). A law bending
+    upwards (b > 1) is above its tangent: its own growth stands."""
+    grown = _growth_log(law, sizes, edge, offset)
+    c0, c1, b = law[:3]
+    at = max(edge - offset, 1.0)  # the law is on the size less the offset (`_shifted`)
+    value = c0 + c1 * at ** b
+    if value <= 0:
+        return grown
+    relative_slope = b * c1 * at ** (b - 1.0) / value  # d log(law) / d size at the edge
+    tangent = np.log1p(relative_slope * np.clip(sizes - edge, 0.0, None))
+    return np.asarray(np.maximum(grown, tangent), dtype=float)
 
 
 def _growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float

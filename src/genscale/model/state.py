@@ -40,6 +40,9 @@ class Beyond(TypedDict):
     # the median of what rows' own features (machine, pilot, quality) add to their log
     # predictions at the largest training sizes
     own_level: NotRequired[float]
+    # the law's growth past size_max is at least its tangent's there
+    # (`estimator._floored_growth_log`); absent (False) in bundles written before it
+    tangent_floor: NotRequired[bool]
 
 
 class Tail(TypedDict, total=False):
