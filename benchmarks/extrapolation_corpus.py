@@ -4,12 +4,13 @@ Each (workflow, step) of the model table (`genscale model dataset`), runs on an 
 machine only (`background_cores` < 0.1), trained on its small inputs and tested on inputs
 at least 5x larger, as `genscale model train` reports its extrapolation
 (`genscale.model.evaluate.extrapolate`, size `read_bases`, the features of the packaged
-corpus-v1 bundle). Prints each group's MdAPE and the median over the groups, for each
-`--line-rows` (`estimator.LINE_ROWS`: how far predictions past the training sizes move
-towards the line; 0: not at all).
+corpus-v1 bundle). Prints the median over the groups of their MdAPE, the line's, and in
+how many groups the model's is under the line's, for each `--line-weight`
+(`estimator.LINE_WEIGHT`: how far predictions past the training sizes move towards the
+line, times the line's trust; 0: not at all).
 
     .venv/bin/genscale model dataset datasets/corpus-v1 --out /tmp/corpus.parquet
-    .venv/bin/python benchmarks/extrapolation_corpus.py /tmp/corpus.parquet --line-rows 0 30
+    .venv/bin/python benchmarks/extrapolation_corpus.py /tmp/corpus.parquet --line-weight 0 0.5
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ BUNDLE = Path(__file__).parents[1] / "models" / "corpus-v1-wall_s" / "model.json
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", type=Path)
-    parser.add_argument("--line-rows", nargs="+", type=float, default=[estimator.LINE_ROWS])
+    parser.add_argument("--line-weight", nargs="+", type=float,
+                        default=[estimator.LINE_WEIGHT])
     args = parser.parse_args()
     table = pd.read_parquet(args.table) if args.table.suffix == ".parquet" else \
         pd.read_csv(args.table)
     table = table[table["background_cores"] < 0.1]
     features = json.loads(BUNDLE.read_text())["features"]
-    for line_rows in args.line_rows:
-        estimator.LINE_ROWS = line_rows
+    for line_weight in args.line_weight:
+        estimator.LINE_WEIGHT = line_weight
         rows = []
         for (workflow, step), group in table.groupby(["workflow", "step"]):
             group = group[group["wall_s"] > 0].reset_index(drop=True)
@@ -46,7 +48,7 @@ def main() -> None:
             if result is not None:
                 rows.append((workflow, step, result["model"]["mdape"], result["line"]["mdape"]))
         found = pd.DataFrame(rows, columns=["workflow", "step", "model", "line"])
-        print(f"LINE_ROWS {line_rows:g}: median MdAPE over {len(found)} groups: model "
+        print(f"LINE_WEIGHT {line_weight:g}: median MdAPE over {len(found)} groups: model "
               f"{found['model'].median():.1f}, line {found['line'].median():.1f}; the model "
               f"under the line in {int((found['model'] < found['line']).sum())}", flush=True)
 

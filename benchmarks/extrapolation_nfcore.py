@@ -15,7 +15,10 @@ the steps (a step's full-size runs are resampled together, 2,000 times): an inte
 holds 0 is a tie on these runs.
 
     .venv/bin/python benchmarks/extrapolation_nfcore.py REPORT.csv [REPORT.csv ...]
-        [--cuts 1e6 3.3e6 7e6 1.4e7 inf] [--tasks fastqc bwa ...]
+        [--cuts 1e6 3.3e6 7e6 1.4e7 inf] [--tasks fastqc bwa ...] [--line-weight 0]
+
+`--line-weight` sets `estimator.LINE_WEIGHT` (how far predictions past the training sizes
+move towards the line, times its trust; 0: not at all) before training.
 
 The reports are not in this repository (they are Lotaru's); get them from its repository.
 """
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genscale.model import bundle
+from genscale.model import bundle, estimator
 from genscale.model.evaluate import fit_baselines, predict_baselines
 from genscale.model.options import FitOptions
 
@@ -81,7 +84,9 @@ def main() -> None:
     parser.add_argument("--cuts", nargs="+", type=float, default=[1e6, 3.3e6, 7e6, 1.4e7,
                                                                   float("inf")])
     parser.add_argument("--tasks", nargs="*", help="only these tasks (default: all)")
+    parser.add_argument("--line-weight", type=float, default=estimator.LINE_WEIGHT)
     args = parser.parse_args()
+    estimator.LINE_WEIGHT = args.line_weight
     table = pd.concat([pd.read_csv(p) for p in args.reports], ignore_index=True)
     missing = [c for c in NEEDED if c not in table.columns]
     if missing:

@@ -451,8 +451,8 @@ def test_a_size_that_counts_a_reference_gets_a_law_on_the_size_less_it(
     follows the reads alone: a power law on such a size hits its bound (b = 3) and was
     40-55% off at 3-12x the largest training input. The law on the size less a fitted
     offset carries it. Judged on the law alone: no move towards the line past the
-    training sizes (`LINE_ROWS` 0), which would rescue the power law in part."""
-    monkeypatch.setattr(estimator, "LINE_ROWS", 0.0)
+    training sizes (`LINE_WEIGHT` 0), which would rescue the power law in part."""
+    monkeypatch.setattr(estimator, "LINE_WEIGHT", 0.0)
     rng = np.random.default_rng(3)
     n = 60
     reads = np.exp(rng.uniform(np.log(1e5), np.log(2e8), n))
@@ -483,20 +483,18 @@ def _few_rows(n: int, seed: int = 7) -> pd.DataFrame:
                          "quality": quality, "wall_s": wall})
 
 
-def test_past_its_largest_input_a_group_of_few_rows_leans_towards_the_line() -> None:
+def test_past_its_largest_input_a_prediction_leans_towards_the_line() -> None:
     """nf-core steps of 10 to 34 runs, asked for inputs 2 to 100x their largest: the law
     alone lost to a straight line at most such extrapolations (docs/extrapolation.md).
     Past the largest training size a prediction moves towards the line by up to
-    LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) in logs; inside the training sizes
-    nothing moves."""
+    LINE_WEIGHT in logs; inside the training sizes nothing moves."""
     frame = _few_rows(15)
     state = fit_group(frame, "wall_s", ["input_bytes", "quality"], "input_bytes",
                       FitOptions(), frame["run_id"])
     beyond = state["beyond"]
-    # at most LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS), less where the line strays
-    # from the rows more than the model does (`_line_trust`)
-    assert 0.05 < beyond["line_weight"] <= (
-        estimator.LINE_WEIGHT * estimator.LINE_ROWS / (15 + estimator.LINE_ROWS))
+    # at most LINE_WEIGHT, less where the line strays from the rows more than the model
+    # does (`_line_trust`)
+    assert 0.05 < beyond["line_weight"] <= estimator.LINE_WEIGHT
     unmoved = {**state, "beyond": {**beyond, "line_weight": 0.0}}
     rows = pd.DataFrame({"input_bytes": [5e7, 3e9, 6e9], "quality": 0.5})
     moved, before = predict_log(state, rows, "input_bytes"), predict_log(unmoved, rows,

@@ -226,14 +226,14 @@ FORM_SIZE_SPLIT = 0.7  # the size-ordered check: fitted on the smaller 70%, test
 # which kept the law's growth on nf-core/eager's steps where the line's was nearer
 LINE_MARGIN = 1.0
 # past the largest training size a prediction is moved towards the straight line on the
-# times, by up to LINE_WEIGHT * LINE_ROWS / (rows + LINE_ROWS) of the way in logs (times
-# `_line_trust`): a group of few rows leans on the two-parameter line as much as on its
-# own law and learner, one of thousands on its own. On nf-core runs of 53 steps (10 to 34
-# rows each) the law alone lost to the line at most extrapolations; LINE_ROWS was chosen
-# among 10, 30, 100 and unbounded against those runs, this project's corpus and a
-# superlinear law (docs/extrapolation.md)
+# times, by LINE_WEIGHT * `_line_trust` of the way in logs: half-way where the line
+# predicts the larger training rows as well as the model does out of fold, less where it
+# strays more. On nf-core runs of 53 steps (10 to 34 rows each) the law alone lost to the
+# line at most extrapolations. A weight fading with the group's rows (LINE_WEIGHT * 30 /
+# (rows + 30)) was used before the trust; with it, the fading was no better on those
+# runs, another machine's, this project's corpus or a superlinear law
+# (docs/extrapolation.md)
 LINE_WEIGHT = 0.5
-LINE_ROWS = 30.0
 # with a size offset or not: the laws compared. A straight law (b = 1) was a candidate too;
 # chosen on law errors alone it took groups whose quality spread hid their shape
 # (cross-validated R² 0.95 to 0.94 in tests/test_model.py) and gained nothing on the
@@ -574,8 +574,8 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     most steps' laws beat the line at 5x). Judged on FORM_ROWS rows at most (a sample of
     larger groups); with under 10 rows, the law's growth. Also `line_weight`: how far a
     prediction past the largest training size then moves towards the line on all the
-    rows (`predict_log`; LINE_WEIGHT, LINE_ROWS). None without a size, or where the sizes
-    do not vary."""
+    rows (`predict_log`; LINE_WEIGHT, times `_line_trust` once the model's out-of-fold
+    predictions are known). None without a size, or where the sizes do not vary."""
     if size is None:
         return None
     sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
@@ -583,7 +583,7 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     if np.isnan(sizes).any() or np.isnan(y).any() or np.ptp(sizes) <= 0:
         return None
     line_all = _line(sizes, y, float(sizes.max()))
-    weight = LINE_WEIGHT * LINE_ROWS / (len(sizes) + LINE_ROWS)
+    weight = LINE_WEIGHT
     if len(sizes) < 10:  # too few to judge the growths on: the law's
         return {**line_all, "growth": "law", "bias": {}, "line_weight": weight,
                 "tangent_floor": True}
