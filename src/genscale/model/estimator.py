@@ -516,13 +516,12 @@ def predict_log(state: dict[str, Any], frame: pd.DataFrame, size: str | None) ->
         sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         past = np.nan_to_num(sizes, nan=0.0) > beyond["size_max"]
         if past.any():
-            edge = beyond["size_max"]
+            law_growth = _growth_log(state["law"], sizes[past], beyond["size_max"], offset)
             if beyond["growth"] == "line":
-                out[past] += (_line_growth_log(beyond, sizes[past])
-                              - _growth_log(state["law"], sizes[past], edge, offset))
+                out[past] += _line_growth_log(beyond, sizes[past]) - law_growth
             elif beyond.get("tangent_floor"):
-                out[past] += (_floored_growth_log(state["law"], sizes[past], edge, offset)
-                              - _growth_log(state["law"], sizes[past], edge, offset))
+                out[past] += np.maximum(_tangent_growth_log(
+                    state["law"], sizes[past], beyond["size_max"], offset) - law_growth, 0.0)
             own = _own_log(state, law[past], log_size[past], learned[past])
             out[past] += _toward_line(beyond, out[past] - own, sizes[past])
     return out
@@ -663,22 +662,29 @@ def _line_growth_log(beyond: dict[str, Any], sizes: np.ndarray) -> np.ndarray:
 
 def _floored_growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float
                         ) -> np.ndarray:
-    """The law's growth past `edge` (`_growth_log`), but never under its tangent's there:
-    past the largest training size the time per unit of size does not fall below the
-    law's at that size. Why: a law whose exponent is under 1 makes each further byte
-    cheaper without end, where a step's cost per read only levels off (seen on nf-core
-    runs: FastQC's JVM start-up and warm-up bent its law to b = 0.77 on inputs of 4 to
-    512 MB, 29% short at 7x, where the time grew linearly from there). A law bending
-    upwards (b > 1) is above its tangent: its own growth stands."""
-    grown = _growth_log(law, sizes, edge, offset)
+    """The law's growth past `edge` (`_growth_log`), but never under its tangent's there
+    (`_tangent_growth_log`): past the largest training size the time per unit of size
+    does not fall below the law's at that size. Why: a law whose exponent is under 1
+    makes each further byte cheaper without end, where a step's cost per read only levels
+    off (seen on nf-core runs: FastQC's JVM start-up and warm-up bent its law to b = 0.77
+    on inputs of 4 to 512 MB, 29% short at 7x, where the time grew linearly from there).
+    A law bending upwards (b > 1) is above its tangent: its own growth stands."""
+    return np.asarray(np.maximum(_growth_log(law, sizes, edge, offset),
+                                 _tangent_growth_log(law, sizes, edge, offset)), dtype=float)
+
+
+def _tangent_growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float
+                        ) -> np.ndarray:
+    """log(tangent(size) / law(edge)), the tangent being the law's at `edge` (on the size
+    less `offset`, as the law is); -inf where the law is not positive there."""
     c0, c1, b = law[:3]
-    at = max(edge - offset, 1.0)  # the law is on the size less the offset (`_shifted`)
+    at = max(edge - offset, 1.0)  # as `_shifted` takes it
     value = c0 + c1 * at ** b
     if value <= 0:
-        return grown
+        return np.full(len(sizes), -np.inf)
     relative_slope = b * c1 * at ** (b - 1.0) / value  # d log(law) / d size at the edge
-    tangent = np.log1p(relative_slope * np.clip(sizes - edge, 0.0, None))
-    return np.asarray(np.maximum(grown, tangent), dtype=float)
+    return np.asarray(np.log1p(relative_slope * np.clip(sizes - edge, 0.0, None)),
+                      dtype=float)
 
 
 def _growth_log(law: list[float], sizes: np.ndarray, edge: float, offset: float
