@@ -228,14 +228,14 @@ def train(table: pd.DataFrame, spec: TrainSpec, options: FitOptions,
         groups[key], metrics[key], evidence[key] = trained
         counts[key] = len(frame)
         # what training chose, readable without loading the estimators
+        beyond = groups[key].get("beyond") or {}
         fits[key] = {"learner": groups[key]["learner"],
                      "law": groups[key]["law"], "law_factors": groups[key]["law_factors"],
                      "law_pilot": (groups[key].get("law_pilot") or {}).get("column"),
                      "pilot": pilot_use(groups[key], spec.features),
                      "size_offset": groups[key].get("size_offset", 0.0),
-                     "growth_past_training": (groups[key].get("beyond") or {}).get("growth"),
-                     "line_weight_past_training": (groups[key].get("beyond") or {}).get(
-                         "line_weight")}
+                     "growth_past_training": beyond.get("growth"),
+                     "line_weight_past_training": beyond.get("line_weight")}
         if "kind" in frame.columns:
             kinds[key] = sorted(str(k) for k in frame["kind"].dropna().unique())
     if not groups:

@@ -581,11 +581,10 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
     y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     if np.isnan(sizes).any() or np.isnan(y).any() or np.ptp(sizes) <= 0:
         return None
-    line_all = _line(sizes, y, float(sizes.max()))
-    weight = LINE_WEIGHT
+    common = {**_line(sizes, y, float(sizes.max())), "line_weight": LINE_WEIGHT,
+              "tangent_floor": True}
     if len(sizes) < 10:  # too few to judge the growths on: the law's
-        return {**line_all, "growth": "law", "bias": {}, "line_weight": weight,
-                "tangent_floor": True}
+        return {**common, "growth": "law", "bias": {}}
     if quality_share is not None:  # both growths judged on times less the quality's share
         y = y * np.exp(-quality_share)
     keep = _form_rows(len(sizes), seed)
@@ -606,8 +605,7 @@ def fit_beyond(frame: pd.DataFrame, target: str, size: str | None, offset: float
                 ("line", _line_growth_log(line, sizes[large]))):
             bias[growth] = float(abs(np.median(anchor + grown - log_y[large])))
         choice = "line" if bias["line"] < LINE_MARGIN * bias["law"] else "law"
-    return {**line_all, "growth": choice, "bias": bias, "line_weight": weight,
-            "tangent_floor": True}
+    return {**common, "growth": choice, "bias": bias}
 
 
 def _own_level(state: dict[str, Any], frame: pd.DataFrame, size: str | None) -> float:
