@@ -20,6 +20,9 @@ holds 0 is a tie on these runs.
 `--line-weight` sets `estimator.LINE_WEIGHT` (how far predictions past the training sizes
 move towards the line, times its trust; 0: not at all) before training.
 
+Reports of several machines (their `Machine` column) are pooled with each machine's steps
+trained apart: the workflow is printed as `MACHINE:WORKFLOW`.
+
 The reports are not in this repository (they are Lotaru's); get them from its repository.
 """
 
@@ -93,6 +96,10 @@ def main() -> None:
         sys.exit(f"extrapolation_nfcore: no column {', '.join(missing)} in the reports")
     if "Workflow" not in table.columns:
         table["Workflow"] = "-"
+    if "Machine" in table.columns and table["Machine"].nunique() > 1:
+        # a step's times on one machine say nothing of its times on another: each
+        # machine's steps are trained apart, as MACHINE:WORKFLOW
+        table["Workflow"] = table["Machine"].astype(str) + ":" + table["Workflow"].astype(str)
     table["step"] = table["Workflow"].astype(str) + "/" + table["Task"].astype(str)
     if args.tasks:
         table = table[table["Task"].isin(args.tasks)]

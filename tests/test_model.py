@@ -614,3 +614,26 @@ def test_the_nfcore_benchmark_trains_a_workflows_task_apart_from_anothers(
     # at 7-50x their largest input (the line's errors: 2-11%); merged, the model's median
     # error was 92-100%
     assert all(float(c[4]) < 15 for c in table)
+
+
+def test_the_nfcore_benchmark_trains_each_machines_steps_apart(tmp_path: Path) -> None:
+    """Reports of two machines (Lotaru's `Machine` column): the same step is trained once
+    per machine, shown as MACHINE:WORKFLOW (pooled, as before, one machine twice as fast
+    as the other put the model's median error at 32%)."""
+    rng = np.random.default_rng(3)
+    reports = []
+    for machine, speed in (("n1", 1.0), ("c2", 2.0)):
+        rows = [{"Label": label, "Machine": machine, "Workflow": "bacass", "Task": "SKEWER",
+                 "NumberSequences": int(n), "TaskInputSize": int(n * 200),
+                 "Realtime": (2000 + 0.3 * n) / speed * rng.lognormal(0, 0.03)}
+                for label, n in [("train-1", n) for n in np.geomspace(1e4, 4e6, 12)]
+                + [("test", 8e6), ("test", 1e7)]]
+        reports.append(tmp_path / f"execution_report_{machine}.csv")
+        pd.DataFrame(rows).to_csv(reports[-1], index=False)
+    script = Path(__file__).parents[1] / "benchmarks" / "extrapolation_nfcore.py"
+    out = subprocess.run([sys.executable, str(script), *map(str, reports), "--cuts", "inf"],
+                         capture_output=True, text=True, check=True).stdout
+    table = [line.split("|")[1:-1] for line in out.splitlines()[2:]]
+    assert [(c[1].strip(), c[2].strip(), c[3].strip()) for c in table] == [
+        ("all", "2", "4"), ("c2:bacass", "1", "2"), ("n1:bacass", "1", "2")]
+    assert all(float(c[4]) < 10 for c in table)
