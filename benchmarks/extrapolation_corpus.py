@@ -13,12 +13,14 @@ group that gets twice as far off).
 
     .venv/bin/genscale model dataset datasets/corpus-v1 --out /tmp/corpus.parquet
     .venv/bin/python benchmarks/extrapolation_corpus.py /tmp/corpus.parquet --line-weight 0 0.5
+        [--per-group] [--group run_id]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     table = pd.read_parquet(args.table) if args.table.suffix == ".parquet" else \
         pd.read_csv(args.table)
+    if args.group not in table.columns:
+        sys.exit(f"extrapolation_corpus: {args.table}: no column {args.group!r} to hold out by")
     table = table[table["background_cores"] < 0.1]
     features = json.loads(BUNDLE.read_text())["features"]
     for line_weight in args.line_weight:
