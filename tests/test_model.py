@@ -586,6 +586,14 @@ def test_past_its_largest_input_a_bending_law_grows_at_least_as_its_tangent() ->
     assert old_far / old_at_edge == pytest.approx(law_only[1] / law_only[0])
 
 
+def _nfcore_benchmark(reports: list[Path], *flags: str) -> list[list[str]]:
+    """The cells of each row `benchmarks/extrapolation_nfcore.py` prints for `reports`."""
+    script = Path(__file__).parents[1] / "benchmarks" / "extrapolation_nfcore.py"
+    out = subprocess.run([sys.executable, str(script), *map(str, reports), *flags],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split("|")[1:-1] for line in out.splitlines()[2:]]
+
+
 def test_the_nfcore_benchmark_trains_a_workflows_task_apart_from_anothers(
         tmp_path: Path) -> None:
     """Lotaru's reports name FASTQC in four workflows: `benchmarks/extrapolation_nfcore.py`
@@ -601,11 +609,7 @@ def test_the_nfcore_benchmark_trains_a_workflows_task_apart_from_anothers(
                          "Realtime": (3000 + per_sequence * n) * rng.lognormal(0, 0.03)})
     report = tmp_path / "execution_report_local.csv"
     pd.DataFrame(rows).to_csv(report, index=False)
-    script = Path(__file__).parents[1] / "benchmarks" / "extrapolation_nfcore.py"
-    out = subprocess.run([sys.executable, str(script), str(report),
-                          "--cuts", "1e6", "inf"], capture_output=True, text=True,
-                         check=True).stdout
-    table = [line.split("|")[1:-1] for line in out.splitlines()[2:]]
+    table = _nfcore_benchmark([report], "--cuts", "1e6", "inf")
     assert [(c[0].strip(), c[1].strip(), c[2].strip()) for c in table] == [
         ("1,000,000 sequences", "all", "2"), ("1,000,000 sequences", "atacseq", "1"),
         ("1,000,000 sequences", "chipseq", "1"), ("all", "all", "2"),
@@ -630,10 +634,7 @@ def test_the_nfcore_benchmark_trains_each_machines_steps_apart(tmp_path: Path) -
                 + [("test", 8e6), ("test", 1e7)]]
         reports.append(tmp_path / f"execution_report_{machine}.csv")
         pd.DataFrame(rows).to_csv(reports[-1], index=False)
-    script = Path(__file__).parents[1] / "benchmarks" / "extrapolation_nfcore.py"
-    out = subprocess.run([sys.executable, str(script), *map(str, reports), "--cuts", "inf"],
-                         capture_output=True, text=True, check=True).stdout
-    table = [line.split("|")[1:-1] for line in out.splitlines()[2:]]
+    table = _nfcore_benchmark(reports, "--cuts", "inf")
     assert [(c[1].strip(), c[2].strip(), c[3].strip()) for c in table] == [
         ("all", "2", "4"), ("c2:bacass", "1", "2"), ("n1:bacass", "1", "2")]
     assert all(float(c[4]) < 10 for c in table)

@@ -231,8 +231,8 @@ LINE_MARGIN = 1.0
 # strays more. On nf-core runs of 53 steps (10 to 34 rows each) the law alone lost to the
 # line at most extrapolations. A weight fading with the group's rows (LINE_WEIGHT * 30 /
 # (rows + 30)) was used before the trust; with it, the fading was no better on those
-# runs, another machine's, this project's corpus or a superlinear law
-# (docs/extrapolation.md)
+# runs, another machine's or a superlinear law, nor by the median over this project's
+# corpus groups (group by group it kept FastQC's nearer: docs/extrapolation.md)
 LINE_WEIGHT = 0.5
 # with a size offset or not: the laws compared. A straight law (b = 1) was a candidate too;
 # chosen on law errors alone it took groups whose quality spread hid their shape
