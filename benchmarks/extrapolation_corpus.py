@@ -6,14 +6,15 @@ at least 5x larger, as `genscale model train` reports its extrapolation
 (`genscale.model.evaluate.extrapolate`, size `read_bases`, the features of the packaged
 corpus-v1 bundle; folds by `--group`, `dataset_id` as `make models` trains). Prints the
 median and the geometric mean over the groups of their MdAPE, the line's, and in how many
-groups the model's is under the line's, for each `--line-weight` (`estimator.LINE_WEIGHT`:
-how far predictions past the training sizes move towards the line, times the line's trust;
-0: not at all); with `--per-group`, each group's too (a median over 29 groups hides a
-group that gets twice as far off).
+groups the model's is under the line's, for each `--extrapolation` (`FitOptions`: "law",
+as `make models` trains, or "linear", `genscale model train`'s default) and, for "linear",
+each `--line-weight` (`estimator.LINE_WEIGHT`: how far predictions past the training sizes
+move towards the line, times the line's trust; 0: not at all); with `--per-group`, each
+group's too (a median over 29 groups hides a group that gets twice as far off).
 
     .venv/bin/genscale model dataset datasets/corpus-v1 --out /tmp/corpus.parquet
-    .venv/bin/python benchmarks/extrapolation_corpus.py /tmp/corpus.parquet --line-weight 0 0.5
-        [--per-group] [--group run_id]
+    .venv/bin/python benchmarks/extrapolation_corpus.py /tmp/corpus.parquet
+        [--extrapolation law linear] [--line-weight 0 0.5] [--per-group] [--group run_id]
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 
 from genscale.model import estimator
 from genscale.model.evaluate import extrapolate
-from genscale.model.options import FitOptions
+from genscale.model.options import Extrapolation, FitOptions
 
 BUNDLE = Path(__file__).parents[1] / "models" / "corpus-v1-wall_s" / "model.json"
 
@@ -36,6 +38,8 @@ BUNDLE = Path(__file__).parents[1] / "models" / "corpus-v1-wall_s" / "model.json
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", type=Path)
+    parser.add_argument("--extrapolation", nargs="+", choices=get_args(Extrapolation),
+                        default=["law", "linear"])
     parser.add_argument("--line-weight", nargs="+", type=float,
                         default=[estimator.LINE_WEIGHT])
     parser.add_argument("--group", default="dataset_id",
@@ -48,24 +52,28 @@ def main() -> None:
         sys.exit(f"extrapolation_corpus: {args.table}: no column {args.group!r} to hold out by")
     table = table[table["background_cores"] < 0.1]
     features = json.loads(BUNDLE.read_text())["features"]
-    for line_weight in args.line_weight:
+    fits = [(e, w) for e in args.extrapolation
+            for w in (args.line_weight if e == "linear" else [estimator.LINE_WEIGHT])]
+    for extrapolation, line_weight in fits:
         estimator.LINE_WEIGHT = line_weight
+        options = FitOptions(extrapolation=extrapolation)
         rows = []
         for (workflow, step), group in table.groupby(["workflow", "step"]):
             group = group[group["wall_s"] > 0].reset_index(drop=True)
             result = extrapolate(group, "wall_s", [c for c in features if c in group.columns],
-                                 "read_bases", FitOptions(), args.group)
+                                 "read_bases", options, args.group)
             if result is not None:
                 rows.append((workflow, step, result["model"]["mdape"], result["line"]["mdape"]))
         found = pd.DataFrame(rows, columns=["workflow", "step", "model", "line"])
         if args.per_group:
             print(found.round(1).to_string(index=False))
+        label = (f"--extrapolation {extrapolation}"
+                 + (f", LINE_WEIGHT {line_weight:g}" if extrapolation == "linear" else ""))
         geometric = {m: float(np.exp(np.log(found[m]).mean())) for m in ("model", "line")}
-        print(f"LINE_WEIGHT {line_weight:g}: MdAPE over {len(found)} groups, median (geometric "
+        print(f"{label}: MdAPE over {len(found)} groups, median (geometric "
               f"mean): model {found['model'].median():.1f} ({geometric['model']:.1f}), line "
               f"{found['line'].median():.1f} ({geometric['line']:.1f}); the model under the "
               f"line in {int((found['model'] < found['line']).sum())}", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -16,9 +16,11 @@ holds 0 is a tie on these runs.
 
     .venv/bin/python benchmarks/extrapolation_nfcore.py REPORT.csv [REPORT.csv ...]
         [--cuts 1e6 3.3e6 7e6 1.4e7 inf] [--tasks fastqc bwa ...] [--line-weight 0]
+        [--extrapolation law]
 
-`--line-weight` sets `estimator.LINE_WEIGHT` (how far predictions past the training sizes
-move towards the line, times its trust; 0: not at all) before training.
+`--extrapolation` is `genscale model train`'s (default "linear"). `--line-weight` sets
+`estimator.LINE_WEIGHT` (how far predictions past the training sizes move towards the
+line, times its trust; 0: not at all) before training.
 
 Reports of several machines (their `Machine` column) are pooled with each machine's steps
 trained apart: the workflow is printed as `MACHINE:WORKFLOW`.
@@ -31,13 +33,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 
 from genscale.model import bundle, estimator
 from genscale.model.evaluate import fit_baselines, predict_baselines
-from genscale.model.options import FitOptions
+from genscale.model.options import Extrapolation, FitOptions
 
 NEEDED = ("Label", "Task", "NumberSequences", "Realtime", "TaskInputSize")
 BOOTSTRAP = 2000
@@ -47,7 +50,7 @@ def ape(predicted: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(np.abs(predicted - y) / y * 100, dtype=float)
 
 
-def one_cut(table: pd.DataFrame, cut: float) -> pd.DataFrame:
+def one_cut(table: pd.DataFrame, cut: float, options: FitOptions) -> pd.DataFrame:
     """The full-size runs of every step with 5 training runs or more: `Workflow`, `step`,
     and the model's and the line's absolute percentage errors."""
     train = table[(table["Label"] != "test") & (table["NumberSequences"] <= cut)]
@@ -56,7 +59,7 @@ def one_cut(table: pd.DataFrame, cut: float) -> pd.DataFrame:
     test = test.reset_index(drop=True)
     spec = bundle.default_spec(train, "Realtime", ["TaskInputSize"], ["step"], None,
                                "TaskInputSize")
-    groups, meta = bundle.train(train, spec, FitOptions(), evaluate=False)
+    groups, meta = bundle.train(train, spec, options, evaluate=False)
     model = bundle.predict(groups, meta, test)["predicted_Realtime"].to_numpy()
     line = np.empty(len(test))
     for step, rows in test.groupby("step"):
@@ -88,6 +91,7 @@ def main() -> None:
                                                                   float("inf")])
     parser.add_argument("--tasks", nargs="*", help="only these tasks (default: all)")
     parser.add_argument("--line-weight", type=float, default=estimator.LINE_WEIGHT)
+    parser.add_argument("--extrapolation", choices=get_args(Extrapolation), default="linear")
     args = parser.parse_args()
     estimator.LINE_WEIGHT = args.line_weight
     table = pd.concat([pd.read_csv(p) for p in args.reports], ignore_index=True)
@@ -107,7 +111,7 @@ def main() -> None:
           "| line MdAPE % | model - line, 95% interval |")
     print("|---:|---|---:|---:|---:|---:|---|")
     for cut in args.cuts:
-        errors = one_cut(table, cut)
+        errors = one_cut(table, cut, FitOptions(extrapolation=args.extrapolation))
         label = "all" if np.isinf(cut) else f"{cut:,.0f} sequences"
         parts = [("all", errors)] + ([(str(w), e) for w, e in errors.groupby("Workflow")]
                                      if errors["Workflow"].nunique() > 1 else [])

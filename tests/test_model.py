@@ -362,8 +362,11 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     fit = json.loads((out / "model.json").read_text())["fits"]["bwa"]
     assert cells[-1] == fit["learner"] and fit["learner"] in ("trees", "ridge")
     assert shown.stdout.count("| bwa |") == 3  # cross-validation, extrapolation, tail
+    assert json.loads((out / "model.json").read_text())["options"]["extrapolation"] == "linear"
     for args, message in ((["--target", "runtime"], "--target runtime: no such column"),
-                          (["--target", "wall_s", "--where", "nonsense >"], "--where")):
+                          (["--target", "wall_s", "--where", "nonsense >"], "--where"),
+                          (["--target", "wall_s", "--extrapolation", "straight"],
+                           "--extrapolation")):
         bad = subprocess.run([GENSCALE, "model", "train", "--table", str(tmp_path / "mine.csv"),
                               *args, "--out", str(tmp_path / "x")], capture_output=True,
                              text=True)
@@ -547,17 +550,21 @@ def test_a_bundle_from_before_the_line_weight_predicts_as_it_did() -> None:
     assert small["beyond"]["line_weight"] > 0
 
 
+def _bending_frame() -> pd.DataFrame:
+    """16 runs of 4 s plus a cost per byte that falls by half over their sizes, then holds."""
+    rng = np.random.default_rng(5)
+    size = np.geomspace(4e6, 5e8, 16)
+    per_byte = 5e-8 * (1 + np.exp(-size / 1e8))
+    return pd.DataFrame({"input_bytes": size,
+                         "wall_s": (4 + per_byte * size) * np.exp(rng.normal(0, 0.02, 16))})
+
+
 def test_past_its_largest_input_a_bending_law_grows_at_least_as_its_tangent() -> None:
     """A step whose time per byte falls over the training sizes (a start-up amortised,
     then a warm-up: FastQC's law bent to b = 0.77 on nf-core runs) does not keep getting
     cheaper past them: the law's growth from the largest training size is floored at
     its tangent there, and a bundle written before the floor predicts as it did."""
-    rng = np.random.default_rng(5)
-    size = np.geomspace(4e6, 5e8, 16)
-    # 4 s, then a cost per byte that falls by half over the sizes trained on and holds
-    per_byte = 5e-8 * (1 + np.exp(-size / 1e8))
-    frame = pd.DataFrame({"input_bytes": size,
-                          "wall_s": (4 + per_byte * size) * np.exp(rng.normal(0, 0.02, 16))})
+    frame = _bending_frame()
     state = fit_group(frame, "wall_s", ["input_bytes"], "input_bytes", FitOptions())
     c0, c1, b = state["law"][:3]
     assert b < 0.95  # the law bends: each further byte would cost less
@@ -584,6 +591,30 @@ def test_past_its_largest_input_a_bending_law_grows_at_least_as_its_tangent() ->
                                      if k != "tangent_floor"}}
     old_at_edge, old_far = np.exp(predict_log(old, rows, "input_bytes"))
     assert old_far / old_at_edge == pytest.approx(law_only[1] / law_only[0])
+
+
+def test_extrapolation_law_lets_the_law_alone_carry_a_prediction_past_the_training_sizes(
+        ) -> None:
+    """`extrapolation="law"` (how `make models` trains the corpus, whose steps of seconds
+    still get cheaper per read past their largest input): no floor at the tangent and no
+    move towards the line, the law's own growth as 0.10.0 fitted it; the default,
+    "linear", grows faster on the same bending runs. Any other value is refused."""
+    frame = _bending_frame()
+    law = fit_group(frame, "wall_s", ["input_bytes"], "input_bytes",
+                    FitOptions(extrapolation="law"))
+    linear = fit_group(frame, "wall_s", ["input_bytes"], "input_bytes", FitOptions())
+    assert law["beyond"] is None and linear["beyond"] is not None
+    assert law["law"] == pytest.approx(linear["law"])  # the same fit up to the edge
+    edge = float(frame["input_bytes"].max())
+    rows = pd.DataFrame({"input_bytes": [edge, 4e9]})
+    at_edge, far = np.exp(predict_log(law, rows, "input_bytes"))
+    law_only = np.exp(estimator.law_log(law["law"], np.log(rows["input_bytes"].to_numpy())))
+    assert far / at_edge == pytest.approx(law_only[1] / law_only[0])
+    linear_at_edge, linear_far = np.exp(predict_log(linear, rows, "input_bytes"))
+    assert linear_at_edge == pytest.approx(at_edge)
+    assert linear_far > 1.1 * far
+    with pytest.raises(ValueError, match=r"FitOptions\.extrapolation: expected one of linear, "):
+        FitOptions(extrapolation="straight")  # type: ignore[arg-type]
 
 
 def _nfcore_benchmark(reports: list[Path], *flags: str) -> list[list[str]]:

@@ -33,6 +33,13 @@ law as a machine does, by a power of it (`pilot_factor`); the law then carries w
 pilot measured to inputs of any size. Held-out folds decide, as for the machine, whether
 it goes there or to the learner.
 
+Past the largest training size (`FitOptions.extrapolation`), "linear" (`fit_beyond`)
+keeps a prediction's growth at least the law's tangent there and moves it towards the
+straight line on the times, as runs of minutes to hours grow (nf-core's, measured in
+docs/extrapolation.md); "law" lets the law carry it alone, as runs of seconds grow whose
+cost per read still falls past the sizes trained on (this project's corpus, on a 1 Mb
+reference). Nothing in a group's own runs told the two apart, so the user says which.
+
 Quantiles come from the out-of-fold residuals (on the log scale) of the whole model,
 added to its prediction. The tail is "above `tail_k` times the typical value for its
 size" (on its machine: a law of the size and the machine alone, `fit_typical`). A
@@ -774,8 +781,8 @@ def fit_group_oof(frame: pd.DataFrame, target: str, features: list[str], size: s
     state["quantiles"] = {str(q): float(np.quantile(residuals, q)) if len(residuals) else 0.0
                           for q in QUANTILES}
     state["typical"] = fit_typical(frame, log_y, features, size, offset)
-    state["beyond"] = fit_beyond(frame, target, size, offset, options.seed,
-                                 quality_share)
+    state["beyond"] = (fit_beyond(frame, target, size, offset, options.seed, quality_share)
+                       if options.extrapolation == "linear" else None)
     if state["beyond"] is not None:
         sizes = pd.to_numeric(frame[size], errors="coerce").to_numpy(dtype=float)
         large = _size_split(sizes)[1]

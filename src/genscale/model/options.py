@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+Extrapolation = Literal["linear", "law"]
 
 
 @dataclass
@@ -19,3 +22,14 @@ class FitOptions:
         "help": "the tail threshold is the highest that keeps this out-of-fold recall"})
     folds: int = field(default=5, metadata={"help": "folds of the grouped cross-validation"})
     seed: int = field(default=1, metadata={"help": "random seed of the trees and folds"})
+    extrapolation: Extrapolation = field(default="linear", metadata={
+        "help": "how a prediction grows past the largest training size: 'linear' (never "
+                "slower than the law's tangent there, and towards the straight line on the "
+                "times: steps of minutes and more, as nf-core's) or 'law' (the fitted law's "
+                "own growth: steps of seconds whose cost per read still falls, as "
+                "datasets/corpus-v1's; 0.10.0's)"})
+
+    def __post_init__(self) -> None:
+        if self.extrapolation not in get_args(Extrapolation):
+            raise ValueError(f"FitOptions.extrapolation: expected one of "
+                             f"{', '.join(get_args(Extrapolation))}, got {self.extrapolation!r}")
