@@ -477,6 +477,10 @@ def cases() -> list[Case]:
             write("t.csv", text.encode("utf-8", "surrogateescape")), leaves=["b"])
     add("model", "train: missing table", ["model", "train", "{d}/none.csv", "--out", "{d}/b"],
         leaves=["b"])
+    add("model", "train: --extrapolation straight",
+        ["model", "train", "--table", "{d}/t.csv", "--target", "wall_s", "--extrapolation",
+         "straight", "--out", "{d}/b"],
+        write("t.csv", "workflow,step,read_bases,wall_s\ndnaseq,bwa,10,1\n"), leaves=["b"])
     add("model", "predict: no bundle", ["model", "predict", "{d}/none", "--table", "{d}/t.csv"],
         write("t.csv", "a\n1\n"))
     # data synth
