@@ -75,5 +75,6 @@ def main() -> None:
               f"{found['line'].median():.1f} ({geometric['line']:.1f}); the model under the "
               f"line in {int((found['model'] < found['line']).sum())}", flush=True)
 
+
 if __name__ == "__main__":
     main()
