@@ -110,8 +110,9 @@ def main() -> None:
     print("| training runs of at most | workflow | steps | full-size runs | model MdAPE % "
           "| line MdAPE % | model - line, 95% interval |")
     print("|---:|---|---:|---:|---:|---:|---|")
+    options = FitOptions(extrapolation=args.extrapolation)
     for cut in args.cuts:
-        errors = one_cut(table, cut, FitOptions(extrapolation=args.extrapolation))
+        errors = one_cut(table, cut, options)
         label = "all" if np.isinf(cut) else f"{cut:,.0f} sequences"
         parts = [("all", errors)] + ([(str(w), e) for w, e in errors.groupby("Workflow")]
                                      if errors["Workflow"].nunique() > 1 else [])

@@ -355,14 +355,15 @@ def test_cli_train_predict_evaluate_on_a_users_table(tmp_path: Path) -> None:
     shown = subprocess.run([GENSCALE, "model", "show", str(out), "--group", "bwa"],
                            capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
-    cv = json.loads((out / "model.json").read_text())["metrics"]["bwa"]["cross_validation"]
+    saved = json.loads((out / "model.json").read_text())
+    cv = saved["metrics"]["bwa"]["cross_validation"]
     row = next(line for line in shown.stdout.splitlines() if line.startswith("| bwa |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == str(cv["model"]["n"]) and cells[2] == f"{cv['model']['r2']:.3f}"
-    fit = json.loads((out / "model.json").read_text())["fits"]["bwa"]
+    fit = saved["fits"]["bwa"]
     assert cells[-1] == fit["learner"] and fit["learner"] in ("trees", "ridge")
     assert shown.stdout.count("| bwa |") == 3  # cross-validation, extrapolation, tail
-    assert json.loads((out / "model.json").read_text())["options"]["extrapolation"] == "linear"
+    assert saved["options"]["extrapolation"] == "linear"
     for args, message in ((["--target", "runtime"], "--target runtime: no such column"),
                           (["--target", "wall_s", "--where", "nonsense >"], "--where"),
                           (["--target", "wall_s", "--extrapolation", "straight"],
