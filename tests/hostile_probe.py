@@ -382,7 +382,14 @@ def cases() -> list[Case]:
                 "negative cpu_time": "1.5\t0:00:01\t10\t20\t5\t6\t1\t2\t90\t-1\n",
             }.items():
                 bad_rows[label] = head + row
-            bad_rows["no cpu_time column"] = "s\tmax_rss\n1\t2\n"
+            bad_rows["no h:m:s column"] = "s\tmax_rss\n1\t2\n"
+            one = '{"s": 1.5, "h:m:s": "0:00:01", "max_rss": 10}'
+            bad_rows.update({
+                "JSON lines, one cut": one + "\n" + one[:20] + "\n",
+                "JSON lines, NaN s": one.replace("1.5", "NaN") + "\n",
+                "JSON lines, a list": one + "\n[1, 2]\n",
+                "input_size_mb not a dict": "s\th:m:s\tinput_size_mb\n1.5\t0:00:01\t{'a': x}\n",
+            })
         for label, text in bad_rows.items():
             add(f"import {kind}", label, ["import", kind, "{d}/in.txt", "--out", "{d}/out"],
                 write("in.txt", text.encode("utf-8", "surrogateescape")), leaves=["out"])

@@ -141,6 +141,11 @@ IMPORTERS: dict[str, tuple[Path, Callable[[Path, str], Any]]] = {
     "nextflow human": (DATA / "nextflow_trace_human.csv", nextflow_rows),
     "snakemake": (next((DATA / "snakemake").rglob("*.tsv"), DATA / "snakemake" / "README"),
                   snakemake_rows),
+    "snakemake extended": (DATA / "snakemake" / "v9-extended" / "pack" / "a.tsv",
+                           snakemake_rows),
+    "snakemake jsonl": (DATA / "snakemake" / "v9-extended" / "sort_numbers" / "a.jsonl",
+                        snakemake_rows),
+    "nextflow locale": (DATA / "nextflow_trace_locale.tsv", nextflow_rows),
 }
 
 

@@ -1,7 +1,8 @@
 """Nextflow trace and Snakemake benchmark importers.
 
 The Nextflow traces in tests/data were written by hand to Nextflow's documented trace
-format (no Nextflow here); the Snakemake benchmark files were written by a real Snakemake.
+format (no Nextflow here); the Snakemake benchmark files were written by real Snakemakes
+(9.27.1 and 5.10.0), but for the layout before 3.13 (tests/data/snakemake/README).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from genscale.errors import UserError
-from genscale.store.importers.traces import app_of, duration_s, memory_bytes
+from genscale.store.importers.traces import (
+    app_of,
+    duration_s,
+    memory_bytes,
+    percent,
+    requested_memory_bytes,
+    total_mib,
+)
 
 from .conftest import GENSCALE, write
 
@@ -58,6 +66,22 @@ def test_human_readable_csv_trace(tmp_path: Path) -> None:
     assert tasks.loc["nextflow_trace_human.3", "status"] == "skipped"
 
 
+def test_trace_with_decimal_commas(tmp_path: Path) -> None:
+    """Nextflow before 19.02 wrote `%cpu` and memory in the machine's locale (nextflow-io/
+    nextflow#986, #999: `99,3%`, under fr_FR), with that version's default fields (`rss`,
+    `vmem`, no `peak_rss`). 0.10.x refused the file (`%cpu: expected could not convert
+    string to float`)."""
+    tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_locale.tsv")
+    bwa = tasks.loc["nextflow_trace_locale.2"]
+    assert bwa["wall_s"] == 3718.0
+    assert bwa["cpu_time_s"] == pytest.approx(3.951 * 3718)
+    assert bwa["read_chars"] == round(14.7 * 2**30) and bwa["write_chars"] == round(11.3 * 2**30)
+    assert tasks.loc["nextflow_trace_locale.1", "mean_cores"] == pytest.approx(1.874)
+    assert tasks.loc["nextflow_trace_locale.3", "write_chars"] == 317
+    # `rss` is the last reading of ps, not the peak: left out, never passed off as it
+    assert tasks["peak_rss_bytes"].isna().all()
+
+
 def test_two_traces_in_one_run(tmp_path: Path) -> None:
     tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_raw.txt",
                      DATA / "nextflow_trace_human.csv")
@@ -94,6 +118,9 @@ def test_duration_forms(days: int, hours: int, minutes: int, seconds: float) -> 
 
 def test_units_and_names() -> None:
     assert memory_bytes("1.5 KB") == 1536 and memory_bytes("7") == 7
+    assert memory_bytes("1,5 KB") == 1536 and percent("99,3%") == percent("99.3") == 99.3
+    with pytest.raises(ValueError, match="a percentage"):
+        percent("1,234.5%")
     assert memory_bytes("2 GB") == 2 * 2**30
     with pytest.raises(ValueError):
         memory_bytes("2 parsecs")
@@ -112,6 +139,71 @@ def test_snakemake_benchmarks(tmp_path: Path) -> None:
     assert tasks["cpu_time_s"].sum() == pytest.approx(raw["cpu_time"].sum())
     assert tasks["peak_rss_bytes"].max() == round(raw["max_rss"].max() * 2**20)
     assert set(tasks["step"]) == {f.parent.name for f in files}
+
+
+def test_snakemake_benchmarks_of_every_layout(tmp_path: Path) -> None:
+    """Every layout Snakemake has written (README in tests/data/snakemake): 0.10.x required
+    `cpu_time` (refusing 3.x to 5.x files), read the 8.x extended `input_size_mb` dict as a
+    number (refusing every extended file) and could not read `.jsonl` benchmark files."""
+    layouts = DATA / "snakemake"
+    old = imported(tmp_path / "3.11", "snakemake-benchmark",
+                   layouts / "v3.11" / "sort_numbers" / "a.tsv")
+    assert old["wall_s"].tolist() == pytest.approx([2.1342319011688233, 2.098706007003784])
+    assert old["cpu_time_s"].isna().all() and old["peak_rss_bytes"].isna().all()
+    assert set(old["step"]) == {"sort_numbers"}
+
+    files = sorted((layouts / "v5.10").glob("*/*.tsv"))
+    five = imported(tmp_path / "5.10", "snakemake-benchmark", *files)
+    raw = pd.concat([pd.read_csv(f, sep="\t") for f in files])
+    assert len(five) == len(raw) == 3
+    assert five["peak_rss_bytes"].max() == round(raw["max_rss"].max() * 2**20)
+    # no cpu_time before 6.0; its mean_load is not taken for it (see the importer)
+    assert five["cpu_time_s"].isna().all() and five["mean_cores"].isna().all()
+
+    extended = layouts / "v9-extended"
+    tsv = imported(tmp_path / "tsv", "snakemake-benchmark", extended / "pack" / "a.tsv")
+    assert len(tsv) == 2 and set(tsv["step"]) == {"pack"}
+    assert (tsv["threads_requested"] == 2).all()
+    assert (tsv["memory_requested_bytes"] == 500 * 10**6).all()
+    assert (tsv["input_bytes"] == round(4.76837158203125 * 2**20)).all()
+    jsonl = imported(tmp_path / "jsonl", "snakemake-benchmark",
+                     extended / "sort_numbers" / "a.jsonl").iloc[0]
+    assert jsonl["step"] == "sort_numbers" and jsonl["wall_s"] == 1.3011
+    assert jsonl["cpu_time_s"] == 0.87 and jsonl["peak_rss_bytes"] == round(57.703125 * 2**20)
+    assert jsonl["input_bytes"] == round(4.76837158203125 * 2**20)
+    assert pd.isna(jsonl["memory_requested_bytes"])  # its resources name no memory
+
+
+def test_snakemake_extended_fields() -> None:
+    assert total_mib("{'a.fq': 1.5, 'dir/b c.fq': 2}") == 3.5 and total_mib("7.25") == 7.25
+    for bad in ("{'a': 'big'}", "{'a': 1", "__import__('os')", "[True]"):
+        with pytest.raises(ValueError, match="MiB"):
+            total_mib(bad)
+    assert requested_memory_bytes("{'_cores': 2, 'mem_mb': 500, 'mem_mib': 477}") == 500 * 10**6
+    assert requested_memory_bytes('{"mem_mib": 100}') == 100 * 2**20
+    assert requested_memory_bytes("{'tmpdir': <TBDString>}") is None
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("x.tsv", "s\th:m:s\tmax_rss\n1.0\t0:00:01\tlots\n",
+     "x.tsv:2: max_rss: expected a number, got 'lots'"),
+    ("x.tsv", "s\th:m:s\tthreads\n1.0\t0:00:01\t2.5\n", "threads: expected a whole number"),
+    ("x.tsv", "s\th:m:s\tinput_size_mb\n1\t0:00:01\t{'a': -1}\n",
+     "input_size_mb: expected a number >= 0"),
+    ("x.jsonl", '{"s": 1.0, "h:m:s": "0:00:01"}\n{"s": 2.0,\n', "x.jsonl:2: not JSON"),
+    ("x.jsonl", "[1, 2]\n", "not a Snakemake benchmark file"),
+    ("x.jsonl", '{"s": 1.0, "h:m:s": "0:00:01"}\n[1]\n', "x.jsonl:2: expected a JSON object"),
+    ("x.jsonl", '{"s": NaN, "h:m:s": "0:00:01"}\n', "s: expected a finite number"),
+])
+def test_bad_benchmark_file_is_one_line(tmp_path: Path, name: str, text: str,
+                                        message: str) -> None:
+    bad = write(tmp_path / name, text)
+    proc = subprocess.run([GENSCALE, "import", "snakemake-benchmark", str(bad), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_not_a_benchmark_file(tmp_path: Path) -> None:

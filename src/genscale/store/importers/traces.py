@@ -5,22 +5,33 @@ Both become rows of our tasks schema (there is no time series in either, so no s
 Nextflow (`-with-trace`, `trace.raw` or not): CSV or TSV with the standard field names.
 `realtime` and `duration` are milliseconds when raw, or such as `1h 2m 3s`, `5.2s`, `45ms`
 otherwise; memory is bytes, or such as `1.2 GB` (Nextflow's units are powers of 1024);
-`%cpu` is percent of one core, with or without the `%` sign; `-` is missing.
-`cpu_time_s = %cpu / 100 * realtime`. `app` is the tool of the process's last name part,
-`NFCORE_RNASEQ:RNASEQ:FASTQC (s1)` gives app `fastqc`, `...:PICARD_MARKDUPLICATES` gives
-app `picard` and step `picard_markduplicates`.
+`%cpu` is percent of one core, with or without the `%` sign; `-` is missing. Before 19.02
+Nextflow wrote the decimals of `%cpu` and of memory in the machine's locale (`99,3%`,
+`1,5 GB` under a French one): a comma there is the decimal mark (Nextflow never groups
+thousands). `cpu_time_s = %cpu / 100 * realtime`. `app` is the tool of the process's last
+name part, `NFCORE_RNASEQ:RNASEQ:FASTQC (s1)` gives app `fastqc`,
+`...:PICARD_MARKDUPLICATES` gives app `picard` and step `picard_markduplicates`.
 
-Snakemake (`benchmark:` files): TSV with `s`, `h:m:s`, `max_rss`, `max_vms`, `max_uss`,
-`max_pss` (MiB), `io_in`, `io_out` (MiB), `mean_load` (percent of one core) and `cpu_time`
-(s), one line per repeat; newer versions may add `rule_name`, `threads`, `input_size_mb`.
-The rule is the `rule_name` column, else the file's directory (`benchmarks/RULE/x.tsv`),
-else the file name up to its first dot. The files hold no timestamps.
+Snakemake (`benchmark:` files), one line per repeat, in every layout it has written:
+before 3.13 only `s` and `h:m:s`; 3.13 to 5.x add `max_rss`, `max_vms`, `max_uss`,
+`max_pss` (MiB), `io_in`, `io_out` (MiB) and `mean_load`; 6.0 adds `cpu_time` (s); 8.x
+with `--benchmark-extended` adds `jobid`, `rule_name`, `wildcards`, `params`, `threads`,
+`cpu_usage`, `resources` (a dict: `mem_mb`, `mem_mib`) and `input_size_mb` (a dict of
+MiB by input file); a benchmark file named `.jsonl` holds the same fields as one JSON
+object per line. `NA` (8.x, nothing measured) and `-` are missing. `cpu_time_s` is
+`cpu_time` only: `mean_load` is sampled (psutil's first reading of a process is 0, so it
+reads 0 on short jobs; the Snakemake 9 fixture has 0.00 beside 0.45 s of CPU time) and is
+not taken for it. The rule is the `rule_name` column, else the file's directory
+(`benchmarks/RULE/x.tsv`), else the file name up to its first dot. The files hold no
+timestamps.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +44,7 @@ from genscale.store.importers.numbers import check_measure
 MIB = 2**20
 MISSING = {"", "-", "NA", "na", "N/A", "null"}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGTPE]?B)?$", re.IGNORECASE)
+_MEMORY = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([KMGTPE]?B)?$", re.IGNORECASE)
 _MEMORY_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50,
                  "EB": 2**60}
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -55,11 +66,20 @@ def memory_bytes(text: str) -> int:
     match = _MEMORY.match(text.strip())
     if match is None:
         raise ValueError("bytes, or a size such as 1.2 GB")
-    return round(float(match.group(1)) * _MEMORY_UNITS[(match.group(2) or "B").upper()])
+    number = float(match.group(1).replace(",", "."))
+    return round(number * _MEMORY_UNITS[(match.group(2) or "B").upper()])
 
 
 def percent(text: str) -> float:
-    return float(text.strip().rstrip("%"))
+    """`99.3%` or `99.3`; `99,3%` from Nextflow before 19.02 under a locale with a decimal
+    comma."""
+    number = text.strip().removesuffix("%").strip()
+    if number.count(",") == 1 and "." not in number:
+        number = number.replace(",", ".")
+    try:
+        return float(number)
+    except ValueError:
+        raise ValueError("a percentage such as 99.3%") from None
 
 
 def timestamp_s(text: str) -> float:
@@ -85,8 +105,11 @@ def app_of(process: str) -> tuple[str, str]:
     return step.split("_", 1)[0], step
 
 
-def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
+Records = list[tuple[int, dict[str, str]]]
+
+
+def _read_text(path: Path) -> str:
+    """The file's text; one line naming it when it cannot be read as text or is empty."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -99,9 +122,14 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]
         raise UserError(f"{path}: not a text file") from None
     if "\x00" in text:
         raise UserError(f"{path}: not a text file (holds NUL bytes)")
-    lines = text.splitlines()
-    if not lines:
+    if not text.strip():
         raise UserError(f"{path}: empty file")
+    return text
+
+
+def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
+    """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
+    lines = text.splitlines()
     delimiter = "\t" if "\t" in lines[0] else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -119,6 +147,46 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]
     return header, rows
 
 
+def _read_json_lines(path: Path, text: str) -> tuple[list[str], Records]:
+    """Fields (in the order first seen) and (line number, record) of a file of one JSON
+    object per line, every value as the text a table would hold: numbers as written,
+    null as missing, dicts and lists as Python literals (as Snakemake's TSV holds them)."""
+    header: dict[str, None] = {}
+    rows = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            msg = getattr(exc, "msg", str(exc))
+            raise UserError(f"{path}:{line_number}: not JSON ({msg})") from None
+        except RecursionError:
+            raise UserError(f"{path}:{line_number}: JSON nested too deep") from None
+        if not isinstance(record, dict):
+            raise UserError(f"{path}:{line_number}: expected a JSON object, got "
+                            f"{type(record).__name__}")
+        values = {}
+        for key, value in record.items():
+            header.setdefault(key, None)
+            values[key] = ("" if value is None else value if isinstance(value, str)
+                           else repr(value))
+        rows.append((line_number, values))
+    return list(header), rows
+
+
+def _read_records(path: Path) -> tuple[list[str], Records]:
+    """A table (CSV or TSV) or JSON lines, told by the content: a JSON object first."""
+    text = _read_text(path)
+    if text.lstrip().startswith("{"):
+        return _read_json_lines(path, text)
+    return _read_table(path, text)
+
+
+_BUILTIN_EXPECTED: dict[Callable[[str], Any], str] = {
+    float: "a number", int: "a whole number"}
+
+
 class _Row:
     """Typed access to one row, every bad value one error naming file, line and column."""
 
@@ -134,10 +202,12 @@ class _Row:
         try:
             value = convert(text)
         except (ValueError, OverflowError) as exc:
-            expected = str(exc) if " " in str(exc) else f"a {convert.__name__} value"
+            # the builtins' own messages ("could not convert string to float: ...") repeat
+            # the value; ours say what was expected
+            expected = _BUILTIN_EXPECTED.get(convert) or str(exc)
             raise UserError(f"{self.path}:{self.line}: {column}: expected {expected}, "
                             f"got {text!r}") from None
-        if measured:
+        if measured and value is not None:
             try:
                 check_measure(value, text)
             except ValueError as exc:
@@ -150,7 +220,7 @@ NEXTFLOW_STATUS = {"COMPLETED": "succeeded", "FAILED": "failed", "ABORTED": "can
 
 
 def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
-    header, rows = _read_table(path)
+    header, rows = _read_table(path, _read_text(path))
     if "realtime" not in header or not ({"name", "process"} & set(header)):
         raise UserError(f"{path}: not a Nextflow trace: expected the columns realtime and "
                         f"name or process, found {', '.join(header) or 'none'}")
@@ -191,11 +261,46 @@ def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
     return out
 
 
+SNAKEMAKE_COLUMNS = ("s", "h:m:s")  # in every layout since the first
+_RESOURCE_MB = re.compile(r"['\"]mem_mb['\"]\s*:\s*(\d+(?:\.\d+)?)")
+_RESOURCE_MIB = re.compile(r"['\"]mem_mib['\"]\s*:\s*(\d+(?:\.\d+)?)")
+
+
+def total_mib(text: str) -> float:
+    """Snakemake's `input_size_mb`: a number, or (8.x) a dict of MiB by input file, summed."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        sizes = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        sizes = None
+    numbers = (list(sizes.values()) if isinstance(sizes, dict)
+               else list(sizes) if isinstance(sizes, list | tuple) else None)
+    if numbers is None or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                  for v in numbers):
+        raise ValueError("MiB, or a dict of MiB by file such as {'a.fq': 4.8}")
+    return float(sum(numbers))
+
+
+def requested_memory_bytes(text: str) -> int | None:
+    """The memory a Snakemake job asked for, from its `resources` dict: `mem_mb` (MB of
+    10^6 bytes, as Snakemake reads it), else `mem_mib`; None when it names neither. Read
+    by pattern, not evaluated: a resource not known yet is written as an object's repr."""
+    if match := _RESOURCE_MB.search(text):
+        return round(float(match.group(1)) * 10**6)
+    if match := _RESOURCE_MIB.search(text):
+        return round(float(match.group(1)) * MIB)
+    return None
+
+
 def snakemake_rows(path: Path, run_id: str) -> list[Rows]:
-    header, rows = _read_table(path)
-    if not {"s", "max_rss", "cpu_time"} <= set(header):
-        raise UserError(f"{path}: not a Snakemake benchmark file: expected the columns s, "
-                        f"max_rss and cpu_time, found {', '.join(header) or 'none'}")
+    header, rows = _read_records(path)
+    if not set(SNAKEMAKE_COLUMNS) <= set(header):
+        raise UserError(f"{path}: not a Snakemake benchmark file: expected the columns "
+                        f"{' and '.join(SNAKEMAKE_COLUMNS)}, found "
+                        f"{', '.join(header)[:300] or 'none'}")
     default_rule = (path.parent.name if path.parent.name not in ("benchmarks", "benchmark", "")
                     else path.name.split(".", 1)[0])
     out: list[Rows] = []
@@ -205,8 +310,9 @@ def snakemake_rows(path: Path, run_id: str) -> list[Rows]:
         wall = row.get("s", float)
         cpu = row.get("cpu_time", float)
 
-        def mib(column: str, row: _Row = row) -> int | None:
-            value = row.get(column, float)
+        def mib(column: str, row: _Row = row, convert: Callable[[str], float] = float
+                ) -> int | None:
+            value = row.get(column, convert)
             return round(value * MIB) if value is not None else None
 
         task = {
@@ -219,7 +325,8 @@ def snakemake_rows(path: Path, run_id: str) -> list[Rows]:
             "peak_rss_bytes": mib("max_rss"), "peak_pss_bytes": mib("max_pss"),
             "read_bytes": mib("io_in"), "write_bytes": mib("io_out"),
             "threads_requested": row.get("threads", int),
-            "input_bytes": mib("input_size_mb"), "attempt": 1,
+            "memory_requested_bytes": row.get("resources", requested_memory_bytes),
+            "input_bytes": mib("input_size_mb", convert=total_mib), "attempt": 1,
         }
         out.append((_blank_missing(task), []))
     return out
