@@ -675,6 +675,9 @@ def cases() -> list[Case]:
                         "bad executedAt": json.dumps({"schemaVersion": "1.5", "workflow": {
                             "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1,
                                                      "executedAt": "yesterday"}]}}}),
+                        "executedAt a number": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1,
+                                                     "executedAt": 1700000000}]}}}),
                         "no tasks": json.dumps({"schemaVersion": "1.5", "workflow": {
                             "execution": {"tasks": []}}})}.items():
         add("import wfformat", label, ["import", "wfformat", "{d}/i.json", "--out", "{d}/imp"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -164,3 +165,39 @@ def test_import_wfformat_reads_our_export_and_every_older_layout(
                           env=env_no_color, timeout=60)
     assert proc.returncode == 2 and "task a: runtimeInSeconds" in proc.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_import_wfformat_reads_wfinstances_layout(tmp_path: Path, env_no_color) -> None:
+    """WfInstances' Nextflow instances (tests/data/wfformat/README): task machines by name,
+    scoped process names, WfCommons' executedAt. 0.10.x: a traceback on the machines."""
+    source = Path(__file__).parent / "data" / "wfformat" / "nextflow-bacass-1.6.json"
+    target = tmp_path / "bacass"
+    proc = subprocess.run([GENSCALE, "import", "wfformat", str(source), "--out", str(target)],
+                          capture_output=True, text=True, env=env_no_color, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    tasks = RunDirectory(target).tasks().set_index("step")
+    assert sorted(tasks.index) == ["fastqc", "multiqc", "skewer", "unicycler"]
+    assert (tasks["app"] == tasks.index).all()  # as the Nextflow trace importer names them
+    assert tasks.loc["unicycler", "host"] == "worker-7"
+    assert pd.isna(tasks.loc["multiqc", "host"]) or tasks.loc["multiqc", "host"] == ""
+    start = datetime(2024, 2, 11, 9, 10, 7, tzinfo=UTC).timestamp()
+    assert tasks.loc["unicycler", "start_time"] == start
+    assert tasks.loc["unicycler", "end_time"] == start + 1101.0
+    assert tasks.loc["fastqc", "cpu_time_s"] == pytest.approx(1.765 * 41.0)
+    assert tasks.loc["fastqc", "threads_requested"] == 2
+    assert tasks.loc["unicycler", "write_chars"] == 12_000_000_000
+    assert pd.isna(tasks.loc["multiqc", "start_time"])
+
+
+@pytest.mark.parametrize(("name", "step", "app"), [
+    ("mProject_ID0000001", "mProject", "mproject"),
+    ("cpuhog_chain_00000001", "cpuhog_chain", "cpuhog"),
+    ("NFCORE_BACASS.BACASS.FASTQC", "fastqc", "fastqc"),
+    ("NFCORE_SAREK:SAREK:GATK4_MARKDUPLICATES", "gatk4_markduplicates", "gatk4"),
+    ("bwa_mem2", "bwa_mem2", "bwa"),
+])
+def test_wfformat_step_names(name: str, step: str, app: str) -> None:
+    from genscale.store.importers.wfformat import step_and_app
+
+    assert step_and_app(name) == (step, app)
+

@@ -13,10 +13,15 @@ Where each version keeps a task's measurements (WfFormat's own migration notes):
   `workflow.specification.tasks`.
 
 Each instance file is one workflow (`workflow_id` the file's stem); each task one row with
-`step` its name without a trailing id (`bwa_mem_ID0000003` gives `bwa_mem`), `cpu_time_s`
-= avgCPU / 100 x runtime, `start_time` its `executedAt` where given. The instance's byte
-counts are what the task read and wrote through the file system as its tracer saw them;
-they go to `read_chars` and `write_chars`, what was asked of storage.
+`step` its name without a trailing id (`bwa_mem_ID0000003` and `cpuhog_chain_00000001`
+give `bwa_mem` and `cpuhog_chain`); a Nextflow process's scoped name
+(`NFCORE_BACASS.BACASS.FASTQC` as WfCommons' Nextflow tracer writes it, or with colons)
+gives the step and app that the Nextflow trace importer gives (`fastqc`). `cpu_time_s` =
+avgCPU / 100 x runtime, `start_time` its `executedAt` where given (ISO 8601, or the
+`MM-DD-YYTHH:MM:SSZ` that WfCommons' own instances hold), `host` its first machine (a name
+in 1.5 and later, an object with `nodeName` before). The instance's byte counts are what the
+task read and wrote through the file system as its tracer saw them; they go to `read_chars`
+and `write_chars`, what was asked of storage.
 """
 
 from __future__ import annotations
@@ -30,8 +35,13 @@ from typing import Any
 
 from genscale.errors import UserError
 from genscale.store.importers import Rows
+from genscale.store.importers.traces import app_of
 
-_TRAILING_ID = re.compile(r"[_-]?ID\d+$")
+_TRAILING_ID = re.compile(r"(?:[_-]?ID\d+|[_-]\d+)$")
+# a Nextflow process's scope, as WfCommons writes it (dots) or Nextflow does (colons)
+_SCOPED = re.compile(r"^\w+(?:[.:]\w+)+$")
+# executedAt as WfCommons' instances hold it besides ISO 8601 (WfInstances' helloworld)
+_WFCOMMONS_TIME = "%m-%d-%yT%H:%M:%S%z"
 
 
 def _number(path: Path, where: str, value: Any) -> float | None:
@@ -47,10 +57,34 @@ def _number(path: Path, where: str, value: Any) -> float | None:
 def _timestamp(path: Path, where: str, value: Any) -> float | None:
     if value in (None, ""):
         return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise UserError(f"{path}: {where}: expected an ISO 8601 time, got {value!r}") from None
+    text = str(value).replace("Z", "+00:00")
+    for parse in (datetime.fromisoformat,
+                  lambda t: datetime.strptime(t.replace("+00:00", "+0000"), _WFCOMMONS_TIME)):
+        try:
+            return parse(text).timestamp()
+        except ValueError:
+            continue
+    raise UserError(f"{path}: {where}: expected an ISO 8601 time (or WfCommons' "
+                    f"MM-DD-YYTHH:MM:SSZ), got {value!r}")
+
+
+def _host(task: dict[str, Any]) -> str:
+    """The task's first machine: a name (1.5 on) or an object with `nodeName` (before)."""
+    machines = task.get("machines") or ([task["machine"]] if task.get("machine") else [])
+    first = machines[0] if isinstance(machines, list) and machines else None
+    if isinstance(first, dict):
+        return str(first.get("nodeName", ""))
+    return str(first) if isinstance(first, str | int) else ""
+
+
+def step_and_app(name: str) -> tuple[str, str]:
+    """A task's step (its name without a trailing id) and app (the step's first word); a
+    Nextflow process's scoped name gives what `traces.app_of` gives for it."""
+    step = _TRAILING_ID.sub("", name) or name
+    if _SCOPED.match(step):
+        app, step = app_of(step.replace(".", ":"))
+        return step, app
+    return step, step.split("_", 1)[0].lower()
 
 
 def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -110,9 +144,8 @@ def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
         cpu = cpu_percent / 100 * wall if cpu_percent is not None else None
         start = _timestamp(path, f"{where}: executedAt", task.get("executedAt"))
         name = str(task.get("name") or task.get("id") or n)
-        step = _TRAILING_ID.sub("", name) or name
-        machines = task.get("machines") or ([task["machine"]] if task.get("machine") else [])
-        host = str((machines[0] or {}).get("nodeName", "")) if machines else ""
+        step, app = step_and_app(name)
+        host = _host(task)
         cores = _number(path, f"{where}: coreCount", task.get("coreCount"))
         memory = _number(path, f"{where}: memoryInBytes", task.get("memoryInBytes"))
         read = _number(path, f"{where}: readBytes", task.get("readBytes"))
@@ -121,7 +154,7 @@ def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
             "run_id": run_id, "workflow_id": workflow_id,
             "workflow": str(data.get("name") or "wfformat-import"),
             "task_id": f"{workflow_id}.{task.get('id') or n}", "step": step,
-            "app": step.split("_", 1)[0].lower(), "host": host, "executor": "wfformat-import",
+            "app": app, "host": host, "executor": "wfformat-import",
             "status": "succeeded", "exit_code": "",
             "start_time": "" if start is None else start,
             "end_time": "" if start is None else start + wall, "wall_s": wall,
