@@ -426,6 +426,10 @@ def cases() -> list[Case]:
         "fastqc truncated module": write("r.txt", FASTQC.format(total="10").replace(
             ">>END_MODULE\n", "")),
         "fastqc no basic statistics": write("r.txt", "##FastQC\t0.11.9\n"),
+        "flagstat tsv text count": write("r.txt", "7\t1\ttotal (QC-passed reads + QC-failed "
+                                         "reads)\nlots\t0\tmapped\n"),
+        "flagstat json no total": write("r.txt", '{"QC-passed reads": {"mapped": 2}, '
+                                        '"QC-failed reads": {}}'),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (

@@ -92,13 +92,16 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
         name = next(n for n in archive.namelist() if n.endswith("fastqc_data.txt"))
         out["fastqc_data.txt"] = archive.read(name).decode()
     out["trimmomatic.log"] = (dnaseq_run.path / "logs" / "trim.err").read_text()
+    for fmt in ("tsv", "json"):  # flagstat's other formats, by the same samtools
+        out[f"flagstat_{fmt}.txt"] = (DATA / "flagstat" / f"{fmt}.txt").read_text()
     for name, text in out.items():  # the unmutated files parse
         parse_report(write_text(tmp_path_factory.mktemp("r") / name, text))
     return out
 
 
-REPORT_NAMES = ["flagstat.txt", "markdup.txt", "insert_size.txt", "samtools_stats.txt",
-                "alignment_summary.txt", "wgs.txt", "fastqc_data.txt", "trimmomatic.log"]
+REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdup.txt",
+                "insert_size.txt", "samtools_stats.txt", "alignment_summary.txt", "wgs.txt",
+                "fastqc_data.txt", "trimmomatic.log"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

@@ -135,6 +135,36 @@ def test_versions_and_locales_read_the_same(dnaseq_run: RunDirectory, tmp_path: 
     assert number("99.84%") == 99.84 and number("?") is None
 
 
+def test_flagstat_formats_read_the_same() -> None:
+    """samtools flagstat's three formats of one BAM (tests/data/flagstat/README) give one
+    set of metrics. 0.10.x read only the default format, and there it took the `(mapQ>=5)`
+    line for `with mate mapped to a different chr` (2 where samtools says 4)."""
+    folder = Path(__file__).parent / "data" / "flagstat"
+    default, tsv, as_json = (report(folder / f"{name}.txt")["metrics"]
+                             for name in ("default", "tsv", "json"))
+    assert default == tsv == as_json
+    assert default["in total"] == 7 and default["in total (QC-failed)"] == 1
+    assert default["with mate mapped to a different chr"] == 4
+    assert default["with mate mapped to a different chr (mapQ>=5)"] == 2
+    assert default["mapped %"] == 85.71 and default["duplicates (QC-failed)"] == 1
+
+
+@pytest.mark.parametrize(("name", "text", "problem"), [
+    ("tsv.txt", "7\t1\ttotal (QC-passed reads + QC-failed reads)\nlots\t0\tmapped\n",
+     "line 2: mapped: expected two counts"),
+    ("tsv.txt", "7\t1\ttotal (QC-passed reads + QC-failed reads)\n6\t0\n",
+     "line 2: expected 3 tab-separated fields"),
+    ("json.txt", '{"QC-passed reads": {"total": "many"}, "QC-failed reads": {}}',
+     "total: expected a number"),
+    ("json.txt", '{"QC-passed reads": {"mapped": 2}, "QC-failed reads": {}}',
+     "without its 'total' count"),
+])
+def test_bad_flagstat_names_the_problem(name: str, text: str, problem: str,
+                                        tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=re.escape(problem)):
+        parse_report(write(tmp_path / name, text))
+
+
 def test_bad_files_one_line_each_and_the_rest_still_parsed(dnaseq_run: RunDirectory,
                                                            tmp_path: Path) -> None:
     good = dnaseq_run.path / "work" / "metrics" / "markdup.txt"

@@ -28,8 +28,10 @@ def detect(path: Path, text: str) -> Parser | None:
         return gatk.parse
     if "This file was produced by samtools stats" in head or "\nSN\t" in text[:20000]:
         return samtools.parse_stats
-    if " + " in head and "in total (QC-passed reads + QC-failed reads)" in head:
-        return samtools.parse_flagstat
+    if (" + " in head and "in total (QC-passed reads + QC-failed reads)" in head) or (
+            "\ttotal (QC-passed reads + QC-failed reads)" in head) or (
+            head.lstrip().startswith("{") and '"QC-passed reads"' in text[:1000]):
+        return samtools.parse_flagstat  # -O default, tsv or json
     if "Uniquely mapped reads number" in text or "Started job on |" in head:
         return aligners.parse_star
     if "Input Read Pairs:" in text or "Input Reads:" in text:

@@ -1,7 +1,13 @@
-"""samtools stats (its SN summary), flagstat and idxstats, samtools 1.x."""
+"""samtools stats (its SN summary), flagstat and idxstats, samtools 1.x.
+
+flagstat in each of its output formats (`-O default|tsv|json`, samtools 1.13 on), with one
+set of keys: the default format's names (`in total`, `mapped`, `mapped %`, ...), the QC-failed
+count as `NAME (QC-failed)`; the percentages are of the QC-passed reads.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,7 +15,11 @@ from typing import Any
 from genscale.quality.errors import ReportError
 from genscale.quality.numbers import number
 
-_FLAGSTAT = re.compile(r"^(\d+) \+ (\d+) (.+?)(?: \(.*\))?$")
+# `N + M name`, then a parenthesis of percentages (`(66.67% : N/A)`, `(100.00%:-nan%)`
+# before 1.10) or `(QC-passed reads + QC-failed reads)`, dropped from the name; another
+# parenthesis is part of it (`with mate mapped to a different chr (mapQ>=5)`)
+_FLAGSTAT = re.compile(r"^(\d+) \+ (\d+) (.+?)(?: \((?:[-\d.,]+%|N/A|nan|-nan|QC-passed)[^)]*\))?$")
+_TOTAL = "total (QC-passed reads + QC-failed reads)"
 
 
 def parse_stats(path: Path, text: str) -> dict[str, Any]:
@@ -25,22 +35,72 @@ def parse_stats(path: Path, text: str) -> dict[str, Any]:
     return {"format": "samtools-stats", "metrics": metrics}
 
 
+def _flagstat_key(name: str) -> str:
+    name = name.strip().replace("mapQ >= 5", "mapQ>=5")  # the JSON format's spacing
+    return "in total" if name in ("total", _TOTAL) else name
+
+
 def parse_flagstat(path: Path, text: str) -> dict[str, Any]:
+    """Any of flagstat's formats (told by content); ReportError names the line."""
+    if text.lstrip().startswith("{"):
+        return _flagstat_json(path, text)
     metrics: dict[str, Any] = {}
+    tsv = "\t" in text.split("\n", 1)[0]
     for number_, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        m = _FLAGSTAT.match(line.strip())
-        if not m:
-            raise ReportError(path, f"line {number_}: not a flagstat line: {line[:60]!r}")
-        key = m[3].strip()
-        metrics[key] = int(m[1])
-        metrics[f"{key} (QC-failed)"] = int(m[2])
-        pct = re.search(r"\(([\d.,]+)%", line)
-        if pct:
-            metrics[f"{key} %"] = number(pct[1])
+        if tsv:
+            fields = line.split("\t")
+            if len(fields) != 3:
+                raise ReportError(path, f"line {number_}: expected 3 tab-separated fields "
+                                        f"(flagstat -O tsv), got {len(fields)}")
+            passed, failed, name = fields
+            key = _flagstat_key(name)
+            if key.endswith(" %"):
+                metrics[key] = number(passed)
+                continue
+            counts: tuple[str, str] = (passed, failed)
+        else:
+            m = _FLAGSTAT.match(line.strip())
+            if not m:
+                raise ReportError(path, f"line {number_}: not a flagstat line: {line[:60]!r}")
+            key, counts = _flagstat_key(m[3]), (m[1], m[2])
+            pct = re.search(r"\(([\d.,]+)%", line)
+            if pct:
+                metrics[f"{key} %"] = number(pct[1])
+        if not (counts[0].isdigit() and counts[1].isdigit()):
+            raise ReportError(path, f"line {number_}: {key}: expected two counts, got "
+                                    f"{counts[0]!r} and {counts[1]!r}")
+        metrics[key] = int(counts[0])
+        metrics[f"{key} (QC-failed)"] = int(counts[1])
     if "in total" not in metrics:
         raise ReportError(path, "a flagstat file without its 'in total' line")
+    return {"format": "samtools-flagstat", "metrics": metrics}
+
+
+def _flagstat_json(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReportError(path, f"flagstat -O json, but not JSON ({exc})") from None
+    passed = data.get("QC-passed reads") if isinstance(data, dict) else None
+    failed = data.get("QC-failed reads") if isinstance(data, dict) else None
+    if not isinstance(passed, dict) or not isinstance(failed, dict):
+        raise ReportError(path, "flagstat -O json without its 'QC-passed reads' and "
+                                "'QC-failed reads' objects")
+    metrics: dict[str, Any] = {}
+    for name, value in passed.items():
+        key = _flagstat_key(name)
+        if value is not None and (isinstance(value, bool)
+                                  or not isinstance(value, int | float)):
+            raise ReportError(path, f"QC-passed reads: {name}: expected a number, got "
+                                    f"{value!r}")
+        metrics[key] = value
+        if not key.endswith(" %"):
+            other = failed.get(name)
+            metrics[f"{key} (QC-failed)"] = other if isinstance(other, int) else None
+    if not isinstance(metrics.get("in total"), int):
+        raise ReportError(path, "flagstat -O json without its 'total' count")
     return {"format": "samtools-flagstat", "metrics": metrics}
 
 
