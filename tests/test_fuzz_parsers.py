@@ -140,6 +140,7 @@ IMPORTERS: dict[str, tuple[Path, Callable[[Path, str], Any]]] = {
                             lambda p, r: [pidstat_rows(p, r)]),
     "pidstat two processes": (DATA / "pidstat_two_processes.txt",
                               lambda p, r: [pidstat_rows(p, r)]),
+    "pidstat --human": (DATA / "pidstat_human.txt", lambda p, r: [pidstat_rows(p, r)]),
     "nextflow raw": (DATA / "nextflow_trace_raw.txt", nextflow_rows),
     "nextflow human": (DATA / "nextflow_trace_human.csv", nextflow_rows),
     "snakemake": (next((DATA / "snakemake").rglob("*.tsv"), DATA / "snakemake" / "README"),

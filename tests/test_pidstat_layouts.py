@@ -179,3 +179,19 @@ def test_old_layout_threads_are_not_processes(tmp_path: Path) -> None:
     task, _ = to_rows(path, "r")
     assert task["max_procs"] == 2
     assert task["peak_rss_bytes"] < 7_000_000 * KIB
+
+
+def test_human_readable_log_reads_as_the_plain_one() -> None:
+    """`pidstat --human` (units on sizes, `%` on percentages) and the plain log, recorded
+    side by side of one two-thread process by sysstat 12.6.1 here: the same totals, to the
+    one decimal that --human prints. 0.10.x refused it (`%CPU: expected a number`)."""
+    data = Path(__file__).parent / "data"
+    human, _ = to_rows(data / "pidstat_human.txt", "h")
+    plain, _ = to_rows(data / "pidstat_human_plain.txt", "p")
+    assert human["wall_s"] == plain["wall_s"]
+    assert (human["max_threads"], human["max_procs"]) == (plain["max_threads"], 1)
+    assert human["cpu_time_s"] == pytest.approx(plain["cpu_time_s"], rel=0.005)
+    # 217.1M beside 222,332 kB; 8.0M beside 8,204 kB/s
+    assert human["peak_rss_bytes"] == pytest.approx(plain["peak_rss_bytes"], rel=0.001)
+    assert human["write_bytes"] == pytest.approx(plain["write_bytes"], rel=0.005)
+    assert human["read_bytes"] == plain["read_bytes"] == 4 * KIB

@@ -17,6 +17,9 @@ In every layout a thread shown under its process has its command as `|__bwa`, an
 main thread's own line repeats the process's numbers. Columns are found by their header
 names, so files with or without UID or USER, `%wait` or `iodelay`, from sysstat 10 to
 12.7, read the same; times may be HH:MM:SS, with AM/PM, or seconds since the epoch.
+With `--human` (sysstat 12) percentages end in `%` and the kB columns (VSZ, RSS,
+`kB_rd/s`, ...) are bytes with a unit of powers of 1024 (`0.0B`, `4.0k`, `217.1M`): read
+back into kB, to the one decimal pidstat printed (RSS `217.1M` is 222,310 kB of 222,332).
 
 One limit is pidstat's own: a process's I/O counters include the children it has reaped,
 so when a child is reaped its bytes show again in its parent's report. Any sum over
@@ -36,6 +39,10 @@ from genscale.errors import UserError
 from genscale.store.importers.numbers import measure
 
 KIB = 1024
+# `--human`: a number and its unit, powers of 1024 from bytes
+_HUMAN = re.compile(r"^(\d+(?:\.\d+)?)([BkKMGTP])$")
+_HUMAN_BYTES = {"B": 1, "k": KIB, "K": KIB, "M": KIB**2, "G": KIB**3, "T": KIB**4, "P": KIB**5}
+_KB_COLUMNS = ("VSZ", "RSS")  # and every `kB_...` column
 _DATE = re.compile(r"\b(\d{2})/(\d{2})/(\d{2,4})\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
@@ -175,6 +182,11 @@ def _number(row: dict[str, str], column: str) -> float:
     text = row.get(column, "0")
     if column.startswith("kB_") and text in ("-1.00", "-1"):
         return 0.0
+    if column.startswith("%"):
+        text = text.removesuffix("%")  # --human
+    elif (column.startswith("kB_") or column in _KB_COLUMNS) and (
+            human := _HUMAN.match(text)):
+        return float(human[1]) * _HUMAN_BYTES[human[2]] / KIB
     try:
         return measure(text)
     except ValueError as exc:
