@@ -430,6 +430,8 @@ def cases() -> list[Case]:
                                          "reads)\nlots\t0\tmapped\n"),
         "flagstat json no total": write("r.txt", '{"QC-passed reads": {"mapped": 2}, '
                                         '"QC-failed reads": {}}'),
+        "fastp section a list": write("r.txt", '{"summary": {"fastp_version": "0.23.2", '
+                                      '"before_filtering": [1, 2]}}'),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (

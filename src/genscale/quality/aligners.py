@@ -51,16 +51,23 @@ def parse_fastp(path: Path, text: str) -> dict[str, Any]:
     summary = data.get("summary") if isinstance(data, dict) else None
     if not isinstance(summary, dict):
         raise ReportError(path, "a JSON file without fastp's 'summary' object")
+    def section(parent: dict[str, Any], name: str) -> dict[str, Any]:
+        value = parent.get(name, {})
+        if not isinstance(value, dict):
+            raise ReportError(path, f"fastp JSON: {name}: expected an object, got "
+                                    f"{type(value).__name__}")
+        return value
+
     metrics: dict[str, Any] = {"fastp_version": summary.get("fastp_version")}
-    for section in ("before_filtering", "after_filtering"):
-        for key, value in summary.get(section, {}).items():
-            metrics[f"{section}.{key}"] = value
-    for key, value in data.get("filtering_result", {}).items():
+    for name in ("before_filtering", "after_filtering"):
+        for key, value in section(summary, name).items():
+            metrics[f"{name}.{key}"] = value
+    for key, value in section(data, "filtering_result").items():
         metrics[f"filtering_result.{key}"] = value
-    dup = data.get("duplication", {})
+    dup = section(data, "duplication")
     if "rate" in dup:
         metrics["duplication.rate"] = dup["rate"]
-    adapter = data.get("adapter_cutting", {})
+    adapter = section(data, "adapter_cutting")
     for key in ("adapter_trimmed_reads", "adapter_trimmed_bases"):
         if key in adapter:
             metrics[f"adapter_cutting.{key}"] = adapter[key]
