@@ -681,6 +681,11 @@ def cases() -> list[Case]:
                         "bad executedAt": json.dumps({"schemaVersion": "1.5", "workflow": {
                             "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1,
                                                      "executedAt": "yesterday"}]}}}),
+                        "specification a list": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "specification": [], "execution": {"tasks": [
+                                {"id": "a", "runtimeInSeconds": 1}]}}}),
+                        "runtime 1e300": json.dumps({"schemaVersion": "1.5", "workflow": {
+                            "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1e300}]}}}),
                         "executedAt a number": json.dumps({"schemaVersion": "1.5", "workflow": {
                             "execution": {"tasks": [{"id": "a", "runtimeInSeconds": 1,
                                                      "executedAt": 1700000000}]}}}),

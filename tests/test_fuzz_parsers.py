@@ -6,6 +6,7 @@ prototype's pidstat logs and the trace files in tests/data.
 
 from __future__ import annotations
 
+import json
 import math
 import zipfile
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from genscale.errors import UserError
 from genscale.quality.detect import parse_report
 from genscale.store.importers.pidstat import to_rows as pidstat_rows
 from genscale.store.importers.traces import nextflow_rows, snakemake_rows
+from genscale.store.importers.wfformat import wfformat_rows
 from genscale.store.rundir import RunDirectory
 
 DATA = Path(__file__).parent / "data"
@@ -163,6 +165,47 @@ def test_importers_on_mutated_real_files(name: str, data: st.DataObject,
     path = write_text(tmp_path / source.name, text)
     try:
         rows = convert(path, "r")
+    except UserError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert_measures_clean(rows)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**20) | st.floats(allow_nan=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=5)
+
+
+def _nodes(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON document, as the keys and indexes that lead to it."""
+    places = [at]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            places += _nodes(child, (*at, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            places += _nodes(child, (*at, index))
+    return places
+
+
+@FUZZ
+@given(data=st.data())
+def test_wfformat_import_on_instances_of_the_wrong_shape(data: st.DataObject,
+                                                          tmp_path: Path) -> None:
+    """Any node of a real-layout instance replaced by any JSON value: a result or one line
+    (0.10.x: tracebacks from a task's machines, a specification that is not an object, ...)."""
+    document = json.loads((DATA / "wfformat" / "nextflow-bacass-1.6.json").read_text())
+    place = data.draw(st.sampled_from(_nodes(document)[1:]))
+    parent = document
+    for key in place[:-1]:
+        parent = parent[key]
+    parent[place[-1]] = data.draw(JSON_VALUES)
+    path = write_text(tmp_path / "i.json", json.dumps(document))
+    try:
+        rows = wfformat_rows(path, "r")
     except UserError as exc:
         assert "\n" not in str(exc)
         return

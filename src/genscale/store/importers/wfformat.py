@@ -27,7 +27,6 @@ and `write_chars`, what was asked of storage.
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from genscale.errors import UserError
 from genscale.store.importers import Rows
+from genscale.store.importers.numbers import check_measure
 from genscale.store.importers.traces import app_of
 
 _TRAILING_ID = re.compile(r"(?:[_-]?ID\d+|[_-]\d+)$")
@@ -47,11 +47,12 @@ _WFCOMMONS_TIME = "%m-%d-%yT%H:%M:%S%z"
 def _number(path: Path, where: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value) or value < 0:
-        raise UserError(f"{path}: {where}: expected a finite number of at least 0, "
-                        f"got {value!r}")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UserError(f"{path}: {where}: expected a number, got {value!r}")
+    try:
+        return check_measure(float(value), value)
+    except (ValueError, OverflowError) as exc:
+        raise UserError(f"{path}: {where}: {exc}") from None
 
 
 def _timestamp(path: Path, where: str, value: Any) -> float | None:
@@ -66,6 +67,24 @@ def _timestamp(path: Path, where: str, value: Any) -> float | None:
             continue
     raise UserError(f"{path}: {where}: expected an ISO 8601 time (or WfCommons' "
                     f"MM-DD-YYTHH:MM:SSZ), got {value!r}")
+
+
+def _object(path: Path, where: str, value: Any) -> dict[str, Any]:
+    """`value`, a JSON object (absent: empty); one line naming `where` otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: {where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _objects(path: Path, where: str, value: Any) -> list[dict[str, Any]]:
+    """`value`, a list of JSON objects (absent: empty); one line naming `where` otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise UserError(f"{path}: {where}: expected a list of objects")
+    return value
 
 
 def _host(task: dict[str, Any]) -> str:
@@ -94,17 +113,21 @@ def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]
     if not isinstance(workflow, dict):
         raise UserError(f"{path}: not a WfFormat instance (no workflow object)")
     if "execution" in workflow or "specification" in workflow:
-        names = {t.get("id"): t.get("name") for t in
-                 (workflow.get("specification") or {}).get("tasks", [])}
+        specification = _object(path, "workflow.specification", workflow.get("specification"))
+        execution = _object(path, "workflow.execution", workflow.get("execution"))
+        # ids are names (text); anything else is kept as its text, never a dict key
+        names = {str(t.get("id")): t.get("name") for t in
+                 _objects(path, "workflow.specification.tasks", specification.get("tasks"))}
         records = []
-        for task in (workflow.get("execution") or {}).get("tasks", []):
-            records.append({**task, "name": names.get(task.get("id")) or task.get("id")})
+        for task in _objects(path, "workflow.execution.tasks", execution.get("tasks")):
+            records.append({**task, "name": names.get(str(task.get("id"))) or task.get("id")})
         return version or "1.5", records
-    old = workflow.get("tasks", workflow.get("jobs"))
-    if not isinstance(old, list):
+    key = "tasks" if "tasks" in workflow else "jobs"
+    if not isinstance(workflow.get(key), list):
         raise UserError(f"{path}: not a WfFormat instance (no workflow tasks or jobs)")
-    system = str((data.get("runtimeSystem") or data.get("wms") or {}).get("name", "")).lower()
-    kilo = 1.0 if "pegasus" in system else 1000.0
+    old = _objects(path, f"workflow.{key}", workflow[key])
+    system = _object(path, "runtimeSystem", data.get("runtimeSystem") or data.get("wms"))
+    kilo = 1.0 if "pegasus" in str(system.get("name", "")).lower() else 1000.0
     records = []
     for task in old:
         record = dict(task)
