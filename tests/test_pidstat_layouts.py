@@ -195,3 +195,12 @@ def test_human_readable_log_reads_as_the_plain_one() -> None:
     assert human["peak_rss_bytes"] == pytest.approx(plain["peak_rss_bytes"], rel=0.001)
     assert human["write_bytes"] == pytest.approx(plain["write_bytes"], rel=0.005)
     assert human["read_bytes"] == plain["read_bytes"] == 4 * KIB
+
+
+def test_a_log_without_io_columns_leaves_the_bytes_unknown() -> None:
+    """`pidstat -h -u -t -r` (no -d), recorded by sysstat 12.6.1 here: no kB_rd/s or kB_wr/s
+    column, so the bytes read and written are unknown (blank), not 0 as 0.10.x wrote them."""
+    task, samples = to_rows(Path(__file__).parent / "data" / "pidstat_no_io.txt", "r")
+    assert task["read_bytes"] == "" and task["write_bytes"] == ""
+    assert all(s["read_bytes"] == "" and s["write_bytes"] == "" for s in samples)
+    assert task["peak_rss_bytes"] == 4084 * KIB  # what the log does hold is read

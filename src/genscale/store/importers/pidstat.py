@@ -62,6 +62,7 @@ class Report:
     threads: int = 0
     thread_ids: set[str] = field(default_factory=set)
     orphan_rss: dict[str, int] = field(default_factory=dict)  # TGID -> bytes
+    io_measured: bool = True  # False when logged without -d: no kB_rd/s, kB_wr/s columns
 
 
 def _base_date(header: str) -> datetime:
@@ -114,6 +115,7 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
         try:
             when, last_clock, day = _timestamp(row["Time"], day, last_clock)
             report = reports.setdefault(when, Report(when))
+            report.io_measured = "kB_rd/s" in columns and "kB_wr/s" in columns
             kind = _line_kind(row)
             if _process_name(row["Command"]) in exclude:
                 continue
@@ -226,6 +228,8 @@ def to_rows(path: Path, run_id: str, exclude: frozenset[str] = frozenset()
     task_id = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
     samples = []
     read = write = 0.0
+    # a log without -d holds no I/O: its byte counts are unknown, not 0
+    io = all(r.io_measured for r in reports)
     cpu = user = system = 0.0
     for r in reports:
         read += r.read_rate * interval
@@ -237,8 +241,8 @@ def to_rows(path: Path, run_id: str, exclude: frozenset[str] = frozenset()
             "run_id": run_id, "task_id": task_id, "app": task_id,
             "timestamp": r.time, "elapsed_s": round(r.time - start, 6),
             "cpu_cores": round(r.cpu_cores, 4), "rss_bytes": r.rss_bytes,
-            "read_bytes": int(read), "write_bytes": int(write), "procs": r.procs,
-            "threads": r.threads,
+            "read_bytes": int(read) if io else "", "write_bytes": int(write) if io else "",
+            "procs": r.procs, "threads": r.threads,
         })
     wall = reports[-1].time - start
     # %usr + %system can differ from %CPU by rounding; scale the split to the total
@@ -252,7 +256,7 @@ def to_rows(path: Path, run_id: str, exclude: frozenset[str] = frozenset()
         "cpu_user_s": round(cpu * share, 6), "cpu_system_s": round(cpu * (1 - share), 6),
         "cpu_time_s": round(cpu, 6), "mean_cores": round(cpu / wall, 4) if wall else 0.0,
         "peak_rss_bytes": max(r.rss_bytes for r in reports),
-        "read_bytes": int(read), "write_bytes": int(write),
+        "read_bytes": int(read) if io else "", "write_bytes": int(write) if io else "",
         "max_procs": max(r.procs for r in reports),
         "max_threads": max(r.threads for r in reports), "sample_interval_s": interval,
     }
