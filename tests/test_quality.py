@@ -165,6 +165,19 @@ def test_bad_flagstat_names_the_problem(name: str, text: str, problem: str,
         parse_report(write(tmp_path / name, text))
 
 
+def test_duplication_metrics_of_several_libraries_are_merged() -> None:
+    """A sample of two libraries (tests/data/picard/README): its duplication is the summed
+    counts' (0.208333), not the first library's (0.333333, what 0.10.x reported)."""
+    parsed = report(Path(__file__).parent / "data" / "picard" / "markdup_two_libraries.txt")
+    assert [row["LIBRARY"] for row in parsed["rows"]] == ["libA", "libB"]
+    assert parsed["rows"][0]["PERCENT_DUPLICATION"] == 0.333333  # each library's kept
+    merged = parsed["metrics"]
+    assert merged["PERCENT_DUPLICATION"] == round(5 / 24, 6)
+    assert merged["READ_PAIRS_EXAMINED"] == 10 and merged["UNPAIRED_READS_EXAMINED"] == 4
+    assert merged["ESTIMATED_LIBRARY_SIZE"] is None  # libB has none: the sum is not known
+    assert picard.typed(parsed)["PERCENT_DUPLICATION"] == merged["PERCENT_DUPLICATION"]
+
+
 def test_bad_files_one_line_each_and_the_rest_still_parsed(dnaseq_run: RunDirectory,
                                                            tmp_path: Path) -> None:
     good = dnaseq_run.path / "work" / "metrics" / "markdup.txt"

@@ -68,8 +68,9 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
                            "command": next((line[2:] for line in lines
                                             if line.startswith("# ") and "--" in line), None),
                            "rows": records,
-                           # the summary row: the first (or only) row, or the one of all reads
-                           "metrics": _summary(records)}
+                           # the summary row: the first (or only) row, the one of all reads,
+                           # or the libraries of a DuplicationMetrics merged
+                           "metrics": _summary(records, short)}
     hist = next((i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM")), None)
     if hist is not None and hist + 1 < len(lines):
         h_header, h_rows, _ = _table(path, lines, hist + 1, numeric=True)
@@ -79,12 +80,40 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     return out
 
 
-def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(records: list[dict[str, Any]], short: str) -> dict[str, Any]:
+    if short == "DuplicationMetrics" and len(records) > 1:
+        return merged_duplication(records)
     for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED")):
         match = [r for r in records if r.get(key) == value]
         if match:
             return match[0]
     return records[0]
+
+
+def merged_duplication(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """MarkDuplicates' rows of several libraries as one sample's: the counts summed,
+    PERCENT_DUPLICATION derived from the sums as Picard derives it for a library ((unpaired
+    duplicates + 2 x pair duplicates) / (unpaired examined + 2 x pairs examined)), and the
+    libraries' ESTIMATED_LIBRARY_SIZE summed (they are distinct molecules; unknown when one
+    library has none); not the first library's alone."""
+    derived = ("PERCENT_DUPLICATION", "ESTIMATED_LIBRARY_SIZE")
+    out: dict[str, Any] = {"LIBRARY": f"{len(records)} libraries"}
+    for column in records[0]:
+        values = [r.get(column) for r in records]
+        if column in TEXT_COLUMNS or column in derived:
+            continue
+        numbers = [v for v in values if isinstance(v, int | float)]
+        out[column] = sum(numbers) if numbers else None
+    examined = (out.get("UNPAIRED_READS_EXAMINED") or 0) + 2 * (out.get("READ_PAIRS_EXAMINED")
+                                                                or 0)
+    duplicates = (out.get("UNPAIRED_READ_DUPLICATES") or 0) + 2 * (
+        out.get("READ_PAIR_DUPLICATES") or 0)
+    out["PERCENT_DUPLICATION"] = round(duplicates / examined, 6) if examined else 0
+    sizes = [r.get("ESTIMATED_LIBRARY_SIZE") for r in records]
+    # a library without pairs has no estimate: then neither has the sample
+    known = all(isinstance(v, int | float) for v in sizes)
+    out["ESTIMATED_LIBRARY_SIZE"] = sum(sizes) if known else None
+    return out
 
 
 def typed(report: dict[str, Any]) -> dict[str, Any]:
