@@ -178,6 +178,16 @@ def test_duplication_metrics_of_several_libraries_are_merged() -> None:
     assert picard.typed(parsed)["PERCENT_DUPLICATION"] == merged["PERCENT_DUPLICATION"]
 
 
+def test_insert_size_summary_is_the_orientation_most_pairs_have() -> None:
+    """Two orientations (tests/data/picard/README): Picard writes FR (10 pairs) before RF
+    (30 pairs); 0.10.x took the first row, a median insert of 204.5 for a library of 2 kb."""
+    parsed = report(Path(__file__).parent / "data" / "picard" /
+                    "insert_size_two_orientations.txt")
+    assert [row["PAIR_ORIENTATION"] for row in parsed["rows"]] == ["FR", "RF"]
+    assert parsed["metrics"]["PAIR_ORIENTATION"] == "RF"
+    assert picard.typed(parsed)["MEDIAN_INSERT_SIZE"] == 2145
+
+
 def test_bad_files_one_line_each_and_the_rest_still_parsed(dnaseq_run: RunDirectory,
                                                            tmp_path: Path) -> None:
     good = dnaseq_run.path / "work" / "metrics" / "markdup.txt"

@@ -83,6 +83,9 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
 def _summary(records: list[dict[str, Any]], short: str) -> dict[str, Any]:
     if short == "DuplicationMetrics" and len(records) > 1:
         return merged_duplication(records)
+    if short == "InsertSizeMetrics" and len(records) > 1:
+        # one row per pair orientation (FR, RF, TANDEM): the one most pairs have
+        return max(records, key=lambda r: r.get("READ_PAIRS") or 0)
     for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED")):
         match = [r for r in records if r.get(key) == value]
         if match:
