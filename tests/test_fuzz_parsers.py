@@ -96,6 +96,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     out["trimmomatic.log"] = (dnaseq_run.path / "logs" / "trim.err").read_text()
     for fmt in ("tsv", "json"):  # flagstat's other formats, by the same samtools
         out[f"flagstat_{fmt}.txt"] = (DATA / "flagstat" / f"{fmt}.txt").read_text()
+    out["trimmomatic_summary.txt"] = (DATA / "trimmomatic" / "pe_summary.txt").read_text()
     for name, text in out.items():  # the unmutated files parse
         parse_report(write_text(tmp_path_factory.mktemp("r") / name, text))
     return out
@@ -103,7 +104,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
 
 REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdup.txt",
                 "insert_size.txt", "samtools_stats.txt", "alignment_summary.txt", "wgs.txt",
-                "fastqc_data.txt", "trimmomatic.log"]
+                "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

@@ -188,6 +188,16 @@ def test_insert_size_summary_is_the_orientation_most_pairs_have() -> None:
     assert picard.typed(parsed)["MEDIAN_INSERT_SIZE"] == 2145
 
 
+@pytest.mark.parametrize("ends", ["pe", "se"])
+def test_trimmomatic_summary_file_reads_as_its_log(ends: str) -> None:
+    """Trimmomatic's `-summary` file (tests/data/trimmomatic/README) gives the metrics its
+    log line gives, under the same names; 0.10.x refused it (no summary line)."""
+    folder = Path(__file__).parent / "data" / "trimmomatic"
+    from_summary = report(folder / f"{ends}_summary.txt")["metrics"]
+    assert from_summary == report(folder / f"{ends}.log")["metrics"]
+    assert from_summary["Dropped"] == (26 if ends == "pe" else 286)
+
+
 def test_bad_files_one_line_each_and_the_rest_still_parsed(dnaseq_run: RunDirectory,
                                                            tmp_path: Path) -> None:
     good = dnaseq_run.path / "work" / "metrics" / "markdup.txt"

@@ -1,4 +1,5 @@
-"""STAR's Log.final.out, Trimmomatic's summary line and fastp's JSON report."""
+"""STAR's Log.final.out, Trimmomatic's summary (its log line or its `-summary` file) and
+fastp's JSON report."""
 
 from __future__ import annotations
 
@@ -29,8 +30,29 @@ def parse_star(path: Path, text: str) -> dict[str, Any]:
     return {"format": "star", "metrics": metrics}
 
 
+# Trimmomatic's `-summary` file (0.37 on): one `Name: value` a line, named apart from its
+# log line's fields (`Both Surviving Reads`, `Both Surviving Read Percent`); read with the
+# log line's names
+_TRIM_SUMMARY = re.compile(r"^(Input Read Pairs|Input Reads|[A-Za-z ]+? Reads|"
+                           r"[A-Za-z ]+? Read Percent): ([\d.,]+)$", re.MULTILINE)
+
+
+def _trimmomatic_summary_name(name: str) -> str:
+    if name.endswith(" Read Percent"):
+        return name.removesuffix(" Read Percent") + " %"
+    if name.endswith(" Reads") and name != "Input Reads":
+        return name.removesuffix(" Reads")
+    return name
+
+
 def parse_trimmomatic(path: Path, text: str) -> dict[str, Any]:
+    """The log line (`Input Read Pairs: N Both Surviving: N (P%) ...`) or the `-summary`
+    file, paired or single-end, with one set of names."""
     names: tuple[str, ...]
+    summary = {_trimmomatic_summary_name(m[1]): number(m[2])
+               for m in _TRIM_SUMMARY.finditer(text)}
+    if ("Input Read Pairs" in summary or "Input Reads" in summary) and "Dropped" in summary:
+        return {"format": "trimmomatic", "metrics": summary}
     if m := _TRIM_PE.search(text):
         names = ("Input Read Pairs", "Both Surviving", "Both Surviving %",
                  "Forward Only Surviving", "Forward Only Surviving %",
