@@ -102,10 +102,9 @@ def merged_duplication(records: list[dict[str, Any]]) -> dict[str, Any]:
     derived = ("PERCENT_DUPLICATION", "ESTIMATED_LIBRARY_SIZE")
     out: dict[str, Any] = {"LIBRARY": f"{len(records)} libraries"}
     for column in records[0]:
-        values = [r.get(column) for r in records]
         if column in TEXT_COLUMNS or column in derived:
             continue
-        numbers = [v for v in values if isinstance(v, int | float)]
+        numbers = [v for r in records if isinstance(v := r.get(column), int | float)]
         out[column] = sum(numbers) if numbers else None
     examined = (out.get("UNPAIRED_READS_EXAMINED") or 0) + 2 * (out.get("READ_PAIRS_EXAMINED")
                                                                 or 0)
