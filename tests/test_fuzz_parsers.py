@@ -97,6 +97,11 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     for fmt in ("tsv", "json"):  # flagstat's other formats, by the same samtools
         out[f"flagstat_{fmt}.txt"] = (DATA / "flagstat" / f"{fmt}.txt").read_text()
     out["trimmomatic_summary.txt"] = (DATA / "trimmomatic" / "pe_summary.txt").read_text()
+    out["wgs_nonzero.txt"] = (DATA / "picard" / "wgs_nonzero_coverage.txt").read_text()
+    markdup = out["markdup.txt"].splitlines()  # Sentieon's layout of the same table
+    at = next(i for i, line in enumerate(markdup) if line.startswith("## METRICS CLASS"))
+    out["sentieon_dedup.txt"] = "\n".join(
+        ["#SentieonCommandLine: driver -i a.bam --algo Dedup m.txt", *markdup[at + 1:]])
     for name, text in out.items():  # the unmutated files parse
         parse_report(write_text(tmp_path_factory.mktemp("r") / name, text))
     return out
@@ -104,7 +109,8 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
 
 REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdup.txt",
                 "insert_size.txt", "samtools_stats.txt", "alignment_summary.txt", "wgs.txt",
-                "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt"]
+                "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt",
+                "wgs_nonzero.txt", "sentieon_dedup.txt"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

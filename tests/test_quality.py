@@ -135,6 +135,59 @@ def test_versions_and_locales_read_the_same(dnaseq_run: RunDirectory, tmp_path: 
     assert number("99.84%") == 99.84 and number("?") is None
 
 
+def _as_sentieon(picard_text: str, algo: str) -> str:
+    """A Picard file's table as Sentieon writes it: its command line, then the header and
+    rows, with no class line (the layout MultiQC's Sentieon support reads)."""
+    lines = picard_text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS"))
+    table = lines[at + 1:]
+    return (f"#SentieonCommandLine: /opt/sentieon/libexec/driver -t 8 -i s.bam --algo {algo}"
+            f" out.txt\n" + "\n".join(table) + "\n")
+
+
+def test_picard_classes_of_other_versions_and_tools_read_as_picard_2(tmp_path: Path) -> None:
+    """One class, however it is named (tests/data/picard/README): Picard 1.x's inner class
+    `CollectWgsMetrics$WgsMetrics`, CollectWgsMetricsWithNonZeroCoverage's whole-genome row
+    (real Picard 2.27.5 files of one BAM), GATK4 MarkDuplicatesSpark's
+    `GATKDuplicationMetrics`, and Sentieon's files, which name no class. 0.10.x typed none
+    of them (features named `picard.CollectWgsMetrics$WgsMetrics.*`, Sentieon's an unknown
+    format)."""
+    folder = Path(__file__).parent / "data" / "picard"
+    wgs_text = (folder / "wgs_same_bam.txt").read_text()
+    wgs = report(folder / "wgs_same_bam.txt")
+    nonzero = report(folder / "wgs_nonzero_coverage.txt")
+    assert nonzero["type"] == "WgsMetrics"
+    assert nonzero["metrics"].pop("CATEGORY") == "WHOLE_GENOME"
+    assert nonzero["metrics"] == wgs["metrics"] and wgs["metrics"]["MEAN_COVERAGE"] == 2
+    for klass in ("picard.analysis.CollectWgsMetrics$WgsMetrics", "CollectWgsMetrics$WgsMetrics",
+                  "net.sf.picard.analysis.WgsMetrics"):
+        parsed = report(write(tmp_path / "old.txt", wgs_text.replace(
+            "picard.analysis.WgsMetrics", klass)))
+        assert (parsed["type"], parsed["metrics"]) == ("WgsMetrics", wgs["metrics"]), klass
+        assert picard.typed(parsed) == picard.typed(wgs)
+    dup_text = (folder / "markdup_two_libraries.txt").read_text()
+    dup = report(folder / "markdup_two_libraries.txt")
+    spark = report(write(tmp_path / "spark.txt", dup_text.replace(
+        "picard.sam.DuplicationMetrics",
+        "org.broadinstitute.hellbender.utils.read.markduplicates.GATKDuplicationMetrics")))
+    assert (spark["type"], spark["metrics"]) == ("DuplicationMetrics", dup["metrics"])
+    for text, algo, expected in ((dup_text, "Dedup", dup), (wgs_text, "WgsMetricsAlgo", wgs)):
+        sentieon = report(write(tmp_path / f"{algo}.txt", _as_sentieon(text, algo)))
+        assert sentieon["type"] == expected["type"] and sentieon["class"].startswith(
+            "sentieon.")
+        assert sentieon["metrics"] == expected["metrics"], algo
+        assert sentieon["command"].startswith("/opt/sentieon/libexec/driver")
+    other = report(write(tmp_path / "qd.txt", "#SentieonCommandLine: driver --algo "
+                         "QualDistribution qd.txt\nquality\tcount_of_Q\n20\t300\n30\t700\n"))
+    assert other["type"] == "QualDistribution" and other["rows"][1] == {
+        "quality": 30, "count_of_Q": 700}
+    with pytest.raises(ReportError, match="without a header row"):
+        report(write(tmp_path / "cut.txt", "#SentieonCommandLine: driver --algo Dedup m\n"))
+    bad = _as_sentieon(dup_text, "Dedup").replace("\t0.333333\t", "\tlots\t")
+    with pytest.raises(ReportError, match="PERCENT_DUPLICATION: expected a number"):
+        report(write(tmp_path / "bad.txt", bad))
+
+
 def test_flagstat_formats_read_the_same() -> None:
     """samtools flagstat's three formats of one BAM (tests/data/flagstat/README) give one
     set of metrics. 0.10.x read only the default format, and there it took the `(mapQ>=5)`
@@ -297,6 +350,62 @@ def test_trim_features_agree_with_trimmomatic(degraded: Dataset, tmp_path: Path)
                                                         abs=1e-4)
     assert m["q15_trim_kept_error_percent"] == pytest.approx(
         100 * errors(kept) / sum(map(len, kept)), abs=1e-4)
+
+
+def _phred64_copy(fastq: Path, out: Path) -> Path:
+    """`fastq` (Phred+33) written as Illumina 1.5 wrote it: every score 31 characters up."""
+    import dnaio
+
+    with dnaio.open(fastq) as reads, dnaio.open(out, mode="w") as writer:
+        for read in reads:
+            assert read.qualities is not None
+            read.qualities = "".join(chr(ord(c) + 31) for c in read.qualities)
+            writer.write(read)
+    return out
+
+
+@pytest.mark.slow
+def test_phred64_fastq_gives_the_numbers_of_its_phred33_copy(degraded: Dataset,
+                                                            tmp_path: Path) -> None:
+    """A Phred+64 file (Illumina 1.3-1.7) is read as such: every feature equals its
+    Phred+33 copy's, FastQC names the same encoding, and Trimmomatic told -phred64 keeps
+    the reads the trim features predict. (0.10.x read its scores 31 too high: quality mean
+    over 60, no trim, no expected errors.)"""
+    import dnaio
+
+    fastq = degraded.file("reads_1")
+    ours33 = fastq_features(fastq)
+    old = _phred64_copy(fastq, tmp_path / "illumina15.fq")
+    ours64 = fastq_features(old)
+    assert (ours33["phred_offset"], ours64["phred_offset"]) == (33, 64)
+    assert ours64["metrics"] == ours33["metrics"]
+    assert ours64["per_position_quality"] == ours33["per_position_quality"]
+    theirs = fastqc_modules(old, tmp_path / "qc")
+    assert theirs["metrics"]["Encoding"] == ours64["encoding"] == "Illumina 1.5"
+    kept = tmp_path / "kept.fq"
+    subprocess.run(["java", "-jar", "/usr/share/java/trimmomatic.jar", "SE", "-phred64",
+                    "-quiet", str(old), str(kept), "SLIDINGWINDOW:4:15", "MINLEN:36"],
+                   check=True)
+    with dnaio.open(kept) as reads:
+        surviving = sum(1 for _ in reads)
+    assert 20 < ours64["metrics"]["q15_trim_surviving_percent"] < 100
+    assert round(100 * surviving / ours64["metrics"]["reads"], 4) == \
+        ours64["metrics"]["q15_trim_surviving_percent"]
+
+
+@pytest.mark.parametrize(("scores", "offset"), [
+    ("IIIIIIII", 33),  # simulated reads of one score, Q40: FastQC calls them Illumina 1.5
+    ("FFFF:FF:", 33),  # NovaSeq's binned scores
+    ("@ABhhhhh", 64),  # Illumina 1.5: 'B' marks the read's end segment
+    ("AAAehhhh", 64),  # Illumina 1.3 (its lowest 'A')
+    ("OOOOO~~~", 33),  # long reads capped at Q93 (past any Phred+64 score)
+    ("#########", 33),
+])
+def test_phred_offset_is_told_by_the_lowest_and_highest_scores(
+        scores: str, offset: int, tmp_path: Path) -> None:
+    path = tmp_path / "r.fq"
+    path.write_text("".join(f"@r{i}\n{'A' * len(scores)}\n+\n{scores}\n" for i in range(3)))
+    assert fastq_features(path)["phred_offset"] == offset
 
 
 def _window_trim_reference(q: list[int]) -> int:

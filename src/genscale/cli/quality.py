@@ -80,7 +80,8 @@ def _print(result: dict[str, Any]) -> None:
     if "status" in result:
         flags = ", ".join(f"{k}: {v}" for k, v in result["status"].items() if v != "pass")
         table.caption = f"not pass: {flags}" if flags else "all modules pass"
-    click.echo(f"\n{result['file']} ({result['format']})")
+    encoding = f", {result['encoding']}" if "encoding" in result else ""
+    click.echo(f"\n{result['file']} ({result['format']}{encoding})")
     Console(width=110).print(table)
 
 

@@ -22,7 +22,8 @@ def detect(path: Path, text: str) -> Parser | None:
     head = _head(text)
     if head.startswith("##FastQC"):
         return fastqc.parse
-    if "## METRICS CLASS" in text or head.startswith("## htsjdk.samtools.metrics"):
+    if "## METRICS CLASS" in text or head.startswith(("## htsjdk.samtools.metrics",
+                                                      picard.SENTIEON_MARK)):
         return picard.parse
     if head.startswith("#:GATKReport"):
         return gatk.parse

@@ -18,6 +18,12 @@ are features too. They follow Trimmomatic 0.39's rule exactly (an N counts as qu
 there): drop a read whose first 4-base window has a mean quality under 15; otherwise cut at
 the end of the first later window that does, then back to the last base of quality 15 or
 more; drop the read if under 36 bases are left.
+
+Scores are Phred+33 unless the file is Phred+64 (Illumina 1.3 to 1.7), told as FastQC tells
+it, by the lowest quality character (64 or more), but only where the highest also looks
+like Phred+64 (`phred_offset`): a Phred+33 file of high scores alone (simulated reads of
+one score, filtered or long reads) is not taken for one, as FastQC takes it. Every number
+is then the same as for the file's Phred+33 copy.
 """
 
 from __future__ import annotations
@@ -40,6 +46,12 @@ DUP_SAMPLE_READS = 100_000
 COMPLEXITY_SAMPLE_READS = 20_000
 MAX_POSITIONS = kernel.MAX_POSITIONS
 PHRED_OFFSET = kernel.PHRED_OFFSET
+PHRED64_OFFSET = 64
+# a Phred+64 file's scores reach ASCII 80 (Q16) at least, and Illumina 1.3-1.7 wrote none
+# over 'h' (104, Q40): past these bounds a file of only high characters is Phred+33
+PHRED64_HIGHEST_RANGE = (ord("P"), ord("n"))
+# FastQC's names of the encodings
+ENCODINGS = {PHRED_OFFSET: "Sanger / Illumina 1.9", PHRED64_OFFSET: "Illumina 1.5"}
 # FastQC 0.11.9's adapter list (the first 12 bases of each). None is periodic, so a read
 # of ordinary length cannot hold two non-overlapping copies short of a concatemer, and
 # counting occurrences counts reads. (Poly-G tails are a feature of their own below.)
@@ -51,12 +63,14 @@ ADAPTERS = {
     "SOLID Small RNA Adapter": "CGCCTTGGCCGT",
 }
 _ADAPTER_BYTES = np.array([list(a.encode()) for a in ADAPTERS.values()], dtype=np.uint8)
+_ERRORS = {offset: kernel.error_table(offset) for offset in ENCODINGS}
 
 
 @dataclass
 class _Totals:
-    """What `scan_chunk` adds up over a file's chunks."""
+    """What `scan_chunk` adds up over a file's chunks, its scores being Phred+`offset`."""
 
+    offset: int = PHRED_OFFSET
     reads: int = 0
     bases: int = 0
     min_len: int = 1 << 30
@@ -87,7 +101,7 @@ def scan_chunk(t: _Totals, buf: np.ndarray, first_line: int) -> int:
     if t.lengths.size < capacity:
         t.lengths = np.zeros(capacity, dtype=np.int64)
         t.seq_starts = np.zeros(capacity, dtype=np.int64)
-    n_reads, at = kernel.scan(buf, _ADAPTER_BYTES, kernel.ERROR_BY_BYTE, t.quality_hist,
+    n_reads, at = kernel.scan(buf, _ADAPTER_BYTES, t.offset, _ERRORS[t.offset], t.quality_hist,
                               t.pos_quality, t.pos_n, t.adapter_hits, t.counts, t.sums,
                               t.lengths, t.seq_starts)
     if n_reads < 0:
@@ -155,7 +169,7 @@ def _summary(path: Path, t: _Totals) -> dict[str, Any]:
         by_length[min(length, positions)] += count
     pos_count = np.maximum(t.reads - np.cumsum(by_length)[:positions], 1)
     per_pos = (t.pos_quality[:positions] / pos_count).round(3)
-    score_hist = t.quality_hist[PHRED_OFFSET:PHRED_OFFSET + 128]
+    score_hist = t.quality_hist[t.offset:t.offset + 128]
     mean_q = float((np.arange(score_hist.size) * score_hist).sum() / score_hist.sum())
     head, tail = per_pos[: min(10, positions)], per_pos[max(0, positions - 10):]
     read_gc_sum, read_gc_sq, trim_removed_errors = (
@@ -164,7 +178,7 @@ def _summary(path: Path, t: _Totals) -> dict[str, Any]:
     gc, n_bases, polyg, trim_surviving, trim_kept_bases = (
         int(t.counts[i]) for i in (kernel.GC, kernel.N_BASES, kernel.POLYG,
                                    kernel.TRIM_SURVIVING, kernel.TRIM_KEPT_BASES))
-    errors = float((kernel.ERROR_BY_BYTE * t.quality_hist).sum())
+    errors = float((_ERRORS[t.offset] * t.quality_hist).sum())
     mean_gc = read_gc_sum / t.reads
     distinct = len(t.dup_sample)
     sampled = t.dup_sampled
@@ -206,21 +220,51 @@ def _summary(path: Path, t: _Totals) -> dict[str, Any]:
         **{f"adapter_percent.{name}": round(100 * int(hits) / t.reads, 4)
            for name, hits in zip(ADAPTERS, t.adapter_hits, strict=True)},
     }
-    return {"format": "fastq", "file": str(path), "metrics": metrics,
+    return {"format": "fastq", "file": str(path), "phred_offset": t.offset,
+            "encoding": _encoding_name(t), "metrics": metrics,
             "per_position_quality": per_pos.tolist(),
             "length_distribution": dict(sorted(t.length_counts.items()))}
+
+
+def phred_offset(quality_hist: np.ndarray) -> int:
+    """64 where the quality bytes counted (`quality_hist`, by byte) are Phred+64's: the
+    lowest 64 ('@') or more, as FastQC decides, and the highest within PHRED64_HIGHEST_RANGE;
+    else 33."""
+    seen = np.flatnonzero(quality_hist)
+    if not seen.size:
+        return PHRED_OFFSET
+    lowest, highest = int(seen[0]), int(seen[-1])
+    low, high = PHRED64_HIGHEST_RANGE
+    return PHRED64_OFFSET if lowest >= PHRED64_OFFSET and low <= highest <= high \
+        else PHRED_OFFSET
+
+
+def _encoding_name(t: _Totals) -> str:
+    seen = np.flatnonzero(t.quality_hist)
+    if t.offset == PHRED64_OFFSET and seen.size and seen[0] == ord("A"):
+        return "Illumina 1.3"  # FastQC's name where the lowest is 'A'
+    return ENCODINGS[t.offset]
 
 
 def fastq_features(path: Path) -> dict[str, Any]:
     """Features of one FASTQ file (gzipped or not): reads, bases, quality percentiles,
     adapters, duplication, what a Q15 trim keeps and more; ReportError on a bad file.
+    Phred+64 files are read as such (`phred_offset`; a second pass over the file).
 
         features = genscale.fastq_features(Path("reads_1.fq.gz"))
         features["reads"], features["quality_mean"], features["dedup_percent"]
     """
     if not path.is_file():
         raise ReportError(path, "no such file")
-    t = _Totals()
+    t = _read(path, PHRED_OFFSET)
+    offset = phred_offset(t.quality_hist)
+    if offset != t.offset:  # the trim and the scores by position need the offset as they go
+        t = _read(path, offset)
+    return _summary(path, t)
+
+
+def _read(path: Path, offset: int) -> _Totals:
+    t = _Totals(offset=offset)
     line = 1
     try:
         with xopen(path, "rb", threads=0) as f:
@@ -241,4 +285,4 @@ def fastq_features(path: Path) -> dict[str, Any]:
         raise ReportError(path, f"not valid FASTQ: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ReportError(path, f"cannot be read as FASTQ: {exc}") from None
-    return _summary(path, t)
+    return t

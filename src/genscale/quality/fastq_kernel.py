@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-PHRED_OFFSET = 33
+PHRED_OFFSET = 33  # Sanger / Illumina 1.8 on; 64 for Illumina 1.3 to 1.7 (`phred_offset`)
 MAX_POSITIONS = 1_000
 TRIM_WINDOW = 4
 TRIM_QUALITY = 15
@@ -37,13 +37,13 @@ NOT_AT = -1  # its header does not start with '@'
 NOT_PLUS = -2  # its third line does not start with '+'
 LENGTHS_DIFFER = -3  # sequence and quality lengths differ
 CUT_SHORT = -4  # the chunk ends inside it
-BAD_QUALITY = -5  # a quality character outside Phred+33 (33 to 126)
+BAD_QUALITY = -5  # a quality character outside Phred+offset (offset to offset + 93, ASCII)
 PROBLEMS = {
     NOT_AT: "the header does not start with '@'",
     NOT_PLUS: "the third line does not start with '+'",
     LENGTHS_DIFFER: "sequence and quality lengths differ",
     CUT_SHORT: "a record is cut short (FASTQ records are four lines)",
-    BAD_QUALITY: "quality characters outside Phred+33",
+    BAD_QUALITY: "quality characters outside Phred+33 (ASCII 33 to 126)",
 }
 
 # each byte's class: A C G T (either case) 0 to 3, N (either case) 4, anything else 5
@@ -51,9 +51,18 @@ BASE_CODE = np.full(256, 5, dtype=np.uint8)
 for _code, _base in enumerate(b"ACGTN"):
     BASE_CODE[_base] = BASE_CODE[_base + 32] = _code
 
-# the probability that a base is wrong, by its quality byte (0 for bytes that are no score)
-ERROR_BY_BYTE = np.zeros(256)
-ERROR_BY_BYTE[PHRED_OFFSET:PHRED_OFFSET + 94] = 10.0 ** (-np.arange(94) / 10.0)
+
+
+def error_table(offset: int) -> np.ndarray:
+    """The probability that a base is wrong, by its quality byte under Phred+`offset` (0
+    for bytes that are no score)."""
+    table = np.zeros(256)
+    top = min(offset + 94, 256)
+    table[offset:top] = 10.0 ** (-np.arange(top - offset) / 10.0)
+    return table
+
+
+ERROR_BY_BYTE = error_table(PHRED_OFFSET)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -66,7 +75,7 @@ def _line_end(buf: np.ndarray, p: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def scan(buf: np.ndarray, adapters: np.ndarray, error_by_byte: np.ndarray,
+def scan(buf: np.ndarray, adapters: np.ndarray, offset: int, error_by_byte: np.ndarray,
          quality_hist: np.ndarray, pos_quality: np.ndarray, pos_n: np.ndarray,
          adapter_hits: np.ndarray, counts: np.ndarray, sums: np.ndarray,
          lengths: np.ndarray, seq_starts: np.ndarray) -> tuple[int, int]:
@@ -74,7 +83,9 @@ def scan(buf: np.ndarray, adapters: np.ndarray, error_by_byte: np.ndarray,
     add them to the accumulators: quality bytes by value (`quality_hist`, 256), quality
     scores and Ns by position (first MAX_POSITIONS), reads holding each adapter (`adapters`:
     one row of ADAPTER_LENGTH bytes each), `counts` and `sums` (indexed by the constants
-    above). Each record's length and sequence offset go to `lengths` and `seq_starts`
+    above). Scores are Phred+`offset` (33 or 64), `error_by_byte` its `error_table`; the
+    quality bytes are counted as they are, whatever the offset. Each record's length and
+    sequence offset go to `lengths` and `seq_starts`
     (room for len(buf) // 6 + 1 records). Returns (records, 0), or (code < 0, the index of
     the record at fault): then the accumulators hold the records before it only partly."""
     n = buf.size
@@ -130,13 +141,13 @@ def scan(buf: np.ndarray, adapters: np.ndarray, error_by_byte: np.ndarray,
         for j in range(length):
             low = min(low, scores[j])
             high = max(high, scores[j])
-        if length and (low < PHRED_OFFSET or high > PHRED_OFFSET + 93):
+        if length and (low < PHRED_OFFSET or high > PHRED_OFFSET + 93 or low < offset):
             return BAD_QUALITY, record
         for j in range(length):  # four tables: a run of one score would wait on its store
             hist[j & 3, scores[j]] += 1
         positions = min(length, MAX_POSITIONS)
         for j in range(positions):
-            pos_quality[j] += scores[j] - PHRED_OFFSET
+            pos_quality[j] += scores[j] - offset
         gc = 0
         n_count = 0
         for j in range(length):
@@ -166,7 +177,7 @@ def scan(buf: np.ndarray, adapters: np.ndarray, error_by_byte: np.ndarray,
         first_failing = -1
         trim1 = trim2 = trim3 = 0  # the previous three bases' scores to Trimmomatic
         for j in range(length):
-            trim0 = 0 if (bases[j] | 32) == 110 else int(scores[j]) - PHRED_OFFSET
+            trim0 = 0 if (bases[j] | 32) == 110 else int(scores[j]) - offset
             if j >= TRIM_WINDOW - 1 and trim0 + trim1 + trim2 + trim3 < threshold:
                 first_failing = j - TRIM_WINDOW + 1
                 break
@@ -191,7 +202,7 @@ def scan(buf: np.ndarray, adapters: np.ndarray, error_by_byte: np.ndarray,
         else:
             kept = length if first_failing < 0 else first_failing + TRIM_WINDOW - 1
             while kept > 1 and ((bases[kept - 1] | 32) == 110 or
-                                scores[kept - 1] < PHRED_OFFSET + TRIM_QUALITY):
+                                scores[kept - 1] < offset + TRIM_QUALITY):
                 kept -= 1
         if kept >= TRIM_MIN_LENGTH:
             counts[TRIM_SURVIVING] += 1

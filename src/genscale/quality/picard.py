@@ -1,8 +1,13 @@
-"""Picard metrics files of any class, Picard 1.x to 3.x (`picard.sam.` or
-`picard.analysis.` class names), with one or many rows and an optional histogram."""
+"""Picard metrics files of any class, Picard 1.x to 3.x (`net.sf.picard.`, `picard.sam.` or
+`picard.analysis.` class names, inner classes such as `CollectWgsMetrics$WgsMetrics`), with
+one or many rows and an optional histogram; GATK4's own classes (MarkDuplicatesSpark's
+`GATKDuplicationMetrics`); and Sentieon's Picard-compatible metrics (`--algo Dedup`,
+`AlignmentStat`, `InsertSizeMetricAlgo`, `WgsMetricsAlgo`, ...), whose class is told by
+their header, as they name none."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,29 @@ KNOWN_CLASSES = {
     "InsertSizeMetrics": ("MEDIAN_INSERT_SIZE", "MEAN_INSERT_SIZE", "STANDARD_DEVIATION",
                           "PAIR_ORIENTATION"),
 }
+
+
+# classes of other tools and versions that are a known class under another name, with
+# its columns: GATK4's Spark MarkDuplicates; the whole-genome row of CollectWgsMetrics
+# WithNonZeroCoverage is CollectWgsMetrics' (`_summary` takes it)
+ALIASES = {"GATKDuplicationMetrics": "DuplicationMetrics",
+           "WgsMetricsWithNonZeroCoverage": "WgsMetrics"}
+# Sentieon's files: the class by the header's columns, the first that all match
+SENTIEON_HEADERS = (
+    ("DuplicationMetrics", ("UNPAIRED_READS_EXAMINED", "READ_PAIRS_EXAMINED")),
+    ("AlignmentSummaryMetrics", ("CATEGORY", "TOTAL_READS", "PF_READS_ALIGNED")),
+    ("InsertSizeMetrics", ("MEDIAN_INSERT_SIZE", "PAIR_ORIENTATION")),
+    ("HsMetrics", ("BAIT_SET", "MEAN_TARGET_COVERAGE")),
+    ("WgsMetrics", ("GENOME_TERRITORY", "MEAN_COVERAGE")),
+)
+SENTIEON_MARK = "#SentieonCommandLine:"
+
+
+def class_name(klass: str) -> str:
+    """A metrics class's name without its package or outer class, as Picard 2.x names
+    it: `net.sf.picard.analysis.CollectWgsMetrics$WgsMetrics` -> `WgsMetrics`."""
+    short = re.split(r"[.$]", klass.strip())[-1]
+    return ALIASES.get(short, short)
 
 
 # columns of the known classes that hold text; every other column of theirs is a number
@@ -54,20 +82,44 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
     lines = text.splitlines()
     at = next((i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS")), None)
+    if at is None and lines and lines[0].startswith(SENTIEON_MARK):
+        return _parse_sentieon(path, lines)
     if at is None:
         raise ReportError(path, "not a Picard metrics file (no '## METRICS CLASS' line)")
     klass = lines[at].split("\t", 1)[1].strip() if "\t" in lines[at] else ""
     if at + 1 >= len(lines) or not lines[at + 1].strip():
         raise ReportError(path, f"truncated: {klass or 'the metrics class'} has no header row")
-    short = klass.rsplit(".", 1)[-1]
-    header, rows, _ = _table(path, lines, at + 1, numeric=short in KNOWN_CLASSES)
+    command = next((line[2:] for line in lines if line.startswith("# ") and "--" in line), None)
+    return _report(path, lines, at + 1, klass, class_name(klass), command)
+
+
+def _parse_sentieon(path: Path, lines: list[str]) -> dict[str, Any]:
+    """Sentieon's layout: its command line, then a Picard table (and perhaps a histogram)
+    under no class line; the class is the one whose columns the header has."""
+    start = next((i for i in range(1, len(lines))
+                  if lines[i].strip() and not lines[i].startswith("#")), None)
+    if start is None:
+        raise ReportError(path, "truncated: a Sentieon metrics file without a header row")
+    header = set(lines[start].split("\t"))
+    short = next((name for name, needed in SENTIEON_HEADERS if header.issuperset(needed)),
+                 None)
+    algo = re.search(r"--algo (\S+)", lines[0])
+    if short is None:  # not one of the known classes: named by its algorithm
+        short = algo[1] if algo else "SentieonMetrics"
+    return _report(path, lines, start, f"sentieon.{short}", short,
+                   lines[0][len(SENTIEON_MARK):].strip())
+
+
+def _report(path: Path, lines: list[str], header_at: int, klass: str, short: str,
+            command: str | None) -> dict[str, Any]:
+    """The report of the table whose header is line `header_at`, of class `klass`
+    (`short`, its `class_name`), with the histogram after it if any."""
+    header, rows, _ = _table(path, lines, header_at, numeric=short in KNOWN_CLASSES)
     if not rows:
         raise ReportError(path, f"truncated: {klass} has a header but no rows")
     records = [dict(zip(header, r, strict=False)) for r in rows]
-    out: dict[str, Any] = {"format": "picard", "class": klass,
-                           "command": next((line[2:] for line in lines
-                                            if line.startswith("# ") and "--" in line), None),
-                           "rows": records,
+    out: dict[str, Any] = {"format": "picard", "class": klass, "type": short,
+                           "command": command, "rows": records,
                            # the summary row: the first (or only) row, the one of all reads,
                            # or the libraries of a DuplicationMetrics merged
                            "metrics": _summary(records, short)}
@@ -75,8 +127,6 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     if hist is not None and hist + 1 < len(lines):
         h_header, h_rows, _ = _table(path, lines, hist + 1, numeric=True)
         out["histogram"] = {"columns": h_header, "rows": h_rows}
-    if short in KNOWN_CLASSES:
-        out["type"] = short
     return out
 
 
@@ -86,7 +136,8 @@ def _summary(records: list[dict[str, Any]], short: str) -> dict[str, Any]:
     if short == "InsertSizeMetrics" and len(records) > 1:
         # one row per pair orientation (FR, RF, TANDEM): the one most pairs have
         return max(records, key=lambda r: r.get("READ_PAIRS") or 0)
-    for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED")):
+    for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED"),
+                       ("CATEGORY", "WHOLE_GENOME")):
         match = [r for r in records if r.get(key) == value]
         if match:
             return match[0]

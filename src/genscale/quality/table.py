@@ -36,7 +36,7 @@ def _source(report: dict[str, Any], path: Path) -> str:
     if report["format"] == "fastqc":
         return path.parent.name if path.parent.name.startswith("fastqc") else "fastqc"
     if report["format"] == "picard":
-        return f"picard.{report['class'].rsplit('.', 1)[-1]}"
+        return f"picard.{report['type']}"  # the class's Picard 2.x name, whatever wrote it
     return SOURCE_OF.get(report["format"], report["format"])
 
 
