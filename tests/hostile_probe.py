@@ -393,6 +393,14 @@ def cases() -> list[Case]:
         for label, text in bad_rows.items():
             add(f"import {kind}", label, ["import", kind, "{d}/in.txt", "--out", "{d}/out"],
                 write("in.txt", text.encode("utf-8", "surrogateescape")), leaves=["out"])
+        if kind == "snakemake-benchmark":
+            for label, pattern in [("--rule-pattern without {rule}", "{sample}.txt"),
+                                   ("--rule-pattern unmatched", "{rule}.tsv"),
+                                   ("--rule-pattern open brace", "{rule.txt"),
+                                   ("--rule-pattern bad constraint", "{rule,(}.txt")]:
+                add(f"import {kind}", label, ["import", kind, "{d}/in.txt", "--out",
+                                              "{d}/out", "--rule-pattern", pattern],
+                    write("in.txt", head + good), leaves=["out"])
         add(f"import {kind}", "missing file", ["import", kind, "{d}/nope.txt", "--out",
                                                "{d}/out"], leaves=["out"])
         add(f"import {kind}", "a directory", ["import", kind, "{d}/dir", "--out", "{d}/out"],

@@ -174,6 +174,41 @@ def test_snakemake_benchmarks_of_every_layout(tmp_path: Path) -> None:
     assert pd.isna(jsonl["memory_requested_bytes"])  # its resources name no memory
 
 
+def test_snakemake_benchmarks_in_the_tutorials_flat_folder(tmp_path: Path) -> None:
+    """The tutorial's layout, `benchmarks/{sample}.bwa.benchmark.txt`, one folder for every
+    rule: the real 9.27.1 files copied there. Without --rule-pattern the rule is the file
+    name up to its first dot (here the sample: 0.10.x's only choice); with the
+    directive's pattern, the rule. A file the pattern does not fit, or a pattern without
+    {rule}, is one line."""
+    flat = tmp_path / "benchmarks"
+    flat.mkdir()
+    for rule in ("pack", "sort_numbers"):
+        (flat / f"sample1.{rule}.benchmark.txt").write_bytes(
+            (DATA / "snakemake" / rule / "sample1.tsv").read_bytes())
+    files = sorted(flat.iterdir())
+    assert set(imported(tmp_path / "plain", "snakemake-benchmark", *files)["step"]) == {
+        "sample1"}
+    out = tmp_path / "by-pattern"
+    proc = subprocess.run([GENSCALE, "import", "snakemake-benchmark", *map(str, files),
+                           "--out", str(out), "--rule-pattern",
+                           "benchmarks/{sample,[a-z0-9]+}.{rule}.benchmark.txt"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tasks = pd.read_csv(out / "tasks.csv")
+    assert sorted(tasks["step"]) == ["pack", "pack", "sort_numbers"]
+    for pattern, message in (
+            ("{sample}.{rule}.tsv", "sample1.pack.benchmark.txt: does not match "
+                                    "--rule-pattern '{sample}.{rule}.tsv'"),
+            ("{sample}.bwa.benchmark.txt", "expected a {rule} wildcard"),
+            ("{sample.{rule}.txt", "a brace that opens no wildcard"),
+            ("{sample,[a-z}.{rule}.txt", "not a valid constraint")):
+        proc = subprocess.run([GENSCALE, "import", "snakemake-benchmark", str(files[0]),
+                               "--out", str(tmp_path / "bad"), "--rule-pattern", pattern],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr, (pattern, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
 def test_snakemake_extended_fields() -> None:
     assert total_mib("{'a.fq': 1.5, 'dir/b c.fq': 2}") == 3.5 and total_mib("7.25") == 7.25
     for bad in ("{'a': 'big'}", "{'a': 1", "__import__('os')", "[True]"):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,18 +21,22 @@ def import_() -> None:
     """Bring existing measurements into a run directory."""
 
 
-def _importer(name: str, source: str, convert: Callable[[Path, str], list[Rows]],
-              doc: str, example: str) -> None:
-    """One `genscale import NAME FILE... --out RUN_DIR` command over `convert`."""
+def _importer(name: str, source: str, convert: Callable[..., list[Rows]],
+              doc: str, example: str, *options: Callable[[Any], Any]) -> None:
+    """One `genscale import NAME FILE... --out RUN_DIR [OPTIONS]` command over `convert`
+    (called with a file, the run id and the `options`' values by name)."""
 
     @import_.command(name=name, help=f"{doc}\n\n\b\nExample:\n  {example}")
     @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), required=True,
                   help="run directory to write (new or empty)")
-    def command(files: tuple[Path, ...], out: Path) -> None:
-        run = import_run(list(files), out, source, convert)
+    def command(files: tuple[Path, ...], out: Path, **settings: Any) -> None:
+        run = import_run(list(files), out, source, partial(convert, **settings))
         print_summary(run.tasks(), out.name)
         click.echo(str(run.path))
+
+    for option in options:
+        option(command)
 
 
 _importer("pidstat", "pidstat-import", lambda path, run_id: [pidstat_rows(path, run_id)],
@@ -41,8 +47,16 @@ _importer("nextflow-trace", "nextflow-import", nextflow_rows,
           "each file one workflow, each line one task.",
           "genscale import nextflow-trace trace.txt --out runs/nf-trace")
 _importer("snakemake-benchmark", "snakemake-import", snakemake_rows,
-          "Snakemake `benchmark:` files: each line of each file one task (one repeat).",
-          "genscale import snakemake-benchmark benchmarks/*.tsv --out runs/smk")
+          "Snakemake `benchmark:` files: each line of each file one task (one repeat). The "
+          "rule is the file's `rule_name` (8.x `--benchmark-extended`), else where "
+          "--rule-pattern puts it, else the file's folder (benchmarks/RULE/x.tsv), else the "
+          "file name up to its first dot.",
+          "genscale import snakemake-benchmark benchmarks/*.txt --out runs/smk "
+          "--rule-pattern '{sample}.{rule}.benchmark.txt'",
+          click.option("--rule-pattern", metavar="PATTERN", default=None,
+                       help="the benchmark: directive's path (its last components) with "
+                            "{rule} where the rule's name stands, Snakemake's wildcard "
+                            "syntax: '{sample}.{rule}.benchmark.txt'"))
 _importer("wfformat", "wfformat-import", wfformat_rows,
           "WfCommons instances (WfFormat JSON, schema 1.0 to 1.6): each file one workflow, "
           "each task one row.",

@@ -21,9 +21,11 @@ MiB by input file); a benchmark file named `.jsonl` holds the same fields as one
 object per line. `NA` (8.x, nothing measured) and `-` are missing. `cpu_time_s` is
 `cpu_time` only: `mean_load` is sampled (psutil's first reading of a process is 0, so it
 reads 0 on short jobs; the Snakemake 9 fixture has 0.00 beside 0.45 s of CPU time) and is
-not taken for it. The rule is the `rule_name` column, else the file's directory
-(`benchmarks/RULE/x.tsv`), else the file name up to its first dot. The files hold no
-timestamps.
+not taken for it. The rule is the `rule_name` column, else where `rule_pattern` (the
+`benchmark:` directive's path with `{rule}` for the rule's place, Snakemake's wildcard
+syntax: `{sample}.{rule}.benchmark.txt` for the tutorial's `benchmarks/{sample}.bwa.
+benchmark.txt`) puts it, else the file's directory (`benchmarks/RULE/x.tsv`), else the
+file name up to its first dot. The files hold no timestamps.
 """
 
 from __future__ import annotations
@@ -295,14 +297,62 @@ def requested_memory_bytes(text: str) -> int | None:
     return None
 
 
-def snakemake_rows(path: Path, run_id: str) -> list[Rows]:
+_WILDCARD = re.compile(r"\{\s*([A-Za-z_]\w*)\s*(?:,([^{}]*(?:\{[^{}]*\}[^{}]*)*))?\}")
+
+
+def rule_pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The regex of a `benchmark:` path pattern in Snakemake's wildcard syntax (`{name}`,
+    or `{name,REGEX}` constrained), which must hold `{rule}`; a wildcard named twice
+    matches the same text both times. UserError for a pattern that is not one."""
+    parts, seen, at = [], set(), 0
+    for match in _WILDCARD.finditer(pattern):
+        literal = pattern[at:match.start()]
+        if "{" in literal or "}" in literal:
+            break
+        name, constraint = match[1], match[2]
+        parts.append(re.escape(literal))
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{constraint or '.+?'})")
+        seen.add(name)
+        at = match.end()
+    tail = pattern[at:]
+    if "{" in tail or "}" in tail:
+        raise UserError(f"--rule-pattern {pattern!r}: a brace that opens no wildcard "
+                        "(expected {name} or {name,regex})")
+    if "rule" not in seen:
+        raise UserError(f"--rule-pattern {pattern!r}: expected a {{rule}} wildcard where the "
+                        "rule's name stands, e.g. {sample}.{rule}.benchmark.txt")
+    try:
+        return re.compile("".join(parts) + re.escape(tail))
+    except re.error as exc:
+        raise UserError(f"--rule-pattern {pattern!r}: not a valid constraint ({exc})") from None
+
+
+def _rule_of(path: Path, pattern: str) -> str:
+    """The `{rule}` that `pattern` finds in the end of `path` (as many of its last
+    components as the pattern has)."""
+    depth = pattern.count("/") + 1
+    tail = "/".join(path.parts[-depth:])
+    match = rule_pattern_regex(pattern).fullmatch(tail)
+    if match is None:
+        raise UserError(f"{path}: does not match --rule-pattern {pattern!r}")
+    return match["rule"]
+
+
+def snakemake_rows(path: Path, run_id: str, rule_pattern: str | None = None) -> list[Rows]:
+    """Each line of a Snakemake benchmark file as a task. `rule_pattern`: where the rule's
+    name stands in the file's path (`rule_pattern_regex`), for files that do not name it
+    (before 8.x's `--benchmark-extended`) in a folder that is not the rule's."""
     header, rows = _read_records(path)
     if not set(SNAKEMAKE_COLUMNS) <= set(header):
         raise UserError(f"{path}: not a Snakemake benchmark file: expected the columns "
                         f"{' and '.join(SNAKEMAKE_COLUMNS)}, found "
                         f"{', '.join(header)[:300] or 'none'}")
-    default_rule = (path.parent.name if path.parent.name not in ("benchmarks", "benchmark", "")
-                    else path.name.split(".", 1)[0])
+    if rule_pattern is not None:
+        default_rule = _rule_of(path, rule_pattern)
+    elif path.parent.name not in ("benchmarks", "benchmark", ""):
+        default_rule = path.parent.name
+    else:
+        default_rule = path.name.split(".", 1)[0]
     out: list[Rows] = []
     for n, (line, values) in enumerate(rows, start=1):
         row = _Row(path, line, values)
