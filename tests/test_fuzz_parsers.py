@@ -98,6 +98,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
         out[f"flagstat_{fmt}.txt"] = (DATA / "flagstat" / f"{fmt}.txt").read_text()
     out["trimmomatic_summary.txt"] = (DATA / "trimmomatic" / "pe_summary.txt").read_text()
     out["wgs_nonzero.txt"] = (DATA / "picard" / "wgs_nonzero_coverage.txt").read_text()
+    out["gatk2.grp"] = (DATA / "gatk" / "bqsr_gatk2_documentation.grp").read_text()
     markdup = out["markdup.txt"].splitlines()  # Sentieon's layout of the same table
     at = next(i for i, line in enumerate(markdup) if line.startswith("## METRICS CLASS"))
     out["sentieon_dedup.txt"] = "\n".join(
@@ -110,7 +111,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
 REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdup.txt",
                 "insert_size.txt", "samtools_stats.txt", "alignment_summary.txt", "wgs.txt",
                 "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt",
-                "wgs_nonzero.txt", "sentieon_dedup.txt"]
+                "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

@@ -4,6 +4,7 @@ agree with FastQC on the same file."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import zipfile
@@ -118,6 +119,30 @@ def test_gatk_recalibration_table(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="truncated: table RecalTable0"):
         report(write(tmp_path / "cut.table", truncated.replace(
             "31.0000           34.2116             19992318      15743.00\n", "")))
+
+
+def test_gatk2_recalibration_table_of_several_read_groups(tmp_path: Path) -> None:
+    """GATK 2.x's layout (its documentation's example): the `true`/`false` before the
+    column count is read (0.10.x took the column count for the rows and called the table
+    truncated), and the six read groups' mismatch rows are merged into the sample's
+    numbers (0.10.x gave the first row's, a deletion row). Out-of-range counts are one
+    line."""
+    parsed = report(Path(__file__).parent / "data" / "gatk" / "bqsr_gatk2_documentation.grp")
+    assert len(parsed["tables"]["RecalTable0"]["rows"]) == 18
+    m = parsed["metrics"]
+    mismatch_rows = [r for r in parsed["tables"]["RecalTable0"]["rows"] if r[1] == "M"]
+    observations = sum(r[4] for r in mismatch_rows)
+    errors = sum(r[5] for r in mismatch_rows)
+    assert (m["Observations"], m["Errors"], m["ReadGroups"]) == (observations, errors, 6)
+    assert m["EmpiricalQuality"] == pytest.approx(-10 * math.log10(errors / observations),
+                                                  abs=1e-4)
+    # each read group's own, 23.03 to 23.26: the merged one lies among them
+    assert 23.03 < m["EmpiricalQuality"] < 23.26 and 23.53 < m["EstimatedQReported"] < 23.78
+    assert m["EmpiricalQuality"] == 23.1564  # 78,821,364 errors in 16,303,723,400 bases
+    text = (Path(__file__).parent / "data" / "gatk" / "bqsr_gatk2_documentation.grp").read_text()
+    bad = text.replace("23.5527    2441035052", "-9e9    2441035052")
+    with pytest.raises(ReportError, match="read group SRR032765: expected 0 <= Errors"):
+        report(write(tmp_path / "bad.grp", bad))
 
 
 def test_versions_and_locales_read_the_same(dnaseq_run: RunDirectory, tmp_path: Path) -> None:
