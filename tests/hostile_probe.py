@@ -440,6 +440,18 @@ def cases() -> list[Case]:
                                         '"QC-failed reads": {}}'),
         "fastp section a list": write("r.txt", '{"summary": {"fastp_version": "0.23.2", '
                                       '"before_filtering": [1, 2]}}'),
+        "sentieon command line only": write("r.txt", "#SentieonCommandLine: driver --algo "
+                                            "Dedup m.txt\n"),
+        "sentieon text as number": write("r.txt", "#SentieonCommandLine: driver --algo Dedup "
+                                         "m.txt\n" + PICARD_DUP.format(row=PICARD_ROW.replace(
+                                             "0.295934", "lots")).split(
+                                             "picard.sam.DuplicationMetrics\n", 1)[1]),
+        "gatk errors over observations": write("r.txt", "#:GATKReport.v1.1:1\n"
+                                               "#:GATKTable:6:2:%s:%s:%.4f:%.4f:%d:%.2f:;\n"
+                                               "#:GATKTable:RecalTable0:\nReadGroup EventType "
+                                               "EmpiricalQuality EstimatedQReported "
+                                               "Observations Errors\na M 30 30 10 99\n"
+                                               "b M 30 30 10 1\n\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (
