@@ -52,7 +52,6 @@ for _code, _base in enumerate(b"ACGTN"):
     BASE_CODE[_base] = BASE_CODE[_base + 32] = _code
 
 
-
 def error_table(offset: int) -> np.ndarray:
     """The probability that a base is wrong, by its quality byte under Phred+`offset` (0
     for bytes that are no score)."""
