@@ -213,6 +213,31 @@ def test_picard_classes_of_other_versions_and_tools_read_as_picard_2(tmp_path: P
         report(write(tmp_path / "bad.txt", bad))
 
 
+def test_picard_files_seen_in_the_wild(tmp_path: Path) -> None:
+    """Two layouts of public Picard 2.x files (MultiQC's test data; written here from the
+    real two-library and WGS files, not copied): a MarkDuplicates file with an unnamed
+    library that examined nothing (`?` for its duplication, no size), whose sample is the
+    other library's (0.10.x merged it and lost the library size), and two files
+    concatenated into one, which are one line (0.10.x read the first and dropped the
+    second sample)."""
+    folder = Path(__file__).parent / "data" / "picard"
+    dup_text = (folder / "markdup_two_libraries.txt").read_text()
+    header, lib_a = dup_text.splitlines()[6:8]
+    assert header.startswith("LIBRARY") and lib_a.startswith("libA\t")
+    empty = "\t0\t0\t0\t0\t0\t0\t0\t?\t"
+    one_library = dup_text.replace(lib_a + "\n", f"{empty}\n{lib_a}\n").replace(
+        "libB\t4\t4\t0\t0\t1\t0\t0\t0.083333\t\n", "")
+    parsed = report(write(tmp_path / "empty_library.txt", one_library))
+    assert len(parsed["rows"]) == 2
+    assert parsed["metrics"]["LIBRARY"] == "libA"
+    assert parsed["metrics"]["ESTIMATED_LIBRARY_SIZE"] == 6
+    assert parsed["metrics"]["PERCENT_DUPLICATION"] == 0.333333
+    wgs_text = (folder / "wgs_same_bam.txt").read_text()
+    with pytest.raises(ReportError, match=r"2 metrics classes \(lines 6, 270\): Picard files "
+                                          r"concatenated"):
+        report(write(tmp_path / "two.txt", wgs_text + "\n" + dup_text))
+
+
 def test_flagstat_formats_read_the_same() -> None:
     """samtools flagstat's three formats of one BAM (tests/data/flagstat/README) give one
     set of metrics. 0.10.x read only the default format, and there it took the `(mapQ>=5)`

@@ -81,7 +81,14 @@ def _table(path: Path, lines: list[str], start: int, numeric: bool
 def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
     lines = text.splitlines()
-    at = next((i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS")), None)
+    classes = [i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS")]
+    if len(classes) > 1:
+        # Picard writes one class a file: more are files put together, several samples'
+        # perhaps, and one file's numbers are one sample's here
+        raise ReportError(path, f"{len(classes)} metrics classes (lines "
+                                f"{', '.join(str(i + 1) for i in classes)}): Picard files "
+                                "concatenated? one report a file")
+    at = classes[0] if classes else None
     if at is None and lines and lines[0].startswith(SENTIEON_MARK):
         return _parse_sentieon(path, lines)
     if at is None:
@@ -149,8 +156,17 @@ def merged_duplication(records: list[dict[str, Any]]) -> dict[str, Any]:
     PERCENT_DUPLICATION derived from the sums as Picard derives it for a library ((unpaired
     duplicates + 2 x pair duplicates) / (unpaired examined + 2 x pairs examined)), and the
     libraries' ESTIMATED_LIBRARY_SIZE summed (they are distinct molecules; unknown when one
-    library has none); not the first library's alone."""
+    library has none); not the first library's alone. A library that examined no read is
+    left out (some Picard 2.x files hold one, unnamed, PERCENT_DUPLICATION `?`)."""
     derived = ("PERCENT_DUPLICATION", "ESTIMATED_LIBRARY_SIZE")
+    # a library that examined no read at all (Picard writes one with no name and `?`) adds
+    # nothing, and has no size to spoil the others' sum with
+    examined_any = [r for r in records if any(
+        isinstance(r.get(c), int | float) and r[c] > 0
+        for c in ("UNPAIRED_READS_EXAMINED", "READ_PAIRS_EXAMINED"))]
+    records = examined_any or records
+    if len(records) == 1:
+        return records[0]
     out: dict[str, Any] = {"LIBRARY": f"{len(records)} libraries"}
     for column in records[0]:
         if column in TEXT_COLUMNS or column in derived:
