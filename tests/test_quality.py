@@ -252,6 +252,18 @@ def test_flagstat_formats_read_the_same() -> None:
     assert default["mapped %"] == 85.71 and default["duplicates (QC-failed)"] == 1
 
 
+def test_flagstat_under_a_head_banner(tmp_path: Path) -> None:
+    """`head`/`tail` of several flagstat files name each with `==> FILE <==` (a layout seen
+    in public test data): one output under its name reads as without it (0.10.x: "not a
+    flagstat line"), two outputs in one file are one line, not the first one's numbers."""
+    text = (Path(__file__).parent / "data" / "flagstat" / "default.txt").read_text()
+    expected = report(Path(__file__).parent / "data" / "flagstat" / "default.txt")["metrics"]
+    named = f"==> sample.flagstat <==\n{text}"
+    assert report(write(tmp_path / "named.txt", named))["metrics"] == expected
+    with pytest.raises(ReportError, match=r"2 flagstat outputs \(lines 2, \d+\)"):
+        report(write(tmp_path / "two.txt", named + "\n" + named))
+
+
 @pytest.mark.parametrize(("name", "text", "problem"), [
     ("tsv.txt", "7\t1\ttotal (QC-passed reads + QC-failed reads)\nlots\t0\tmapped\n",
      "line 2: mapped: expected two counts"),

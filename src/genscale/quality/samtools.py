@@ -40,14 +40,26 @@ def _flagstat_key(name: str) -> str:
     return "in total" if name in ("total", _TOTAL) else name
 
 
+_BANNER = re.compile(r"^==> .* <==\s*$")
+
+
 def parse_flagstat(path: Path, text: str) -> dict[str, Any]:
     """Any of flagstat's formats (told by content); ReportError names the line."""
     if text.lstrip().startswith("{"):
         return _flagstat_json(path, text)
     metrics: dict[str, Any] = {}
-    tsv = "\t" in text.split("\n", 1)[0]
-    for number_, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    lines = text.splitlines()
+    # `head`/`tail` of several files name each with a `==> FILE <==` line: one such name
+    # (or a note in that form) is passed over, a second flagstat output is one line
+    banners = [i for i, line in enumerate(lines) if _BANNER.match(line)]
+    totals = [i for i, line in enumerate(lines) if "in total" in line]
+    if len(totals) > 1:
+        raise ReportError(path, f"{len(totals)} flagstat outputs (lines "
+                                f"{', '.join(str(i + 1) for i in totals)}): one report a file")
+    first = next((i for i, line in enumerate(lines) if line.strip() and i not in banners), 0)
+    tsv = "\t" in lines[first] if lines else False
+    for number_, line in enumerate(lines, 1):
+        if not line.strip() or number_ - 1 in banners:
             continue
         if tsv:
             fields = line.split("\t")
