@@ -88,6 +88,26 @@ def test_dnaseq_reports_parse_to_known_values(dnaseq_run: RunDirectory,
     assert fastp["metrics"]["before_filtering.total_reads"] == 2 * pairs
 
 
+def test_fastp_json_with_a_quote_in_its_command(tmp_path: Path) -> None:
+    """fastp writes its command line into the JSON without escaping it (OpenGene/fastp#349):
+    an argument holding a quote makes the file invalid JSON. The real fastp here writes one;
+    its numbers are read (0.10.x: "corrupt fastp JSON"), and a JSON broken elsewhere is
+    still one line."""
+    fastq = tmp_path / "r.fq"
+    fastq.write_text("".join(f"@r{i}\n{'ACGT' * 25}\n+\n{'I' * 100}\n" for i in range(50)))
+    out = tmp_path / "fastp.json"
+    subprocess.run(["fastp", "-i", str(fastq), "-o", str(tmp_path / "o.fq"), "-j", str(out),
+                    "-h", str(tmp_path / "f.html"), "-R", 'sample "A" report'],
+                   check=True, capture_output=True)
+    text = out.read_text()
+    with pytest.raises(ValueError):
+        json.loads(text)  # fastp's own file: not JSON
+    parsed = report(out)
+    assert parsed["metrics"]["before_filtering.total_reads"] == 50
+    with pytest.raises(ReportError, match="corrupt fastp JSON"):
+        report(write(tmp_path / "cut.json", text.replace('"summary": {', '"summary": {{', 1)))
+
+
 def test_star_log_parses_to_known_values(rnaseq_run: RunDirectory) -> None:
     star = report(rnaseq_run.path / "work" / "star" / "Log.final.out")
     assert star["format"] == "star"

@@ -65,11 +65,22 @@ def parse_trimmomatic(path: Path, text: str) -> dict[str, Any]:
                                                 zip(names, m.groups(), strict=True)}}
 
 
+# fastp writes its command line last, between quotes it does not escape: a command that
+# quoted an argument (`--report_title "a b"`) makes the file invalid JSON
+_FASTP_COMMAND = re.compile(r'(\n\s*"command":\s*")(.*)("\s*\}\s*)$', re.DOTALL)
+
+
 def parse_fastp(path: Path, text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(path, f"corrupt fastp JSON at line {exc.lineno}: {exc.msg}") from None
+        repaired = _FASTP_COMMAND.sub(
+            lambda m: m[1] + json.dumps(m[2])[1:-1] + m[3], text, count=1)
+        try:
+            data = json.loads(repaired)
+        except json.JSONDecodeError:
+            raise ReportError(path, f"corrupt fastp JSON at line {exc.lineno}: "
+                                    f"{exc.msg}") from None
     summary = data.get("summary") if isinstance(data, dict) else None
     if not isinstance(summary, dict):
         raise ReportError(path, "a JSON file without fastp's 'summary' object")
