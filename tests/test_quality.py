@@ -222,6 +222,12 @@ def test_picard_classes_of_other_versions_and_tools_read_as_picard_2(tmp_path: P
             "sentieon.")
         assert sentieon["metrics"] == expected["metrics"], algo
         assert sentieon["command"].startswith("/opt/sentieon/libexec/driver")
+    # Sentieon's AlignmentStat (seen in public test data) ends header and rows with a tab
+    lines = _as_sentieon(wgs_text, "WgsMetricsAlgo").splitlines()
+    table_end = lines.index("", 1)
+    tabbed = [lines[0], *(line + "\t" for line in lines[1:table_end]), *lines[table_end:]]
+    parsed = report(write(tmp_path / "tabbed.txt", "\n".join(tabbed) + "\n"))
+    assert parsed["metrics"] == wgs["metrics"] and "" not in parsed["rows"][0]
     other = report(write(tmp_path / "qd.txt", "#SentieonCommandLine: driver --algo "
                          "QualDistribution qd.txt\nquality\tcount_of_Q\n20\t300\n30\t700\n"))
     assert other["type"] == "QualDistribution" and other["rows"][1] == {

@@ -61,10 +61,16 @@ def _table(path: Path, lines: list[str], start: int, numeric: bool
     another number of fields than the header, or (`numeric`) text in a number column, is a
     ReportError naming its line and column: read on, every later value would be shifted."""
     header = lines[start].split("\t")
+    # Sentieon ends its header and rows with a tab: an empty last column, not a field
+    trailing = len(header) > 1 and header[-1] == ""
+    if trailing:
+        header = header[:-1]
     rows = []
     i = start + 1
     while i < len(lines) and lines[i].strip() and not lines[i].startswith("#"):
         fields = lines[i].split("\t")
+        if trailing and len(fields) == len(header) + 1 and fields[-1] == "":
+            fields = fields[:-1]
         if len(fields) != len(header):
             raise ReportError(path, f"line {i + 1}: {len(fields)} fields where the header "
                                     f"on line {start + 1} has {len(header)}")
