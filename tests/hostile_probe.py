@@ -452,6 +452,11 @@ def cases() -> list[Case]:
                                                "EmpiricalQuality EstimatedQReported "
                                                "Observations Errors\na M 30 30 10 99\n"
                                                "b M 30 30 10 1\n\n"),
+        "picard files concatenated": write("r.txt", PICARD_DUP.format(row=PICARD_ROW) + "\n"
+                                           + PICARD_DUP.format(row=PICARD_ROW)),
+        "flagstat outputs concatenated": write("r.txt", "==> a <==\n7 + 1 in total (QC-passed "
+                                               "reads + QC-failed reads)\n==> b <==\n7 + 1 in "
+                                               "total (QC-passed reads + QC-failed reads)\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (
