@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A PKG=(
   [bwa]=bwa [samtools]=samtools [fastqc]=fastqc [PicardCommandLine]=picard-tools
   [TrimmomaticPE]=trimmomatic [STAR]=rna-star [fastp]=fastp [bcftools]=bcftools
+  [cutadapt]=cutadapt [trim_galore]=trim-galore  # reports read in tests/test_quality.py
   [art_illumina]=art-nextgen-simulation-tools [pidstat]=sysstat
   [java]=default-jre-headless [Rscript]=r-base-core [/usr/bin/time]=time
   [prometheus]=prometheus

@@ -118,6 +118,21 @@ FASTA = ">chr1\n" + "ACGT" * 50 + "\n"
 VCF = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 
+CUTADAPT = """This is cutadapt 4.2 with Python 3.11.2
+Command line parameters: -a AGATCGGAAGAGC -o o.fq r.fq
+Processing single-end reads on 1 core ...
+
+=== Summary ===
+
+Total reads processed:                   4,000
+Reads with adapters:                     1,259 (31.5%)
+Reads written (passing filters):         4,000 (100.0%)
+
+Total basepairs processed:       400,000 bp
+Total written (filtered):        386,521 bp (96.6%)
+"""
+
+
 def zip_bomb(d: Path) -> None:
     block = b"##FastQC\t0.11.9\n" + b"A" * (2**20 - 16)
     with zipfile.ZipFile(d / "bomb_fastqc.zip", "w", zipfile.ZIP_DEFLATED) as z, \
@@ -457,6 +472,21 @@ def cases() -> list[Case]:
         "flagstat outputs concatenated": write("r.txt", "==> a <==\n7 + 1 in total (QC-passed "
                                                "reads + QC-failed reads)\n==> b <==\n7 + 1 in "
                                                "total (QC-passed reads + QC-failed reads)\n"),
+        "cutadapt two runs in one log": write("r.txt", CUTADAPT + CUTADAPT),
+        "cutadapt summary cut off": write("r.txt", CUTADAPT.split("=== Summary")[0]),
+        "cutadapt json negative count": write("r.txt", '{"tag": "Cutadapt report", '
+                                              '"read_counts": {"input": -5}, '
+                                              '"basepair_counts": {"input": 10}}'),
+        "cutadapt json counts a list": write("r.txt", '{"tag": "Cutadapt report", '
+                                             '"read_counts": [1], "basepair_counts": {}}'),
+        "fastqc total bases not a size": write("r.txt", FASTQC.format(total="10").replace(
+            "Sequences flagged", "Total Bases\tlots\nSequences flagged")),
+        "picard histogram with text": write("r.txt", "## htsjdk.samtools.metrics.StringHeader"
+                                            "\n\n## HISTOGRAM\tjava.lang.Byte\nQUALITY\t"
+                                            "COUNT_OF_Q\n30\tmany\n"),
+        "picard histogram negative count": write("r.txt", "## htsjdk.samtools.metrics."
+                                                 "StringHeader\n\n## HISTOGRAM\tjava.lang."
+                                                 "Byte\nQUALITY\tCOUNT_OF_Q\n30\t-4\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (

@@ -99,6 +99,10 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     out["trimmomatic_summary.txt"] = (DATA / "trimmomatic" / "pe_summary.txt").read_text()
     out["wgs_nonzero.txt"] = (DATA / "picard" / "wgs_nonzero_coverage.txt").read_text()
     out["gatk2.grp"] = (DATA / "gatk" / "bqsr_gatk2_documentation.grp").read_text()
+    out["quality_distribution.txt"] = (DATA / "picard" / "quality_distribution.txt").read_text()
+    out["fastqc_0.12.txt"] = (DATA / "fastqc" / "v0.12.1_variable_length.txt").read_text()
+    for name in ("pe.log", "pe.json", "trim_galore_r1.txt"):
+        out[f"cutadapt_{name}"] = (DATA / "cutadapt" / name).read_text()
     markdup = out["markdup.txt"].splitlines()  # Sentieon's layout of the same table
     at = next(i for i, line in enumerate(markdup) if line.startswith("## METRICS CLASS"))
     out["sentieon_dedup.txt"] = "\n".join(
@@ -111,7 +115,9 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
 REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdup.txt",
                 "insert_size.txt", "samtools_stats.txt", "alignment_summary.txt", "wgs.txt",
                 "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt",
-                "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp"]
+                "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp",
+                "quality_distribution.txt", "fastqc_0.12.txt", "cutadapt_pe.log",
+                "cutadapt_pe.json", "cutadapt_trim_galore_r1.txt"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

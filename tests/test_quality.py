@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from genscale.data.manifest import Dataset
 from genscale.data.synth import SynthOptions, synthesize
 from genscale.quality import picard
-from genscale.quality.detect import parse_report
+from genscale.quality.detect import find_reports, parse_report
 from genscale.quality.errors import ReportError
 from genscale.quality.fastq import fastq_features
 from genscale.quality.numbers import number
@@ -640,3 +640,254 @@ def test_features_table_joins_tasks(dnaseq_run: RunDirectory, dna_dataset: Datas
                                       on=["run_id", "workflow_id"])
     assert len(joined) == len(dnaseq_run.tasks())
     assert table.iloc[1]["fastq_2.reads"] == dna_dataset.info["stats"]["pairs"]
+
+
+def test_reports_saved_on_windows_read_the_same(dnaseq_run: RunDirectory,
+                                                tmp_path: Path) -> None:
+    """A report opened and saved again on Windows (a UTF-8 byte-order mark, CRLF line ends)
+    reads as the tool wrote it; 0.10.x called several of them unknown or truncated."""
+    data = Path(__file__).parent / "data"
+    work = dnaseq_run.path / "work"
+    with zipfile.ZipFile(next((work / "qc" / "fastqc_1").glob("*_fastqc.zip"))) as z:
+        name = next(n for n in z.namelist() if n.endswith("fastqc_data.txt"))
+        fastqc = write(tmp_path / "fastqc_data.txt", z.read(name).decode())
+    originals = [dnaseq_run.path / "logs" / "trim.err", fastqc,
+                 *sorted((work / "metrics").glob("*.txt")),
+                 *sorted((data / "trimmomatic").glob("*_summary.txt")),
+                 *sorted((data / "flagstat").glob("*.txt")),
+                 data / "gatk" / "bqsr_gatk2_documentation.grp"]
+    assert len(originals) >= 12
+    for number_, original in enumerate(originals):
+        copy = tmp_path / "windows" / f"{number_}_{original.name}"
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(b"\xef\xbb\xbf" + original.read_bytes().replace(b"\n", b"\r\n"))
+        expected = report(original)
+        assert {**report(copy), "file": expected["file"]} == expected, original
+
+
+def _as_fastqc_010(text: str) -> str:
+    """A 0.11 fastqc_data.txt in 0.10's layout (public 0.10.0 and 0.10.1 files): every
+    Basic Statistics line ends with a tab, `Filtered Sequences` for the flagged ones, and
+    the duplicate percentage where 0.11 writes the deduplicated one."""
+    out = []
+    basic = False
+    for line in text.splitlines():
+        if line.startswith("##FastQC"):
+            line = "##FastQC\t0.10.1"
+        elif line.startswith(">>Basic Statistics"):
+            basic = True
+        elif line.startswith(">>END_MODULE"):
+            basic = False
+        elif basic:
+            line = line.replace("Sequences flagged as poor quality", "Filtered Sequences") + "\t"
+        elif line.startswith("#Total Deduplicated Percentage"):
+            kept = float(line.split("\t")[1])
+            line = f"#Total Duplicate Percentage\t{100 - kept}\t"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_fastqc_of_every_version_gives_the_same_metrics(dnaseq_run: RunDirectory,
+                                                       tmp_path: Path) -> None:
+    """0.10's layout gave `Total Duplicate Percentage` and `Filtered Sequences` alone (the
+    features table had no deduplicated percentage nor flagged count for such samples); 0.12's
+    `Total Bases` ('1.8 Mbp') and a trimmed file's `Sequence length` ('35-151') stayed text,
+    left out of the features."""
+    with zipfile.ZipFile(next((dnaseq_run.path / "work" / "qc" / "fastqc_1").glob(
+            "*_fastqc.zip"))) as z:
+        name = next(n for n in z.namelist() if n.endswith("fastqc_data.txt"))
+        text = z.read(name).decode()
+    current = report(write(tmp_path / "v0.11.txt", text))["metrics"]
+    old = report(write(tmp_path / "v0.10.txt", _as_fastqc_010(text)))["metrics"]
+    assert old["Filtered Sequences"] == current["Sequences flagged as poor quality"]
+    for key in ("Total Sequences", "Sequences flagged as poor quality", "%GC",
+                "Sequence length", "Sequence length min", "Sequence length max",
+                "Sequence length mean"):
+        assert old[key] == current[key], key
+    assert old["Total Deduplicated Percentage"] == pytest.approx(
+        current["Total Deduplicated Percentage"])
+
+    new = report(Path(__file__).parent / "data" / "fastqc" / "v0.12.1_variable_length.txt")
+    metrics = new["metrics"]
+    assert new["version"] == "0.12.1"
+    assert metrics["Total Bases"] == 1.8e6  # 1,861,640 bases, to FastQC's one decimal
+    assert (metrics["Sequence length min"], metrics["Sequence length max"]) == (35, 151)
+    assert abs(metrics["Sequence length mean"] - 93.082) < 0.1
+    comma = (Path(__file__).parent / "data" / "fastqc" / "v0.12.1_variable_length.txt"
+             ).read_text().replace("1.8 Mbp", "1,8 Mbp")  # a decimal-comma locale
+    assert report(write(tmp_path / "comma.txt", comma))["metrics"]["Total Bases"] == 1.8e6
+    with pytest.raises(ReportError, match="Total Bases: expected a size such as"):
+        report(write(tmp_path / "bad.txt", comma.replace("1,8 Mbp", "1.8 Mb")))
+
+
+def test_fastqc_read_lengths_agree_with_the_reads(tmp_path: Path) -> None:
+    """The real FastQC on reads of many lengths: the range and the mean (bins at their
+    middle) against the reads themselves."""
+    import random
+
+    rng = random.Random(3)
+    lengths = [rng.randint(20, 151) for _ in range(3000)]
+    fastq = tmp_path / "trimmed.fq"
+    fastq.write_text("".join(f"@r{i}\n{''.join(rng.choice('ACGT') for _ in range(n))}\n+\n"
+                             f"{'I' * n}\n" for i, n in enumerate(lengths)))
+    subprocess.run(["fastqc", "--quiet", "--outdir", str(tmp_path), str(fastq)], check=True,
+                   capture_output=True)
+    metrics = report(tmp_path / "trimmed_fastqc.zip")["metrics"]
+    assert metrics["Sequence length"] == f"{min(lengths)}-{max(lengths)}"
+    assert (metrics["Sequence length min"], metrics["Sequence length max"]) == (
+        min(lengths), max(lengths))
+    assert abs(metrics["Sequence length mean"] - sum(lengths) / len(lengths)) < 0.5
+
+
+def test_collect_multiple_metrics_every_file(dnaseq_run: RunDirectory, tmp_path: Path) -> None:
+    """Every file of Picard's CollectMultipleMetrics (the real Picard): MeanQualityByCycle's
+    and QualityScoreDistribution's (a histogram alone) were "not a Picard metrics file";
+    classes whose rows are bins, cycles or substitutions gave their first row as the
+    sample's numbers (`PCT_A` of cycle 1)."""
+    work = dnaseq_run.path / "work"
+    subprocess.run(["java", "-Xmx1g", "-jar", "/usr/share/java/picard.jar",
+                    "CollectMultipleMetrics", f"I={work / 'align' / 'markdup.bam'}",
+                    f"O={tmp_path / 'mm'}", f"R={work / 'ref' / 'genome.fa'}", "PROGRAM=null",
+                    *(f"PROGRAM={p}" for p in (
+                        "QualityScoreDistribution", "MeanQualityByCycle",
+                        "CollectBaseDistributionByCycle", "CollectGcBiasMetrics",
+                        "CollectSequencingArtifactMetrics", "CollectQualityYieldMetrics"))],
+                   check=True, capture_output=True)
+    files = {p.name[3:]: report(p) for p in tmp_path.glob("mm.*metrics")}
+    assert len(files) == 11, sorted(files)
+    yield_ = files["quality_yield_metrics"]["metrics"]
+    scores = files["quality_distribution_metrics"]
+    assert scores["type"] == "QualityScoreDistribution"
+    assert scores["metrics"]["PCT_Q30"] == pytest.approx(
+        yield_["Q30_BASES"] / yield_["TOTAL_BASES"], abs=1e-6)
+    assert scores["metrics"]["PCT_Q20"] == pytest.approx(
+        yield_["Q20_BASES"] / yield_["TOTAL_BASES"], abs=1e-6)
+    by_cycle = files["quality_by_cycle_metrics"]
+    assert by_cycle["type"] == "MeanQualityByCycle" and len(by_cycle["histogram"]["rows"]) > 50
+    assert 20 < by_cycle["metrics"]["MEAN_QUALITY"] < 42
+    for name in ("base_distribution_by_cycle_metrics", "gc_bias.detail_metrics",
+                 "error_summary_metrics", "pre_adapter_detail_metrics"):
+        assert files[name]["metrics"] == {} and len(files[name]["rows"]) > 1, name
+    assert files["gc_bias.summary_metrics"]["metrics"]["ACCUMULATION_LEVEL"] == "All Reads"
+    assert [f.name for f in find_reports(tmp_path)] == sorted(
+        p.name for p in tmp_path.glob("mm.*metrics"))
+
+
+def test_picard_histogram_only_files(tmp_path: Path) -> None:
+    """tests/data/picard/README: the score distribution's fractions are the ones Picard's
+    QualityYieldMetrics gives for the same BAM; Sentieon's layout of the same histograms
+    (its command line, then the table with a tab at each line's end, as in public files)
+    gives the same numbers."""
+    folder = Path(__file__).parent / "data" / "picard"
+    scores = report(folder / "quality_distribution.txt")
+    assert (scores["type"], scores["metrics"]["PCT_Q20"], scores["metrics"]["PCT_Q30"]) == (
+        "QualityScoreDistribution", 0.957467, 0.924004)
+    cycles = report(folder / "quality_by_cycle.txt")
+    assert cycles["type"] == "MeanQualityByCycle"
+    assert cycles["metrics"]["MEAN_QUALITY"] == pytest.approx(
+        scores["metrics"]["MEAN_QUALITY"], abs=0.01)  # reads of 99 and 100 bases: ~ equal
+    for original, algo in ((cycles, "MeanQualityByCycle"), (scores, "QualDistribution")):
+        columns = original["histogram"]["columns"]
+        text = "".join([f"#SentieonCommandLine: driver -i a.bam --algo {algo} out.txt\n",
+                        "\t".join(columns) + "\t\n",
+                        *("\t".join(str(v) for v in row) + "\t\n"
+                          for row in original["histogram"]["rows"])])
+        sentieon = report(write(tmp_path / f"{algo}.txt", text))
+        assert (sentieon["type"], sentieon["metrics"]) == (original["type"],
+                                                           original["metrics"])
+    # reads that kept their scores from before recalibration (OQ): a column more
+    text = (Path(__file__).parent / "data" / "picard" / "quality_by_cycle.txt").read_text()
+    text = text.replace("CYCLE\tMEAN_QUALITY", "CYCLE\tMEAN_QUALITY\tMEAN_ORIGINAL_QUALITY")
+    text = re.sub(r"^(\d+)\t([\d.]+)$", lambda m: f"{m[0]}\t{float(m[2]) - 2}", text,
+                  flags=re.MULTILINE)
+    with_oq = report(write(tmp_path / "oq.txt", text))["metrics"]
+    assert with_oq["MEAN_ORIGINAL_QUALITY"] == pytest.approx(with_oq["MEAN_QUALITY"] - 2)
+    assert with_oq["MEAN_QUALITY"] == cycles["metrics"]["MEAN_QUALITY"]
+
+
+def _reads_with_adapters(tmp_path: Path) -> tuple[Path, Path]:
+    import random
+
+    rng = random.Random(5)
+    adapter = "AGATCGGAAGAGC"
+    paths = (tmp_path / "r1.fq", tmp_path / "r2.fq")
+    with open(paths[0], "w") as one, open(paths[1], "w") as two:
+        for i in range(4000):
+            for out in (one, two):
+                seq = "".join(rng.choice("ACGT") for _ in range(100))
+                if rng.random() < 0.3:
+                    at = rng.randint(20, 90)
+                    seq = (seq[:at] + adapter + seq)[:100]
+                quals = "".join(chr(33 + rng.randint(2 if j > 90 else 28, 40))
+                                for j in range(100))
+                out.write(f"@r{i}\n{seq}\n+\n{quals}\n")
+    return paths
+
+
+def test_cutadapt_text_and_json_reports_agree(tmp_path: Path) -> None:
+    """The real cutadapt (4.2) and Trim Galore (0.6.10): the text report, the `--json` one
+    and Trim Galore's report of the same run give one set of numbers under one set of
+    names; 0.10.x knew none of them."""
+    r1, r2 = _reads_with_adapters(tmp_path)
+    args = ["-a", "AGATCGGAAGAGC", "-q", "20", "-m", "30"]
+    for name, extra, inputs in (("pe", ["-A", "AGATCGGAAGAGC", "-p", str(tmp_path / "o2.fq")],
+                                 [r1, r2]), ("se", [], [r1])):
+        text = tmp_path / f"{name}.log"
+        with open(text, "w") as log:
+            subprocess.run(["cutadapt", *args, *extra, "--json", str(tmp_path / f"{name}.json"),
+                            "-o", str(tmp_path / "o1.fq"), *map(str, inputs)], check=True,
+                           stdout=log, stderr=subprocess.STDOUT)
+        from_text = report(text)
+        assert from_text["format"] == "cutadapt"
+        assert from_text["metrics"] == report(tmp_path / f"{name}.json")["metrics"], name
+    pe = report(tmp_path / "pe.log")["metrics"]
+    # 4,000 pairs, not 4.0: cutadapt's comma is a thousands separator in every locale
+    assert pe["Total read pairs processed"] == 4000
+    assert pe["Pairs written (passing filters)"] + pe["Pairs that were too short"] == 4000
+    assert pe["Total basepairs processed"] == 800000 == (
+        pe["Total basepairs processed (Read 1)"] + pe["Total basepairs processed (Read 2)"])
+    lines = (tmp_path / "o1.fq").read_text().splitlines()  # the single-end run wrote it last
+    written = sum(len(line) for line in lines[1::4])
+    assert report(tmp_path / "se.log")["metrics"]["Total written (filtered)"] == written
+
+    subprocess.run(["trim_galore", "--paired", str(r1), str(r2), "-o", str(tmp_path / "tg")],
+                   check=True, capture_output=True)
+    galore = report(tmp_path / "tg" / "r1.fq_trimming_report.txt")["metrics"]
+    command = next(line for line in (tmp_path / "tg" / "r1.fq_trimming_report.txt")
+                   .read_text().splitlines() if line.startswith("Command line parameters"))
+    same = subprocess.run(["cutadapt", *command.split(": ", 1)[1].split()[:-1], str(r1)],
+                          capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert galore == report(write(tmp_path / "same.log", same.stderr + same.stdout))["metrics"]
+    assert galore["Reads with adapters"] > 0
+
+
+def test_cutadapt_1x_reports_and_bad_ones(tmp_path: Path) -> None:
+    """cutadapt 1.x's layout (before `=== Summary ===`: indented lines, sizes in Mbp
+    beside the bases, `% of total`), as public 1.2.1 and 1.6 reports have it; two runs in
+    one file, and a summary cut off, are one line each."""
+    old = ("This is cutadapt 1.6 with Python 2.7.3\n"
+           "Command line parameters: --format=fastq --front=adapt=CACG in.fq\n"
+           "Maximum error rate: 10.00%\n   No. of adapters: 1\n"
+           "   Processed reads:       223134\n"
+           "   Processed bases:     22536534 bp (22.5 Mbp)\n"
+           "     Trimmed reads:        46784 (21.0%)\n"
+           "   Quality-trimmed:      1035218 bp (1.0 Mbp) (4.59% of total)\n"
+           "     Trimmed bases:      2298474 bp (2.3 Mbp) (10.20% of total)\n"
+           "   Too short reads:            0 (0.0% of processed reads)\n"
+           "        Total time:      2.63 s\n\n=== Adapter 'adapt' ===\n\n"
+           "Sequence: CACG; Length: 4; Trimmed: 46784 times.\n")
+    metrics = report(write(tmp_path / "old.log", old))["metrics"]
+    assert metrics["cutadapt_version"] == "1.6"
+    assert (metrics["Processed reads"], metrics["Processed bases"], metrics["Trimmed reads"],
+            metrics["Trimmed reads %"], metrics["Quality-trimmed %"],
+            metrics["Too short reads"]) == (223134, 22536534, 46784, 21.0, 4.59, 0)
+    older = old.replace("This is cutadapt 1.6 with Python 2.7.3", "cutadapt version 1.2.1")
+    assert report(write(tmp_path / "older.log", older))["metrics"]["Processed reads"] == 223134
+    with pytest.raises(ReportError, match=r"2 cutadapt reports \(lines 1, 16\)"):
+        report(write(tmp_path / "two.log", old + old))
+    with pytest.raises(ReportError, match="truncated: a cutadapt report without its summary"):
+        report(write(tmp_path / "cut.log", "\n".join(old.splitlines()[:3]) + "\n"))
+    with pytest.raises(ReportError, match=r"read_counts\.input: expected a count"):
+        report(write(tmp_path / "bad.json", json.dumps({
+            "tag": "Cutadapt report", "read_counts": {"input": -1},
+            "basepair_counts": {"input": 1}})))

@@ -259,3 +259,22 @@ def test_summary_columns_are_one_counter_each(tmp_path: Path) -> None:
     assert bwa["read() MiB"] == pytest.approx(30.1 * 1024)
     assert bwa["write() MiB"] == pytest.approx(8.2 * 1024)
     assert pd.isna(bwa["storage read MiB"]) and pd.isna(bwa["storage written MiB"])
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("nextflow-trace", "nextflow_trace_human.csv"),
+    ("snakemake-benchmark", "snakemake/v5.10/sort_numbers/a.tsv"),
+    ("pidstat", "pidstat_one_process.txt"),
+    ("wfformat", "wfformat/nextflow-bacass-1.6.json"),
+])
+def test_files_saved_on_windows_import_the_same(tmp_path: Path, kind: str, name: str) -> None:
+    """A trace opened and saved again by a spreadsheet or an editor on Windows (a UTF-8
+    byte-order mark, CRLF line ends) imports as the original; the mark made the first column
+    unknown (a Snakemake file was refused, a WfFormat file was "not JSON")."""
+    original = DATA / name
+    copy = tmp_path / "windows" / name
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"\xef\xbb\xbf" + original.read_bytes().replace(b"\n", b"\r\n"))
+    expected = imported(tmp_path / "original", kind, original)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(imported(tmp_path / "windows", kind, copy), expected)

@@ -22,8 +22,8 @@ from genscale.quality.errors import ReportError
 @click.option("--out", type=click.Path(path_type=Path),
               help="with 'table': the features table to write (.csv or .parquet)")
 def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
-    """Parse QC reports (FastQC, Picard, samtools, STAR, Trimmomatic, fastp, GATK); with
-    `genscale quality fastq FILE...`, compute features of FASTQ files; with
+    """Parse QC reports (FastQC, Picard, samtools, STAR, Trimmomatic, cutadapt, fastp,
+    GATK); with `genscale quality fastq FILE...`, compute features of FASTQ files; with
     `genscale quality table DIR... --out FILE`, write one row of features per run or
     dataset directory.
 
@@ -59,8 +59,9 @@ def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
             click.echo(f"genscale: error: {exc}", err=True)  # one line, never wrapped
             failed += 1
     if as_json:
+        # several files: a list; one: its object, or null when it could not be read
         click.echo(json.dumps(results if len(paths) != 1 else (results[0] if results else
-                                                                [None]), indent=1))
+                                                                None), indent=1))
     else:
         for result in results:
             _print(result)

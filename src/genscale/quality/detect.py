@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genscale.quality import aligners, fastqc, gatk, picard, samtools
+from genscale.quality import aligners, cutadapt, fastqc, gatk, picard, samtools
 from genscale.quality.errors import ReportError
 
 Parser = Callable[[Path, str], dict[str, Any]]
@@ -15,6 +15,11 @@ Parser = Callable[[Path, str], dict[str, Any]]
 
 def _head(text: str, lines: int = 5) -> str:
     return "\n".join(text.splitlines()[:lines])
+
+
+def _as_text(text: str) -> str:
+    # a report saved on Windows (CRLF) reads as the tool wrote it
+    return text.replace("\r\n", "\n")
 
 
 def detect(path: Path, text: str) -> Parser | None:
@@ -35,6 +40,10 @@ def detect(path: Path, text: str) -> Parser | None:
         return samtools.parse_flagstat  # -O default, tsv or json
     if "Uniquely mapped reads number" in text or "Started job on |" in head:
         return aligners.parse_star
+    if cutadapt.BANNER.search(text[:20000]):  # alone, in a log, or in Trim Galore's report
+        return cutadapt.parse_text
+    if head.lstrip().startswith("{") and cutadapt.JSON_TAG in text[:1000]:
+        return cutadapt.parse_json
     if "Input Read Pairs:" in text or "Input Reads:" in text:
         return aligners.parse_trimmomatic
     if head.lstrip().startswith("{") and '"summary"' in text[:5000]:
@@ -64,15 +73,16 @@ def parse_report(path: Path) -> dict[str, Any]:
         raise ReportError(path, "corrupt zip (no central directory: truncated?)")
     else:
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ReportError(path, "binary content: not a QC report this tool reads "
-                                    "(FastQC, Picard, samtools, STAR, Trimmomatic, fastp, "
-                                    "GATK)") from None
+                                    "(FastQC, Picard, samtools, STAR, Trimmomatic, "
+                                    "cutadapt, fastp, GATK)") from None
+    text = _as_text(text)
     parser = detect(path, text)
     if parser is None:
         raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, STAR, "
-                                "Trimmomatic, fastp or GATK report")
+                                "Trimmomatic, cutadapt, fastp or GATK report")
     return {"file": str(path), **parser(path, text)}
 
 
@@ -94,7 +104,7 @@ def find_reports(folder: Path) -> list[Path]:
                         found.append(path)
                 continue
             with open(path, "rb") as f:
-                head = f.read(20000).decode("utf-8", "ignore")
+                head = _as_text(f.read(20000).decode("utf-8-sig", "ignore"))
         except (OSError, zipfile.BadZipFile):
             continue
         if head and detect(path, head) is not None:

@@ -85,7 +85,7 @@ def _table(path: Path, lines: list[str], start: int, numeric: bool
 
 
 def parse(path: Path, text: str | None = None) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
+    text = path.read_text(encoding="utf-8-sig", errors="replace") if text is None else text
     lines = text.splitlines()
     classes = [i for i, line in enumerate(lines) if line.startswith("## METRICS CLASS")]
     if len(classes) > 1:
@@ -97,6 +97,8 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     at = classes[0] if classes else None
     if at is None and lines and lines[0].startswith(SENTIEON_MARK):
         return _parse_sentieon(path, lines)
+    if at is None and any(line.startswith("## HISTOGRAM") for line in lines):
+        return _parse_histogram_only(path, lines)
     if at is None:
         raise ReportError(path, "not a Picard metrics file (no '## METRICS CLASS' line)")
     klass = lines[at].split("\t", 1)[1].strip() if "\t" in lines[at] else ""
@@ -113,14 +115,62 @@ def _parse_sentieon(path: Path, lines: list[str]) -> dict[str, Any]:
                   if lines[i].strip() and not lines[i].startswith("#")), None)
     if start is None:
         raise ReportError(path, "truncated: a Sentieon metrics file without a header row")
+    command = lines[0][len(SENTIEON_MARK):].strip()
+    if tuple(lines[start].split("\t")[:2]) in HISTOGRAM_ONLY:
+        return _histogram_report(path, lines, start, command)
     header = set(lines[start].split("\t"))
     short = next((name for name, needed in SENTIEON_HEADERS if header.issuperset(needed)),
                  None)
     algo = re.search(r"--algo (\S+)", lines[0])
     if short is None:  # not one of the known classes: named by its algorithm
         short = algo[1] if algo else "SentieonMetrics"
-    return _report(path, lines, start, f"sentieon.{short}", short,
-                   lines[0][len(SENTIEON_MARK):].strip())
+    return _report(path, lines, start, f"sentieon.{short}", short, command)
+
+
+# files of a histogram and no metrics class, told by the histogram's columns: what each
+# program is, and the sample's numbers drawn from its histogram
+HISTOGRAM_ONLY: dict[tuple[str, ...], str] = {("CYCLE", "MEAN_QUALITY"): "MeanQualityByCycle",
+                  ("QUALITY", "COUNT_OF_Q"): "QualityScoreDistribution"}
+
+
+def _parse_histogram_only(path: Path, lines: list[str]) -> dict[str, Any]:
+    at = next(i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM"))
+    if at + 1 >= len(lines) or not lines[at + 1].strip():
+        raise ReportError(path, "truncated: a Picard histogram without a header row")
+    command = next((line[2:] for line in lines if line.startswith("# ")), None)
+    return _histogram_report(path, lines, at + 1, command)
+
+
+def _histogram_report(path: Path, lines: list[str], header_at: int,
+                      command: str | None) -> dict[str, Any]:
+    """MeanQualityByCycle's and QualityScoreDistribution's files (Picard's and Sentieon's):
+    a histogram alone. `metrics`: MEAN_QUALITY (over the cycles, as MEAN_ORIGINAL_QUALITY
+    where written; over the bases, weighted by their counts) and, of the score
+    distribution, PCT_Q20 and PCT_Q30 (fractions of bases, as Picard writes a PCT)."""
+    at = header_at - 1
+    header, rows, _ = _table(path, lines, header_at, numeric=True)
+    short = HISTOGRAM_ONLY.get(tuple(header[:2]), "Histogram")
+    if not rows:
+        raise ReportError(path, f"truncated: the {short} histogram has a header but no rows")
+    for number_, row in enumerate(rows, start=at + 3):
+        if any(not isinstance(v, int | float) or v < 0 for v in row[:2]):
+            raise ReportError(path, f"line {number_}: expected two numbers of 0 or more, "
+                                    f"got {row[:2]}")
+    metrics: dict[str, Any] = {}
+    if short == "MeanQualityByCycle":
+        # and MEAN_ORIGINAL_QUALITY where the reads kept their scores before recalibration
+        for column, name in enumerate(header[1:], start=1):
+            values = [r[column] for r in rows if isinstance(r[column], int | float)]
+            if values:
+                metrics[name] = round(sum(values) / len(values), 6)
+    elif short == "QualityScoreDistribution":
+        bases = sum(r[1] for r in rows)
+        if bases > 0:
+            metrics["MEAN_QUALITY"] = round(sum(r[0] * r[1] for r in rows) / bases, 6)
+            for q in (20, 30):
+                metrics[f"PCT_Q{q}"] = round(sum(r[1] for r in rows if r[0] >= q) / bases, 6)
+    return {"format": "picard", "class": short, "type": short, "command": command,
+            "rows": [], "metrics": metrics, "histogram": {"columns": header, "rows": rows}}
 
 
 def _report(path: Path, lines: list[str], header_at: int, klass: str, short: str,
@@ -149,12 +199,24 @@ def _summary(records: list[dict[str, Any]], short: str) -> dict[str, Any]:
     if short == "InsertSizeMetrics" and len(records) > 1:
         # one row per pair orientation (FR, RF, TANDEM): the one most pairs have
         return max(records, key=lambda r: r.get("READ_PAIRS") or 0)
+    if len(records) == 1:
+        return records[0]
     for key, value in (("CATEGORY", "PAIR"), ("CATEGORY", "UNPAIRED"),
                        ("CATEGORY", "WHOLE_GENOME")):
         match = [r for r in records if r.get(key) == value]
         if match:
             return match[0]
-    return records[0]
+    # METRIC_ACCUMULATION_LEVEL: the row of all reads has no sample, library nor read group
+    levels = [c for c in ("SAMPLE", "LIBRARY", "READ_GROUP") if c in records[0]]
+    whole = [r for r in records if levels and all(r.get(c) in (None, "") for c in levels)]
+    if len(whole) == 1:
+        return whole[0]
+    all_reads = [r for r in records if r.get("ACCUMULATION_LEVEL") == "All Reads"]
+    if len(all_reads) == 1:
+        return all_reads[0]
+    # rows of bins, cycles or substitutions (GcBiasDetailMetrics, ErrorSummaryMetrics, ...):
+    # no row is the sample's, and the first one's numbers are not its numbers
+    return {}
 
 
 def merged_duplication(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -31,6 +31,11 @@ HEADLINES: dict[tuple[str, str], tuple[str, ...]] = {
                           "Surviving %", "Dropped %"),
     ("star", ""): ("Number of input reads", "Uniquely mapped reads %",
                    "% of reads mapped to multiple loci", "% of reads unmapped: too short"),
+    ("cutadapt", ""): ("Total reads processed", "Total read pairs processed",
+                       "Reads with adapters %", "Read 1 with adapter %",
+                       "Read 2 with adapter %", "Quality-trimmed %",
+                       "Total written (filtered) %"),
+    ("picard", "QualityScoreDistribution"): ("MEAN_QUALITY", "PCT_Q20", "PCT_Q30"),
     ("fastp", ""): ("before_filtering.total_reads", "after_filtering.total_reads",
                     "duplication.rate", "adapter_cutting.adapter_trimmed_reads"),
 }

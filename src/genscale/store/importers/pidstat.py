@@ -78,7 +78,7 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
     """Reports in time order; raises UserError naming the file and line of a problem.
     Processes whose command is in `exclude` (pidstat itself, in a sidecar) are left out."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
     if not lines:

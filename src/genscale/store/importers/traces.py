@@ -113,7 +113,7 @@ Records = list[tuple[int, dict[str, str]]]
 def _read_text(path: Path) -> str:
     """The file's text; one line naming it when it cannot be read as text or is empty."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:

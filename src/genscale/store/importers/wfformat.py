@@ -147,7 +147,7 @@ def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]
 
 def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

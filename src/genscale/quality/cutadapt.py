@@ -1,0 +1,148 @@
+"""cutadapt's reports: the text report it prints (1.x to 4.x, alone, in a log, or in a Trim
+Galore `_trimming_report.txt`), and its JSON report (`--json`, 3.5 on).
+
+Both give one set of names, the text report's own (`Total read pairs processed`, `Read 1
+with adapter`, `Pairs written (passing filters)`, `Total basepairs processed`,
+`Quality-trimmed`, `Total written (filtered)`, ...), each percentage beside its count as
+`<name> %`, and a paired run's per-read lines as `<name> (Read 1)`. Counts of bases are
+numbers of bases (the text's `bp` dropped); thousands separators are always commas here
+(cutadapt writes them so in every locale).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from genscale.quality.errors import ReportError
+
+BANNER = re.compile(r"^(?:This is cutadapt (\S+)|cutadapt version (\S+))", re.MULTILINE)
+JSON_TAG = '"Cutadapt report"'
+# `Name:   1,234 bp (56.7%)`; old versions write `(1.0% of processed reads)`
+_LINE = re.compile(r"^(\s*)([A-Za-z][^:]*?):\s+([\d,]+(?:\.\d+)?)(?: bp)?"
+                   r"(?:\s+\([\d.]+ [kMG]bp\))?(?:\s+\(([\d.]+)%[^)]*\))?\s*$")
+# where the summary ends: the first adapter's section (4.x `=== Adapter 1 ===`,
+# `=== First read: Adapter 1 ===`; 1.x `=== Adapter 'NAME' ===` or `Adapter 'X', ...`)
+_SECTION_END = re.compile(r"^(?:=== (?!Summary)|Adapter ')")
+
+
+def _number(text: str) -> int | float:
+    plain = text.replace(",", "")
+    return float(plain) if "." in plain else int(plain)
+
+
+def parse_text(path: Path, text: str) -> dict[str, Any]:
+    """The summary of cutadapt's text report; a file of several runs is a ReportError."""
+    banners = list(BANNER.finditer(text))
+    if not banners:
+        raise ReportError(path, "no cutadapt report in it ('This is cutadapt ...')")
+    if len(banners) > 1:
+        at = [text.count("\n", 0, m.start()) + 1 for m in banners]
+        raise ReportError(path, f"{len(banners)} cutadapt reports (lines "
+                                f"{', '.join(map(str, at))}): logs put together? one "
+                                "report a file")
+    version = banners[0][1] or banners[0][2]
+    metrics: dict[str, Any] = {"cutadapt_version": version}
+    parent = ""
+    for line in text[banners[0].start():].splitlines()[1:]:
+        if _SECTION_END.match(line):
+            break
+        if line.startswith(("Command line parameters", "Processing ", "Finished in")):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        indent, name, value, percent = m.groups()
+        if indent and re.fullmatch(r"Read [12]", name) and parent:
+            name = f"{parent} ({name})"
+        elif not indent or not name.startswith("Read "):
+            parent = name
+        metrics[name] = _number(value)
+        if percent is not None:
+            metrics[f"{name} %"] = float(percent)
+    if len(metrics) == 1:
+        raise ReportError(path, "truncated: a cutadapt report without its summary")
+    return {"format": "cutadapt", "metrics": metrics}
+
+
+def _percent(part: int, whole: int) -> float:
+    # as cutadapt prints it: `{:.1%}`
+    return float(f"{part / whole:.1%}".rstrip("%")) if whole else 0.0
+
+
+def parse_json(path: Path, text: str) -> dict[str, Any]:
+    """cutadapt's `--json` report, under the text report's names."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(path, f"corrupt cutadapt JSON at line {exc.lineno}: "
+                                f"{exc.msg}") from None
+    if not isinstance(data, dict) or data.get("tag") != "Cutadapt report":
+        raise ReportError(path, "a JSON file without cutadapt's 'Cutadapt report' tag")
+    reads, bases = data.get("read_counts"), data.get("basepair_counts")
+    if not isinstance(reads, dict) or not isinstance(bases, dict):
+        raise ReportError(path, "cutadapt JSON: read_counts and basepair_counts: expected "
+                                "objects")
+
+    def count(section: dict[str, Any], key: str, where: str) -> int | None:
+        value = section.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ReportError(path, f"cutadapt JSON: {where}.{key}: expected a count, got "
+                                    f"{value!r}")
+        return value
+
+    given = data.get("input")
+    paired = (given["paired"] is True if isinstance(given, dict) and "paired" in given
+              else bases.get("input_read2") is not None)
+    unit = "Pairs" if paired else "Reads"
+    total = count(reads, "input", "read_counts")
+    if total is None:
+        raise ReportError(path, "cutadapt JSON: read_counts.input: missing")
+    metrics: dict[str, Any] = {"cutadapt_version": data.get("cutadapt_version")}
+    metrics["Total read pairs processed" if paired else "Total reads processed"] = total
+
+    def with_percent(name: str, value: int | None, whole: int | None) -> None:
+        if value is not None and whole is not None:
+            metrics[name] = value
+            metrics[f"{name} %"] = _percent(value, whole)
+
+    names = (("read1_with_adapter", "Read 1 with adapter"),
+             ("read2_with_adapter", "Read 2 with adapter")) if paired else (
+        ("read1_with_adapter", "Reads with adapters"),)
+    for key, name in names:
+        with_percent(name, count(reads, key, "read_counts"), total)
+    with_percent("Reverse-complemented",
+                 count(reads, "reverse_complemented", "read_counts"), total)
+    filtered = reads.get("filtered") or {}
+    if not isinstance(filtered, dict):
+        raise ReportError(path, "cutadapt JSON: read_counts.filtered: expected an object")
+    for key, words in (("too_short", "that were too short"), ("too_long", "that were too long"),
+                       ("too_many_n", "with too many N"),
+                       ("too_many_expected_errors", "with too many exp. errors"),
+                       ("casava_filtered", "failed CASAVA filter"),
+                       ("discard_trimmed", "discarded as trimmed"),
+                       ("discard_untrimmed", "discarded as untrimmed")):
+        with_percent(f"{unit} {words}", count(filtered, key, "read_counts.filtered"), total)
+    with_percent(f"{unit} written (passing filters)", count(reads, "output", "read_counts"),
+                 total)
+    bases_in = count(bases, "input", "basepair_counts")
+    for key, name in (("input", "Total basepairs processed"),
+                      ("quality_trimmed", "Quality-trimmed"),
+                      ("output", "Total written (filtered)")):
+        value = count(bases, key, "basepair_counts")
+        if value is None:
+            continue
+        if key == "input":
+            metrics[name] = value
+        else:
+            with_percent(name, value, bases_in)
+        if paired:
+            for read in (1, 2):
+                part = count(bases, f"{key}_read{read}", "basepair_counts")
+                if part is not None:
+                    metrics[f"{name} (Read {read})"] = part
+    return {"format": "cutadapt", "metrics": metrics}
