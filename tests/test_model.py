@@ -672,3 +672,20 @@ def test_the_nfcore_benchmark_trains_each_machines_steps_apart(tmp_path: Path) -
     assert [(c[1].strip(), c[2].strip(), c[3].strip()) for c in table] == [
         ("all", "2", "4"), ("c2:bacass", "1", "2"), ("n1:bacass", "1", "2")]
     assert all(float(c[4]) < 10 for c in table)
+
+
+def test_a_spreadsheets_table_reads_as_the_csv(tmp_path: Path) -> None:
+    """A table saved by a spreadsheet under a decimal-comma locale (`;` between fields,
+    `,` in numbers, a byte-order mark, CRLF) or as tab-separated text named .csv reads as
+    the plain CSV; the first was one column named `step;input_bytes;wall_s`."""
+    plain = pd.DataFrame({"step": ["bwa", "sort"], "input_bytes": [1000, 2000],
+                          "wall_s": [1.5, 20.25]})
+    csv = tmp_path / "plain.csv"
+    plain.to_csv(csv, index=False)
+    european = tmp_path / "european.csv"
+    european.write_bytes(b"\xef\xbb\xbf" + csv.read_text().replace(",", ";").replace(
+        ".", ",").replace("\n", "\r\n").encode())
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text(csv.read_text().replace(",", "\t"))
+    for path in (csv, european, tabs):
+        pd.testing.assert_frame_equal(bundle.read_table(path), plain)

@@ -103,16 +103,30 @@ KEY_SEP = " | "
 COMPOSABLE = ("wall_s",)  # targets whose whole-workflow value the steps' replay gives
 
 
+def _csv_dialect(path: Path, suffix: str) -> tuple[str, str]:
+    """The separator and decimal mark of a text table: a tab for .tsv and .txt, else a
+    comma; but a header with none of those and semicolons is a spreadsheet's export under
+    a decimal-comma locale (`a;b`, `1,5;2`)."""
+    sep = "\t" if suffix in (".tsv", ".txt") else ","
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline()
+    if sep not in header and ";" in header:
+        return ";", ","
+    if sep == "," and "," not in header and "\t" in header:
+        return "\t", "."
+    return sep, "."
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet table, by its extension."""
+    """A CSV, TSV or Parquet table, by its extension (a CSV's separator by its header)."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if suffix in (".tsv", ".txt") else ",",
-                           low_memory=False)
+        sep, decimal = _csv_dialect(path, suffix)
+        return pd.read_csv(path, sep=sep, decimal=decimal, low_memory=False)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise UserError(f"{path}: not a CSV, TSV or Parquet table ({exc})") from None
 
