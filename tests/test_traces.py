@@ -278,3 +278,22 @@ def test_files_saved_on_windows_import_the_same(tmp_path: Path, kind: str, name:
     expected = imported(tmp_path / "original", kind, original)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(imported(tmp_path / "windows", kind, copy), expected)
+
+
+def test_a_trace_saved_by_a_spreadsheet_in_a_decimal_comma_locale(tmp_path: Path) -> None:
+    """`;` between fields and decimal commas in the numbers (a trace opened and saved as
+    CSV by a spreadsheet set to such a locale): imported as the original; it was one
+    column, refused for the fields it lacked."""
+    original = DATA / "nextflow_trace_human.csv"
+    lines = original.read_text().splitlines()
+    submit = lines[0].split(",").index("submit")
+    european = [lines[0].replace(",", ";")]
+    for line in lines[1:]:
+        fields = line.split(",")
+        european.append(";".join(f if i == submit else f.replace(".", ",")
+                                 for i, f in enumerate(fields)))
+    copy = tmp_path / "saved" / original.name
+    copy.parent.mkdir()
+    copy.write_text("\n".join(european) + "\n")
+    pd.testing.assert_frame_equal(imported(tmp_path / "saved", "nextflow-trace", copy),
+                                  imported(tmp_path / "original", "nextflow-trace", original))

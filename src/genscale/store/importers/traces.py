@@ -45,7 +45,7 @@ from genscale.store.importers.numbers import check_measure
 
 MIB = 2**20
 MISSING = {"", "-", "NA", "na", "N/A", "null"}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|d|h|m|s)")
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(ms|d|h|m|s)")
 _MEMORY = re.compile(r"^(\d+(?:[.,]\d+)?)\s*([KMGTPE]?B)?$", re.IGNORECASE)
 _MEMORY_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "PB": 2**50,
                  "EB": 2**60}
@@ -53,14 +53,15 @@ _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def duration_s(text: str) -> float:
-    """Nextflow's `realtime`/`duration`: raw milliseconds, or `1d 2h 3m 4.5s`, `45ms`."""
+    """Nextflow's `realtime`/`duration`: raw milliseconds, or `1d 2h 3m 4.5s`, `45ms`
+    (`4,5s` under a decimal-comma locale)."""
     text = text.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return float(text) / 1000
     parts = _DURATION_PART.findall(text)
     if not parts or _DURATION_PART.sub("", text).strip():
         raise ValueError("a duration such as 1234 (ms) or 1h 2m 3s")
-    return sum(float(n) * _SECONDS[unit] for n, unit in parts)
+    return sum(float(n.replace(",", ".")) * _SECONDS[unit] for n, unit in parts)
 
 
 def memory_bytes(text: str) -> int:
@@ -132,7 +133,9 @@ def _read_text(path: Path) -> str:
 def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
     """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
     lines = text.splitlines()
-    delimiter = "\t" if "\t" in lines[0] else ","
+    # a spreadsheet saving under a decimal-comma locale separates fields with `;`
+    delimiter = "\t" if "\t" in lines[0] else (
+        ";" if ";" in lines[0] and "," not in lines[0] else ",")
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     rows = []
