@@ -201,3 +201,59 @@ def test_wfformat_step_names(name: str, step: str, app: str) -> None:
 
     assert step_and_app(name) == (step, app)
 
+
+
+def test_an_imported_instance_keeps_its_dag_for_the_simulator(tmp_path: Path,
+                                                              env_no_color) -> None:
+    """A WfFormat instance's dependencies are kept on import (run.json's `task_parents`), so
+    `genscale sim` replays it and `export --format wfformat` writes them back; 0.10.x kept
+    none and `sim` refused every import ("no workflow spec")."""
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([GENSCALE, *args], capture_output=True, text=True,
+                              env=env_no_color, timeout=120)
+
+    source = Path(__file__).parent / "data" / "wfformat" / "nextflow-bacass-1.6.json"
+    imported = tmp_path / "bacass"
+    assert cli("import", "wfformat", str(source), "--out", str(imported)).returncode == 0
+    prefix = "nextflow-bacass-1.6.NFCORE_BACASS.BACASS."
+    recorded = json.loads((imported / "run.json").read_text())["task_parents"]
+    assert recorded[prefix + "UNICYCLER_3"] == [prefix + "SKEWER_1"]
+    assert sorted(recorded[prefix + "MULTIQC_4"]) == [prefix + "FASTQC_2",
+                                                      prefix + "UNICYCLER_3"]
+    wall = RunDirectory(imported).tasks().set_index("step")["wall_s"]
+    proc = cli("sim", str(imported), "--nodes", "1", "--cores-per-node", "8",
+               "--memory-per-node", "64G")
+    assert proc.returncode == 0, proc.stderr
+    critical = max(wall["skewer"] + wall["unicycler"], wall["fastqc"]) + wall["multiqc"]
+    assert json.loads(proc.stdout)["makespan_s"] == pytest.approx(critical)
+
+    out = tmp_path / "again.json"
+    assert cli("export", str(imported), "--format", "wfformat", "--out", str(out)
+               ).returncode == 0
+    back = tmp_path / "back"
+    assert cli("import", "wfformat", str(out), "--out", str(back)).returncode == 0
+    again = {k.split(".")[-1]: sorted(p.split(".")[-1] for p in v) for k, v in
+             json.loads((back / "run.json").read_text())["task_parents"].items()}
+    assert again == {k.split(".")[-1]: sorted(p.split(".")[-1] for p in v)
+                     for k, v in recorded.items()}
+
+    # before 1.5 a task names its parents by name; a parent never executed is passed over
+    old = {"name": "m", "schemaVersion": "1.4", "workflow": {"tasks": [
+        {"name": "a_ID01", "id": "ID01", "runtimeInSeconds": 5.0, "parents": []},
+        {"name": "b_ID02", "id": "ID02", "runtimeInSeconds": 7.0,
+         "parents": ["a_ID01", "gone_ID09"]}]}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert cli("import", "wfformat", str(tmp_path / "old.json"), "--out",
+               str(tmp_path / "old")).returncode == 0
+    assert json.loads((tmp_path / "old" / "run.json").read_text())["task_parents"] == {
+        "old.ID01": [], "old.ID02": ["old.ID01"]}
+    proc = cli("sim", str(tmp_path / "old"), "--nodes", "1", "--cores-per-node", "2",
+               "--memory-per-node", "1G")
+    assert json.loads(proc.stdout)["makespan_s"] == pytest.approx(12.0)
+
+    trace = tmp_path / "trace"
+    assert cli("import", "nextflow-trace", str(Path(__file__).parent / "data" /
+               "nextflow_trace_raw.txt"), "--out", str(trace)).returncode == 0
+    proc = cli("sim", str(trace), "--nodes", "1", "--cores-per-node", "8",
+               "--memory-per-node", "64G")
+    assert proc.returncode == 2 and "records no dependencies between its tasks" in proc.stderr

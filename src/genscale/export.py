@@ -25,7 +25,7 @@ import pandas as pd
 
 from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory
-from genscale.store.wfformat import instance
+from genscale.store.wfformat import EPOCH, instance
 
 FORMATS = ("csv", "parquet", "wfformat", "nextflow-trace")
 NEXTFLOW_STATUS = {"succeeded": "COMPLETED", "failed": "FAILED", "cancelled": "ABORTED",
@@ -62,17 +62,19 @@ def export_run(run_dir: Path, fmt: str, out: Path) -> int:
 
 def wfformat(run_dir: Path, info: dict[str, Any], tasks: pd.DataFrame) -> dict[str, Any]:
     """The run's WfFormat 1.5 instance (its tasks that ran)."""
-    from genscale.workflow.shape import step_parents, task_parents
+    from genscale.workflow.shape import run_task_parents
 
     ran = tasks[tasks["wall_s"].notna()].reset_index(drop=True)
     if ran.empty:
         raise UserError(f"{run_dir}: no task ran; WfFormat needs at least one")
-    parents = task_parents(ran["workflow_id"].astype(str).tolist(),
-                           ran["step"].astype(str).tolist(),
-                           ran["task_id"].astype(str).tolist(), step_parents(run_dir, info))
-    first = float(np.nanmin(ran["start_time"]))
-    rows = ran.assign(parents=[" ".join(p) for p in parents],
-                      start_s=ran["start_time"] - first,
+    parents = run_task_parents(run_dir, info, ran["workflow_id"].astype(str).tolist(),
+                               ran["step"].astype(str).tolist(),
+                               ran["task_id"].astype(str).tolist())
+    started = pd.to_numeric(ran["start_time"], errors="coerce")
+    # tasks that record no start (an instance imported without executedAt) start as their
+    # parents allow, from the synthetic traces' time zero when no task has a time at all
+    first = float(started.min()) if started.notna().any() else EPOCH.timestamp()
+    rows = ran.assign(parents=[" ".join(p) for p in parents], start_s=started - first,
                       threads=ran["threads_requested"].fillna(1))
     host = info.get("host") or {}
     machine: dict[str, Any] = {"nodeName": str(host.get("hostname") or "localhost"),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from genscale.errors import UserError
-from genscale.workflow.shape import step_parents, task_parents
+from genscale.workflow.shape import run_task_parents
 
 REQUIRED = ("workflow_id", "task_id", "arrival_s", "parents", "threads", "memory_bytes",
             "wall_s")
@@ -175,10 +175,11 @@ def load(path: Path) -> Trace:
 
 def from_run(run_dir: Path) -> Trace:
     """A run directory's succeeded tasks as a trace: each workflow arrives when the
-    workload's schedule let it arrive (else when its first task was submitted), relative to
-    the first, its tasks' parents are its plan's
-    (among the tasks that ran), and each task's wall time, threads and memory are as
-    measured and requested."""
+    workload's schedule let it arrive (else when its first task was submitted; with the
+    first when its tasks record no time), relative to the first, its tasks' parents are its
+    plan's, or those an import recorded (`run_task_parents`), among the tasks that ran, and
+    each task's wall time, threads and memory are as measured and requested (memory: its
+    peak where no request was recorded)."""
     from genscale.store.rundir import RunDirectory
 
     run = RunDirectory(run_dir)
@@ -188,9 +189,9 @@ def from_run(run_dir: Path) -> Trace:
     if tasks.empty:
         raise UserError(f"{run_dir}: no succeeded task to replay")
     workflow_ids = tasks["workflow_id"].astype(str)
-    parents = [" ".join(p) for p in task_parents(
-        workflow_ids.tolist(), tasks["step"].astype(str).tolist(),
-        tasks["task_id"].astype(str).tolist(), step_parents(run_dir, info))]
+    parents = [" ".join(p) for p in run_task_parents(
+        run_dir, info, workflow_ids.tolist(), tasks["step"].astype(str).tolist(),
+        tasks["task_id"].astype(str).tolist())]
     submit = pd.to_numeric(tasks["submit_time"], errors="coerce")
     start = pd.to_numeric(tasks["start_time"], errors="coerce")
     first = submit.fillna(start).groupby(workflow_ids).transform("min")
@@ -202,13 +203,17 @@ def from_run(run_dir: Path) -> Trace:
         arrived = {w: began + float(i["arrival_s"]) for w, i in instances.items()}
         first = pd.Series([arrived.get(w, f) for w, f in zip(workflow_ids, first,
                                                               strict=True)])
-    zero = float(first.min())
+    # a workflow whose tasks record no time (a WfFormat instance may not) arrives first
+    zero = float(first.min()) if first.notna().any() else 0.0
+    first = first.fillna(zero)
     table = pd.DataFrame({
         "workflow_id": workflow_ids, "task_id": tasks["task_id"].astype(str),
         "step": tasks["step"], "app": tasks["app"], "arrival_s": first - zero,
         "parents": parents,
         "threads": tasks["threads_requested"].fillna(1).astype(int),
-        "memory_bytes": tasks["memory_requested_bytes"].fillna(0),
+        # what was asked for; an import that records no request (WfFormat) asks its peak
+        "memory_bytes": tasks["memory_requested_bytes"].fillna(
+            tasks["peak_rss_bytes"]).fillna(0),
         "wall_s": tasks["wall_s"], "cpu_time_s": tasks["cpu_time_s"],
         "peak_rss_bytes": tasks["peak_rss_bytes"],
         "measured_start_s": start - zero,

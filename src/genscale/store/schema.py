@@ -135,3 +135,5 @@ class RunInfo(TypedDict, total=False):
     exit_code: int  # `genscale monitor`: the command's exit status
     imported_from: list[str]  # an import: the files, absolute paths
     imported_at: float  # an import: s since the epoch, UTC
+    task_parents: dict[str, list[str]]  # an import that records dependencies (WfFormat):
+    # task_id -> the task_ids it waited for

@@ -57,6 +57,11 @@ def step_parents(run_dir: Path, info: dict[str, Any]) -> dict[str, dict[str, lis
         return {w: by_name[str(i["workflow"])] for w, i in workload["instances"].items()}
     spec = (info.get("workflow") or {}).get("spec")
     if not spec:
+        if info.get("status") == "imported":
+            raise UserError(f"{run_dir}: imported from {info.get('executor', 'a trace')}, "
+                            "which records no dependencies between its tasks, so there is "
+                            "no workflow to replay (WfFormat instances hold them: genscale "
+                            "import wfformat)")
         raise UserError(f"{run_dir}: its run.json keeps no workflow spec to replay")
     return {"": shape(Workflow.model_validate(spec),
                       SourceMap(str(info["workflow"].get("source", "spec"))))}
@@ -72,6 +77,18 @@ def task_parents(workflow_ids: list[str], steps: list[str], task_ids: list[str],
         shape = shapes.get(w) or shapes.get("") or {}
         out.append([task_of[(w, d)] for d in shape.get(step, []) if (w, d) in task_of])
     return out
+
+
+def run_task_parents(run_dir: Path, info: dict[str, Any], workflow_ids: list[str],
+                     steps: list[str], task_ids: list[str]) -> list[list[str]]:
+    """Each of the given tasks' parents among them: as an import recorded them task by
+    task (run.json's `task_parents`: a WfFormat instance's), else from the steps each
+    step waits for in the spec the run kept (`step_parents`)."""
+    recorded = info.get("task_parents")
+    if isinstance(recorded, dict):
+        given = set(task_ids)
+        return [[p for p in recorded.get(t) or [] if p in given] for t in task_ids]
+    return task_parents(workflow_ids, steps, task_ids, step_parents(run_dir, info))
 
 
 def reference_readers(workflow_ref: str) -> set[str]:

@@ -30,17 +30,26 @@ def import_run(files: list[Path], out: Path, source: str,
     if len(set(ids)) != len(ids):
         raise UserError(f"two files give the same task id ({', '.join(map(str, ids))}); "
                         "rename one")
+    # a task's `parents` (task ids), where its source records them, go to run.json
+    parents: dict[str, list[str]] = {}
+    for task, _ in converted:
+        given = task.pop("parents", None)
+        if isinstance(given, list):
+            parents[str(task["task_id"])] = [str(p) for p in given]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     try:
         (tmp / "logs").mkdir()
         run = RunDirectory(tmp)
-        run.write_run_info({
+        info: dict[str, object] = {
             "run_id": run_id, "genscale_version": __version__, "status": "imported",
             "executor": source, "imported_from": [str(p.resolve()) for p in files],
             "imported_at": time.time(),
             "sample_interval_s": converted[0][0].get("sample_interval_s") or None,
-        })
+        }
+        if parents:
+            info["task_parents"] = parents
+        run.write_run_info(info)
         writer = run.sample_writer()
         for task, samples in converted:
             writer(samples)

@@ -96,6 +96,16 @@ def _host(task: dict[str, Any]) -> str:
     return str(first) if isinstance(first, str | int) else ""
 
 
+def _parent_names(path: Path, where: str, value: Any) -> list[str]:
+    """A task's parents as written (ids or names); absent: none."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+        raise UserError(f"{path}: {where}: parents: expected a list of task ids or names")
+    return [str(v) for v in value]
+
+
 def step_and_app(name: str) -> tuple[str, str]:
     """A task's step (its name without a trailing id) and app (the step's first word); a
     Nextflow process's scoped name gives what `traces.app_of` gives for it."""
@@ -116,11 +126,13 @@ def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]
         specification = _object(path, "workflow.specification", workflow.get("specification"))
         execution = _object(path, "workflow.execution", workflow.get("execution"))
         # ids are names (text); anything else is kept as its text, never a dict key
-        names = {str(t.get("id")): t.get("name") for t in
-                 _objects(path, "workflow.specification.tasks", specification.get("tasks"))}
+        specified = _objects(path, "workflow.specification.tasks", specification.get("tasks"))
+        names = {str(t.get("id")): t.get("name") for t in specified}
+        waits = {str(t.get("id")): t.get("parents") for t in specified}
         records = []
         for task in _objects(path, "workflow.execution.tasks", execution.get("tasks")):
-            records.append({**task, "name": names.get(str(task.get("id"))) or task.get("id")})
+            records.append({**task, "name": names.get(str(task.get("id"))) or task.get("id"),
+                            "parents": waits.get(str(task.get("id")))})
         return version or "1.5", records
     key = "tasks" if "tasks" in workflow else "jobs"
     if not isinstance(workflow.get(key), list):
@@ -156,6 +168,13 @@ def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
         raise UserError(f"{path}: not a WfFormat instance (not a JSON object)")
     version, records = _tasks(path, data)
     workflow_id = path.stem
+    # parents are named by id (1.5 on) or by name (before): either gives our task id
+    task_id_of: dict[str, str] = {}
+    for n, task in enumerate(records, start=1):
+        ours = f"{workflow_id}.{task.get('id') or n}"
+        for key in (task.get("name"), task.get("id")):
+            if isinstance(key, str | int) and not isinstance(key, bool):
+                task_id_of.setdefault(str(key), ours)
     out: list[Rows] = []
     for n, task in enumerate(records, start=1):
         where = f"task {task.get('id') or n}"
@@ -188,6 +207,10 @@ def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
             "write_chars": "" if written is None else round(written),
             "threads_requested": "" if cores is None else max(1, round(cores)),
             "attempt": 1,
+            # a parent that has no record of its own (not executed) is passed over
+            "parents": [task_id_of[str(p)] for p in _parent_names(path, where,
+                                                                   task.get("parents"))
+                        if str(p) in task_id_of],
         }
         out.append((row, []))
     if not out:
