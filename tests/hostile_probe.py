@@ -716,6 +716,11 @@ def cases() -> list[Case]:
         add("sim", f"{flag} {value!r}", ["sim", "{d}/tr", *args, "--out", "{d}/o"],
             trace_ok, leaves=["o"])
     add("sim", "not a trace", ["sim", "{d}/x", *cluster], write("x/y", "z"))
+    add("sim", "an import without dependencies", ["sim", "{d}/run", *cluster], run_dir(
+        json.dumps({"run_id": "run", "status": "imported", "executor": "nextflow-import"}),
+        "run_id,workflow_id,task_id,step,status,submit_time,start_time,end_time,wall_s,"
+        "threads_requested,memory_requested_bytes,cpu_time_s,peak_rss_bytes\n"
+        "run,w,a,a,succeeded,1,1,6,5,1,,,\n"))
     add("sim", "tail-aware without tail_probability", ["sim", "{d}/tr", *cluster,
                                                        "--policy", "tail-aware"], trace_ok)
     # export and import wfformat
