@@ -716,6 +716,11 @@ def cases() -> list[Case]:
         add("sim", f"{flag} {value!r}", ["sim", "{d}/tr", *args, "--out", "{d}/o"],
             trace_ok, leaves=["o"])
     add("sim", "not a trace", ["sim", "{d}/x", *cluster], write("x/y", "z"))
+    add("sim", "instance not JSON", ["sim", "{d}/i.json", *cluster], write("i.json", "{oops"))
+    add("sim", "instance with a parents cycle", ["sim", "{d}/i.json", *cluster], write(
+        "i.json", json.dumps({"schemaVersion": "1.4", "workflow": {"tasks": [
+            {"name": "a", "runtimeInSeconds": 1, "parents": ["b"]},
+            {"name": "b", "runtimeInSeconds": 1, "parents": ["a"]}]}})))
     add("sim", "an import without dependencies", ["sim", "{d}/run", *cluster], run_dir(
         json.dumps({"run_id": "run", "status": "imported", "executor": "nextflow-import"}),
         "run_id,workflow_id,task_id,step,status,submit_time,start_time,end_time,wall_s,"

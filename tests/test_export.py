@@ -226,6 +226,10 @@ def test_an_imported_instance_keeps_its_dag_for_the_simulator(tmp_path: Path,
     assert proc.returncode == 0, proc.stderr
     critical = max(wall["skewer"] + wall["unicycler"], wall["fastqc"]) + wall["multiqc"]
     assert json.loads(proc.stdout)["makespan_s"] == pytest.approx(critical)
+    # the instance as it is, without an import: the same simulation
+    proc = cli("sim", str(source), "--nodes", "1", "--cores-per-node", "8",
+               "--memory-per-node", "64G")
+    assert json.loads(proc.stdout)["makespan_s"] == pytest.approx(critical)
 
     out = tmp_path / "again.json"
     assert cli("export", str(imported), "--format", "wfformat", "--out", str(out)

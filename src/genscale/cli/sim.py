@@ -24,12 +24,14 @@ from genscale.sim.policies import POLICIES
               help="write summary.json and tasks.parquet here")
 def sim(trace: Path, nodes: int, cores_per_node: int, memory_per_node: str, policy: str,
         out: Path | None) -> None:
-    """Simulate TRACE (a trace directory, or a run directory: its measured tasks) on NODES
-    nodes of CORES-PER-NODE cores; print the summary as JSON.
+    """Simulate TRACE (a trace directory; a run directory: its measured tasks; or WfCommons
+    instances: a .json file or a directory of them) on NODES nodes of CORES-PER-NODE cores;
+    print the summary as JSON.
 
     \b
     Example:
       genscale sim runs/my-workload --nodes 1 --cores-per-node 2 --memory-per-node 24G
+      genscale sim montage-instance.json --nodes 4 --cores-per-node 48 --memory-per-node 192G
     """
     from genscale.sim import core, summary
     from genscale.sim.trace import load

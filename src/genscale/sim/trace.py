@@ -160,8 +160,11 @@ def _check_acyclic(counts: np.ndarray, start: np.ndarray, index: np.ndarray,
 
 
 def load(path: Path) -> Trace:
-    """A trace directory (`tasks.parquet` or `tasks.csv` with the trace's columns) or a run
-    directory (its measured tasks: `from_run`)."""
+    """A trace directory (`tasks.parquet` or `tasks.csv` with the trace's columns), a run
+    directory (its measured tasks: `from_run`), or WfCommons instances: a `.json` file, or
+    a directory of them (`from_instances`)."""
+    if path.is_file() and path.suffix.lower() == ".json":
+        return from_instances([path], str(path))
     if (path / "run.json").is_file():
         return from_run(path)
     for name in ("tasks.parquet", "tasks.csv"):
@@ -169,8 +172,11 @@ def load(path: Path) -> Trace:
             file = path / name
             table = pd.read_parquet(file) if name.endswith(".parquet") else pd.read_csv(file)
             return from_table(table, str(file))
-    raise UserError(f"{path}: not a trace (no tasks.parquet or tasks.csv) or run directory "
-                    "(no run.json)")
+    instances = sorted(path.glob("*.json")) if path.is_dir() else []
+    if instances:
+        return from_instances(instances, str(path))
+    raise UserError(f"{path}: not a trace (no tasks.parquet or tasks.csv), run directory "
+                    "(no run.json) or WfCommons instance (no .json)")
 
 
 def from_run(run_dir: Path) -> Trace:
@@ -188,12 +194,36 @@ def from_run(run_dir: Path) -> Trace:
     tasks = tasks[tasks["status"] == "succeeded"].reset_index(drop=True)
     if tasks.empty:
         raise UserError(f"{run_dir}: no succeeded task to replay")
+    parents = run_task_parents(
+        run_dir, info, tasks["workflow_id"].astype(str).tolist(),
+        tasks["step"].astype(str).tolist(), tasks["task_id"].astype(str).tolist())
+    return _measured(tasks, parents, info, str(run_dir))
+
+
+def from_instances(paths: list[Path], source: str) -> Trace:
+    """WfCommons instances (WfFormat JSON, any schema version), each one workflow, read as
+    `genscale import wfformat` reads them, as a trace the way `from_run` makes one of
+    their import."""
+    from genscale.store.importers.wfformat import wfformat_rows
+
+    rows = [task for path in paths for task, _ in wfformat_rows(path, "sim")]
+    parents = []
+    for row in rows:
+        given = row.pop("parents", None)
+        parents.append([str(p) for p in given] if isinstance(given, list) else [])
+    return _measured(pd.DataFrame(rows), parents, {}, source)
+
+
+def _measured(tasks: pd.DataFrame, parents: list[list[str]], info: dict[str, Any],
+              source: str) -> Trace:
+    """The trace of measured tasks (tasks.csv's columns; a missing one is unknown)."""
+    def numbers(column: str) -> pd.Series:
+        if column not in tasks.columns:
+            return pd.Series(np.nan, index=tasks.index, dtype=float)
+        return pd.to_numeric(tasks[column], errors="coerce")
+
     workflow_ids = tasks["workflow_id"].astype(str)
-    parents = [" ".join(p) for p in run_task_parents(
-        run_dir, info, workflow_ids.tolist(), tasks["step"].astype(str).tolist(),
-        tasks["task_id"].astype(str).tolist())]
-    submit = pd.to_numeric(tasks["submit_time"], errors="coerce")
-    start = pd.to_numeric(tasks["start_time"], errors="coerce")
+    submit, start = numbers("submit_time"), numbers("start_time")
     first = submit.fillna(start).groupby(workflow_ids).transform("min")
     instances = (info.get("workload") or {}).get("instances") or {}
     if instances and info.get("start_time") is not None:
@@ -209,14 +239,14 @@ def from_run(run_dir: Path) -> Trace:
     table = pd.DataFrame({
         "workflow_id": workflow_ids, "task_id": tasks["task_id"].astype(str),
         "step": tasks["step"], "app": tasks["app"], "arrival_s": first - zero,
-        "parents": parents,
-        "threads": tasks["threads_requested"].fillna(1).astype(int),
+        "parents": [" ".join(p) for p in parents],
+        "threads": numbers("threads_requested").fillna(1).astype(int),
         # what was asked for; an import that records no request (WfFormat) asks its peak
-        "memory_bytes": tasks["memory_requested_bytes"].fillna(
-            tasks["peak_rss_bytes"]).fillna(0),
-        "wall_s": tasks["wall_s"], "cpu_time_s": tasks["cpu_time_s"],
-        "peak_rss_bytes": tasks["peak_rss_bytes"],
+        "memory_bytes": numbers("memory_requested_bytes").fillna(
+            numbers("peak_rss_bytes")).fillna(0),
+        "wall_s": numbers("wall_s"), "cpu_time_s": numbers("cpu_time_s"),
+        "peak_rss_bytes": numbers("peak_rss_bytes"),
         "measured_start_s": start - zero,
-        "measured_end_s": pd.to_numeric(tasks["end_time"], errors="coerce") - zero,
+        "measured_end_s": numbers("end_time") - zero,
     })
-    return from_table(table, str(run_dir))
+    return from_table(table, source)
