@@ -31,6 +31,10 @@ picks one of the two per step from the training runs can do better; where it is 
 line's, the two miss the same runs the same way, and a size-only choice between them has
 little to win.
 
+With `--scatter` it prints instead how far the training runs stray from a curve of their
+size (`series_scatter`): the line's error at each step's largest training runs, in sample,
+and that of one series' line at the other series' largest run.
+
 The reports are not in this repository (they are Lotaru's); get them from its repository.
 """
 
@@ -84,6 +88,34 @@ def hindsight_mdape(errors: pd.DataFrame) -> float:
     return float(np.median(np.where(model_nearer, errors["model"], errors["line"])))
 
 
+def series_scatter(table: pd.DataFrame) -> tuple[float, float]:
+    """How far runs stray from any curve of their size, in the training runs alone: the
+    median absolute percentage error of each step's straight line (fitted on all its
+    training runs) at its 4 largest training runs, in sample; and of the line fitted on one
+    down-sampled series (`train-1` or `train-2`: the one reaching the larger size) at the
+    other series' largest run, a size inside the range it was fitted on."""
+    in_sample: list[float] = []
+    between: list[float] = []
+    for _, runs in table[table["Label"] != "test"].groupby("step"):
+        if len(runs) < 8:
+            continue
+        x = runs["TaskInputSize"].to_numpy(dtype=float)
+        y = runs["Realtime"].to_numpy(dtype=float)
+        slope, intercept = np.polyfit(x, y, 1)
+        top = np.argsort(x)[-4:]
+        in_sample.extend(ape(intercept + slope * x[top], y[top]))
+        series = sorted((s for _, s in runs.groupby("Label")),
+                        key=lambda s: s["TaskInputSize"].max())
+        if len(series) == 2 and len(series[1]) >= 3:
+            other, fitted = series
+            slope, intercept = np.polyfit(fitted["TaskInputSize"].to_numpy(dtype=float),
+                                          fitted["Realtime"].to_numpy(dtype=float), 1)
+            run = other.loc[other["TaskInputSize"].idxmax()]
+            between.extend(ape(np.array([intercept + slope * run["TaskInputSize"]]),
+                               np.array([float(run["Realtime"])])))
+    return float(np.median(in_sample)), float(np.median(between))
+
+
 def difference_interval(errors: pd.DataFrame, seed: int = 1) -> tuple[float, float]:
     """95% interval of MdAPE(model) - MdAPE(line), resampling steps with replacement."""
     rng = np.random.default_rng(seed)
@@ -106,6 +138,9 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="*", help="only these tasks (default: all)")
     parser.add_argument("--line-weight", type=float, default=estimator.LINE_WEIGHT)
     parser.add_argument("--extrapolation", choices=get_args(Extrapolation), default="linear")
+    parser.add_argument("--scatter", action="store_true",
+                        help="print how far the training runs stray from a curve of their "
+                             "size (series_scatter) instead of extrapolating")
     args = parser.parse_args()
     estimator.LINE_WEIGHT = args.line_weight
     table = pd.concat([pd.read_csv(p) for p in args.reports], ignore_index=True)
@@ -121,6 +156,12 @@ def main() -> None:
     table["step"] = table["Workflow"].astype(str) + "/" + table["Task"].astype(str)
     if args.tasks:
         table = table[table["Task"].isin(args.tasks)]
+    if args.scatter:
+        line_at_largest, between_series = series_scatter(table)
+        print(f"the line's MdAPE at each step's 4 largest training runs (in sample): "
+              f"{line_at_largest:.1f}%; at the other series' largest run (one line per "
+              f"series): {between_series:.1f}%")
+        return
     print("| training runs of at most | workflow | steps | full-size runs | model MdAPE % "
           "| line MdAPE % | model - line, 95% interval | the nearer per step, in hindsight |")
     print("|---:|---|---:|---:|---:|---:|---|---:|")

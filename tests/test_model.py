@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -672,6 +673,35 @@ def test_the_nfcore_benchmark_trains_each_machines_steps_apart(tmp_path: Path) -
     assert [(c[1].strip(), c[2].strip(), c[3].strip()) for c in table] == [
         ("all", "2", "4"), ("c2:bacass", "1", "2"), ("n1:bacass", "1", "2")]
     assert all(float(c[4]) < 10 for c in table)
+
+
+def test_the_nfcore_benchmark_measures_the_scatter_of_the_training_runs(
+        tmp_path: Path) -> None:
+    """`--scatter`: on runs exactly on a line the line's error is 0 in sample and at the
+    other series' run; a second series 10% slower puts the second number at ~10% (the
+    one series' line at the other's run) and the first above 0."""
+    def report(slowdown: float) -> Path:
+        rows = [{"Label": label, "Workflow": "bacass", "Task": "SKEWER",
+                 "NumberSequences": int(n), "TaskInputSize": int(n * 200),
+                 "Realtime": (2000 + 0.3 * n) * (slowdown if label == "train-2" else 1)}
+                for label, sizes in (("train-1", np.geomspace(1e4, 4e6, 9)),
+                                     ("train-2", np.geomspace(1.2e4, 3e6, 9)))
+                for n in sizes] + [{"Label": "test", "Workflow": "bacass", "Task": "SKEWER",
+                                     "NumberSequences": 8_000_000,
+                                     "TaskInputSize": 1_600_000_000, "Realtime": 2.4e6}]
+        path = tmp_path / f"execution_report_{slowdown}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        return path
+
+    def scatter(path: Path) -> list[float]:
+        script = Path(__file__).parents[1] / "benchmarks" / "extrapolation_nfcore.py"
+        out = subprocess.run([sys.executable, str(script), str(path), "--scatter"],
+                             capture_output=True, text=True, check=True).stdout
+        return [float(v) for v in re.findall(r"([\d.]+)%", out)]
+
+    assert scatter(report(1.0)) == [0.0, 0.0]
+    in_sample, between = scatter(report(1.1))
+    assert in_sample > 0 and 9.0 < between < 10.0  # 1.1 x the line's: 9.1% of the run
 
 
 def test_a_spreadsheets_table_reads_as_the_csv(tmp_path: Path) -> None:
