@@ -891,3 +891,19 @@ def test_cutadapt_1x_reports_and_bad_ones(tmp_path: Path) -> None:
         report(write(tmp_path / "bad.json", json.dumps({
             "tag": "Cutadapt report", "read_counts": {"input": -1},
             "basepair_counts": {"input": 1}})))
+
+
+def test_a_folder_s_multiqc_data_is_not_taken_for_a_fastp_report(tmp_path: Path) -> None:
+    """`genscale quality DIR` on a pipeline's results: MultiQC's multiqc_data.json holds
+    fastp's sections further in (its `summary` among them) and is passed over; a fastp
+    report (its summary first, as fastp writes it) is found."""
+    write(tmp_path / "multiqc" / "multiqc_data.json", json.dumps({
+        "report_data_sources": {"fastp": {"all_sections": {"s1": "s1.fastp.json"}}},
+        "report_saved_raw_data": {"multiqc_fastp": {"s1": {
+            "summary": {"before_filtering": {"total_reads": 10}}}}}}, indent=1))
+    fastp = write(tmp_path / "fastp" / "s1.fastp.json", json.dumps({
+        "summary": {"fastp_version": "0.23.2", "before_filtering": {"total_reads": 10},
+                    "after_filtering": {"total_reads": 9}},
+        "filtering_result": {"passed_filter_reads": 9}}, indent="\t"))
+    assert find_reports(tmp_path) == [fastp]
+    assert report(fastp)["metrics"]["after_filtering.total_reads"] == 9

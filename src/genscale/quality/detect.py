@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,11 @@ Parser = Callable[[Path, str], dict[str, Any]]
 
 def _head(text: str, lines: int = 5) -> str:
     return "\n".join(text.splitlines()[:lines])
+
+
+# fastp writes its summary first; other JSON that holds fastp's sections further in (such
+# as MultiQC's multiqc_data.json) is not a fastp report
+_FASTP_START = re.compile(r'\s*\{\s*"summary"\s*:')
 
 
 def _as_text(text: str) -> str:
@@ -46,7 +52,7 @@ def detect(path: Path, text: str) -> Parser | None:
         return cutadapt.parse_json
     if "Input Read Pairs:" in text or "Input Reads:" in text:
         return aligners.parse_trimmomatic
-    if head.lstrip().startswith("{") and '"summary"' in text[:5000]:
+    if _FASTP_START.match(text):
         return aligners.parse_fastp
     lines = [line for line in head.splitlines() if line]
     if lines and all(len(line.split("\t")) == 4 for line in lines):
