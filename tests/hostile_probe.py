@@ -487,6 +487,10 @@ def cases() -> list[Case]:
         "picard histogram negative count": write("r.txt", "## htsjdk.samtools.metrics."
                                                  "StringHeader\n\n## HISTOGRAM\tjava.lang."
                                                  "Byte\nQUALITY\tCOUNT_OF_Q\n30\t-4\n"),
+        "bcftools stats text count": write("r.txt", "# This file was produced by bcftools "
+                                           "stats (1.16)\nSN\t0\tnumber of SNPs:\tmany\n"),
+        "bcftools stats no summary": write("r.txt", "# This file was produced by bcftools "
+                                           "stats (1.16)\nID\t0\ta.vcf\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (

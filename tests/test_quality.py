@@ -907,3 +907,43 @@ def test_a_folder_s_multiqc_data_is_not_taken_for_a_fastp_report(tmp_path: Path)
         "filtering_result": {"passed_filter_reads": 9}}, indent="\t"))
     assert find_reports(tmp_path) == [fastp]
     assert report(fastp)["metrics"]["after_filtering.total_reads"] == 9
+
+
+def _vcf(path: Path, records: list[tuple[int, str, str]]) -> Path:
+    header = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=10000>\n"
+              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    body = "".join(f"chr1\t{pos}\t.\t{ref}\t{alt}\t50\tPASS\t.\n" for pos, ref, alt in records)
+    plain = write(path.with_suffix(""), header + body)
+    subprocess.run(["bcftools", "view", "-Oz", "-o", str(path), str(plain)], check=True)
+    subprocess.run(["bcftools", "index", str(path)], check=True)
+    return path
+
+
+def test_bcftools_stats_is_not_taken_for_samtools_stats(tmp_path: Path) -> None:
+    """The real bcftools (1.16): its `SN` lines look like samtools stats' own, and 0.10.x
+    read a bcftools stats file as one, exit 0 with `{"0": "number of multiallelic SNP
+    sites:"}`; now its numbers, and with two VCFs compared each set's."""
+    # 3 transitions (A>G, C>T, G>A), 1 transversion (A>C), 1 deletion
+    one = _vcf(tmp_path / "one.vcf.gz", [(10, "A", "G"), (20, "C", "T"), (30, "G", "A"),
+                                         (40, "A", "C"), (50, "AT", "A")])
+    stats = write(tmp_path / "one.stats", subprocess.run(
+        ["bcftools", "stats", str(one)], capture_output=True, text=True, check=True).stdout)
+    parsed = report(stats)
+    assert parsed["format"] == "bcftools-stats"
+    m = parsed["metrics"]
+    assert (m["number of records"], m["number of SNPs"], m["number of indels"]) == (5, 4, 1)
+    assert (m["ts"], m["tv"], m["ts/tv"]) == (3, 1, 3.0)
+    two = _vcf(tmp_path / "two.vcf.gz", [(10, "A", "G"), (60, "T", "C")])
+    both = write(tmp_path / "both.stats", subprocess.run(
+        ["bcftools", "stats", str(one), str(two)], capture_output=True, text=True,
+        check=True).stdout)
+    m = report(both)["metrics"]
+    # set 0: only in the first, 1: only in the second, 2: in both
+    assert (m["set 0: number of records"], m["set 1: number of records"],
+            m["set 2: number of records"]) == (4, 1, 1)
+    with pytest.raises(ReportError, match="2 bcftools stats outputs in one file"):
+        report(write(tmp_path / "cat.stats", stats.read_text() * 2))
+    samtools_stats = ("# This file was produced by samtools stats (1.16.1+htslib-1.16)\n"
+                      "SN\traw total sequences:\t10\n")
+    with pytest.raises(ReportError, match="2 samtools stats outputs in one file"):
+        report(write(tmp_path / "cat2.stats", samtools_stats * 2))

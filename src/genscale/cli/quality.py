@@ -22,8 +22,8 @@ from genscale.quality.errors import ReportError
 @click.option("--out", type=click.Path(path_type=Path),
               help="with 'table': the features table to write (.csv or .parquet)")
 def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
-    """Parse QC reports (FastQC, Picard, samtools, STAR, Trimmomatic, cutadapt, fastp,
-    GATK); with `genscale quality fastq FILE...`, compute features of FASTQ files; with
+    """Parse QC reports (FastQC, Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt,
+    fastp, GATK); with `genscale quality fastq FILE...`, compute features of FASTQ files; with
     `genscale quality table DIR... --out FILE`, write one row of features per run or
     dataset directory.
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genscale.quality import aligners, cutadapt, fastqc, gatk, picard, samtools
+from genscale.quality import aligners, bcftools, cutadapt, fastqc, gatk, picard, samtools
 from genscale.quality.errors import ReportError
 
 Parser = Callable[[Path, str], dict[str, Any]]
@@ -38,6 +38,8 @@ def detect(path: Path, text: str) -> Parser | None:
         return picard.parse
     if head.startswith("#:GATKReport"):
         return gatk.parse
+    if bcftools.MARK in head:  # its SN lines look like samtools stats' own
+        return bcftools.parse_stats
     if "This file was produced by samtools stats" in head or "\nSN\t" in text[:20000]:
         return samtools.parse_stats
     if (" + " in head and "in total (QC-passed reads + QC-failed reads)" in head) or (
@@ -82,13 +84,13 @@ def parse_report(path: Path) -> dict[str, Any]:
             text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ReportError(path, "binary content: not a QC report this tool reads "
-                                    "(FastQC, Picard, samtools, STAR, Trimmomatic, "
-                                    "cutadapt, fastp, GATK)") from None
+                                    "(FastQC, Picard, samtools, bcftools, STAR, "
+                                    "Trimmomatic, cutadapt, fastp, GATK)") from None
     text = _as_text(text)
     parser = detect(path, text)
     if parser is None:
-        raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, STAR, "
-                                "Trimmomatic, cutadapt, fastp or GATK report")
+        raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, bcftools, "
+                                "STAR, Trimmomatic, cutadapt, fastp or GATK report")
     return {"file": str(path), **parser(path, text)}
 
 

@@ -23,6 +23,10 @@ _TOTAL = "total (QC-passed reads + QC-failed reads)"
 
 
 def parse_stats(path: Path, text: str) -> dict[str, Any]:
+    produced = text.count("This file was produced by samtools stats")
+    if produced > 1:  # files put together: one sample's numbers would overwrite another's
+        raise ReportError(path, f"{produced} samtools stats outputs in one file: one report "
+                                "a file")
     metrics: dict[str, Any] = {}
     for line in text.splitlines():
         if line.startswith("SN\t"):

@@ -5,7 +5,8 @@ report its steps wrote) or from a dataset directory alone (the pre-run features 
 keys `run_id`, `workflow_id` and `sample` join it to tasks.csv.
 
 Sources: `fastq_1`, `fastq_2` (reads, before anything runs), `fastqc_1`, `fastqc_2`,
-`trimmomatic`, `cutadapt`, `picard.<MetricsClass>`, `samtools_stats`, `flagstat`, `star`.
+`trimmomatic`, `cutadapt`, `picard.<MetricsClass>`, `samtools_stats`, `bcftools_stats`,
+`flagstat`, `star`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from genscale.quality.errors import ReportError
 from genscale.quality.fastq import fastq_features
 
 SOURCE_OF = {"samtools-stats": "samtools_stats", "samtools-flagstat": "flagstat",
+             "bcftools-stats": "bcftools_stats",
              "samtools-idxstats": "idxstats", "star": "star", "trimmomatic": "trimmomatic",
              "cutadapt": "cutadapt", "fastp": "fastp", "gatk-report": "gatk"}
 
