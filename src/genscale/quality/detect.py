@@ -56,8 +56,7 @@ def detect(path: Path, text: str) -> Parser | None:
         return aligners.parse_trimmomatic
     if _FASTP_START.match(text):
         return aligners.parse_fastp
-    lines = [line for line in head.splitlines() if line]
-    if lines and all(len(line.split("\t")) == 4 for line in lines):
+    if samtools.looks_like_idxstats([line for line in head.splitlines() if line]):
         return samtools.parse_idxstats
     return None
 

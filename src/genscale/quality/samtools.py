@@ -120,15 +120,34 @@ def _flagstat_json(path: Path, text: str) -> dict[str, Any]:
     return {"format": "samtools-flagstat", "metrics": metrics}
 
 
+def looks_like_idxstats(lines: list[str]) -> bool:
+    """Lines of `samtools idxstats`: a name and three counts, each sequence named once (a
+    BED or bedGraph file, four columns too, names a chromosome on line after line)."""
+    parts = [line.split("\t") for line in lines]
+    return bool(parts) and all(len(p) == 4 and all(v.isdigit() for v in p[1:]) for p in parts) \
+        and len({p[0] for p in parts}) == len(parts)
+
+
 def parse_idxstats(path: Path, text: str) -> dict[str, Any]:
-    rows = []
-    for number_, line in enumerate(text.splitlines(), 1):
+    """Each sequence's length, mapped and unmapped reads, and their sums; the last line is
+    samtools' `*` (reads placed on no sequence), else the file was cut short."""
+    rows: list[dict[str, Any]] = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    for number_, line in enumerate(lines, 1):
         parts = line.split("\t")
         if len(parts) != 4:
             raise ReportError(path, f"line {number_}: expected 4 tab-separated fields")
-        rows.append({"name": parts[0], "length": number(parts[1]),
-                     "mapped": number(parts[2]), "unmapped": number(parts[3])})
-    mapped = sum(int(r["mapped"] or 0) for r in rows)
-    unmapped = sum(int(r["unmapped"] or 0) for r in rows)
+        counts = [number(v) for v in parts[1:]]
+        for name, value in zip(("length", "mapped", "unmapped"), counts, strict=True):
+            if not isinstance(value, int) or value < 0:
+                raise ReportError(path, f"line {number_}: {name}: expected a count, got "
+                                        f"{value!r}")
+        rows.append({"name": parts[0], "length": counts[0], "mapped": counts[1],
+                     "unmapped": counts[2]})
+    if not rows or rows[-1]["name"] != "*":
+        raise ReportError(path, "truncated: no '*' line at the end (samtools idxstats "
+                                "writes the reads placed on no sequence last)")
+    mapped = sum(r["mapped"] for r in rows)
+    unmapped = sum(r["unmapped"] for r in rows)
     return {"format": "samtools-idxstats", "rows": rows,
             "metrics": {"mapped": mapped, "unmapped": unmapped, "sequences": len(rows)}}
