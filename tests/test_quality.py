@@ -801,6 +801,10 @@ def test_picard_histogram_only_files(tmp_path: Path) -> None:
     text = re.sub(r"^(\d+)\t([\d.]+)$", lambda m: f"{m[0]}\t{float(m[2]) - 2}", text,
                   flags=re.MULTILINE)
     with_oq = report(write(tmp_path / "oq.txt", text))["metrics"]
+    # Picard 1.x's header (`net.sf.picard.metrics`): the same file
+    old = (folder / "quality_distribution.txt").read_text().replace(
+        "htsjdk.samtools.metrics", "net.sf.picard.metrics")
+    assert report(write(tmp_path / "old.txt", old))["metrics"] == scores["metrics"]
     assert with_oq["MEAN_ORIGINAL_QUALITY"] == pytest.approx(with_oq["MEAN_QUALITY"] - 2)
     assert with_oq["MEAN_QUALITY"] == cycles["metrics"]["MEAN_QUALITY"]
 

@@ -33,8 +33,8 @@ def detect(path: Path, text: str) -> Parser | None:
     head = _head(text)
     if head.startswith("##FastQC"):
         return fastqc.parse
-    if "## METRICS CLASS" in text or head.startswith(("## htsjdk.samtools.metrics",
-                                                      picard.SENTIEON_MARK)):
+    if "## METRICS CLASS" in text or head.startswith((
+            "## htsjdk.samtools.metrics", "## net.sf.picard.metrics", picard.SENTIEON_MARK)):
         return picard.parse
     if head.startswith("#:GATKReport"):
         return gatk.parse
