@@ -955,13 +955,16 @@ def test_bcftools_stats_is_not_taken_for_samtools_stats(tmp_path: Path) -> None:
 
 def test_bed_files_are_not_taken_for_idxstats(tmp_path: Path) -> None:
     """Four tab-separated columns are not enough: a BED file (a name last) was a traceback
-    and a bedGraph one (a number last) read as idxstats with exit 0; an idxstats output
-    cut before its `*` line is one line, not an undercount."""
+    and a bedGraph one (a number last) or STAR's gene counts read as idxstats with exit 0;
+    an idxstats output cut before its `*` line is one line, not an undercount."""
     bed = write(tmp_path / "targets.bed", "chr1\t100\t200\tgeneA\nchr1\t300\t400\tgeneB\n")
     graph = write(tmp_path / "depth.bedgraph", "chr1\t0\t100\t5\nchr1\t100\t200\t7\n")
+    genes = write(tmp_path / "ReadsPerGene.out.tab",  # STAR --quantMode GeneCounts
+                  "N_unmapped\t267\t267\t267\nN_multimapping\t24\t24\t24\n"
+                  "N_noFeature\t40\t400\t410\nN_ambiguous\t10\t0\t0\nENSG01\t5\t0\t5\n")
     idxstats = "chr1\t1000\t50\t2\nchr2\t800\t40\t1\n*\t0\t0\t9\n"
     real = write(tmp_path / "idxstats.txt", idxstats)
-    for path in (bed, graph):
+    for path in (bed, graph, genes):
         with pytest.raises(ReportError, match="unknown format"):
             report(path)
     assert find_reports(tmp_path) == [real]

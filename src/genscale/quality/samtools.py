@@ -122,10 +122,11 @@ def _flagstat_json(path: Path, text: str) -> dict[str, Any]:
 
 def looks_like_idxstats(lines: list[str]) -> bool:
     """Lines of `samtools idxstats`: a name and three counts, each sequence named once (a
-    BED or bedGraph file, four columns too, names a chromosome on line after line)."""
+    BED or bedGraph file, four columns too, names a chromosome on line after line; STAR's
+    ReadsPerGene.out.tab starts with its `N_unmapped` count)."""
     parts = [line.split("\t") for line in lines]
     return bool(parts) and all(len(p) == 4 and all(v.isdigit() for v in p[1:]) for p in parts) \
-        and len({p[0] for p in parts}) == len(parts)
+        and len({p[0] for p in parts}) == len(parts) and parts[0][0] != "N_unmapped"
 
 
 def parse_idxstats(path: Path, text: str) -> dict[str, Any]:
