@@ -971,3 +971,21 @@ def test_bed_files_are_not_taken_for_idxstats(tmp_path: Path) -> None:
     assert report(real)["metrics"] == {"mapped": 90, "unmapped": 12, "sequences": 3}
     with pytest.raises(ReportError, match=r"truncated: no '\*' line"):
         report(write(tmp_path / "cut.txt", idxstats.rsplit("*", 1)[0]))
+
+
+def test_quality_cli_says_when_no_row_is_the_samples(tmp_path: Path) -> None:
+    """A class of per-substitution rows (ErrorSummaryMetrics, as CollectSequencingArtifact
+    Metrics writes it): no summary, and the human output says so instead of a table of the
+    first row (0.10.x printed REF_BASE A, ALT_BASE C, ... as the sample's)."""
+    path = write(tmp_path / "error_summary_metrics", "## htsjdk.samtools.metrics.StringHeader\n"
+                 "# CollectSequencingArtifactMetrics INPUT=a.bam\n\n## METRICS CLASS\t"
+                 "picard.analysis.artifacts.ErrorSummaryMetrics\nREF_BASE\tALT_BASE\t"
+                 "SUBSTITUTION\tREF_COUNT\tALT_COUNT\tSUBSTITUTION_RATE\n"
+                 "A\tC\tA>C\t1000\t2\t0.002\nA\tG\tA>G\t1000\t5\t0.005\n")
+    parsed = report(path)
+    assert parsed["type"] == "ErrorSummaryMetrics" and parsed["metrics"] == {}
+    assert len(parsed["rows"]) == 2
+    proc = subprocess.run([GENSCALE, "quality", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "(picard ErrorSummaryMetrics)" in proc.stdout
+    assert "2 rows (bins, cycles or substitutions), none of them the sample's" in proc.stdout

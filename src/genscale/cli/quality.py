@@ -81,8 +81,13 @@ def _print(result: dict[str, Any]) -> None:
     if "status" in result:
         flags = ", ".join(f"{k}: {v}" for k, v in result["status"].items() if v != "pass")
         table.caption = f"not pass: {flags}" if flags else "all modules pass"
+    kind = f" {result['type']}" if result.get("type") else ""
     encoding = f", {result['encoding']}" if "encoding" in result else ""
-    click.echo(f"\n{result['file']} ({result['format']}{encoding})")
+    click.echo(f"\n{result['file']} ({result['format']}{kind}{encoding})")
+    if not metrics and result.get("rows"):
+        click.echo(f"{len(result['rows'])} rows (bins, cycles or substitutions), none of them "
+                   "the sample's: see --json")
+        return
     Console(width=110).print(table)
 
 
