@@ -719,3 +719,20 @@ def test_a_spreadsheets_table_reads_as_the_csv(tmp_path: Path) -> None:
     tabs.write_text(csv.read_text().replace(",", "\t"))
     for path in (csv, european, tabs):
         pd.testing.assert_frame_equal(bundle.read_table(path), plain)
+
+
+def test_a_feature_whose_name_holds_a_comma_can_be_named() -> None:
+    """`--features` is comma-separated, and STAR's features hold commas (`star.Mismatch rate
+    per base, %`): a run of parts that names a column is one column (0.10.x split it and
+    answered that `star.Mismatch rate per base` is no column)."""
+    from genscale.cli.model import _columns
+
+    columns = ["input_bytes", "star.Mismatch rate per base, %", "star.Mapping speed, Million "
+               "of reads per hour", "a", "a,b"]
+    assert _columns("input_bytes,star.Mismatch rate per base, %", columns) == [
+        "input_bytes", "star.Mismatch rate per base, %"]
+    assert _columns("star.Mapping speed, Million of reads per hour, input_bytes", columns) == [
+        "star.Mapping speed, Million of reads per hour", "input_bytes"]
+    assert _columns("a,b", columns) == ["a,b"]  # the longest name that is a column
+    assert _columns("x, y", columns) == ["x", "y"]  # no such columns: as written, checked later
+    assert _columns("", columns) == [] and _columns(None, columns) is None

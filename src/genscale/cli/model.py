@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -16,9 +17,24 @@ from genscale.model.options import FitOptions
 # monitor on a SLURM node starts once per task)
 
 
-def _columns(text: str | None) -> list[str] | None:
-    """A comma-separated list; None when the flag was not given ('' is the empty list)."""
-    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+def _columns(text: str | None, available: Iterable[object] = ()) -> list[str] | None:
+    """A comma-separated list; None when the flag was not given ('' is the empty list). A
+    column of `available` whose name holds commas (STAR's `Mismatch rate per base, %`) is
+    one item: the longest run of parts that names a column is taken whole."""
+    if text is None:
+        return None
+    names = {str(c) for c in available}
+    parts = text.split(",")
+    out = []
+    i = 0
+    while i < len(parts):
+        j = next((j for j in range(len(parts), i + 1, -1)
+                  if ",".join(parts[i:j]).strip() in names), i + 1)
+        name = ",".join(parts[i:j]).strip()
+        if name:
+            out.append(name)
+        i = j
+    return out
 
 
 @click.group()
@@ -87,7 +103,8 @@ def train(table: Path, target: str, features: str | None, by: str | None,
     from genscale.model import bundle
 
     frame = bundle.select(bundle.read_table(table), where)
-    spec = bundle.default_spec(frame, target, _columns(features), _columns(by), group, size,
+    spec = bundle.default_spec(frame, target, _columns(features, frame.columns),
+                               _columns(by, frame.columns), group, size,
                                pilot)
     stderr.print(f"size for the scaling law: {spec.size_reason}", markup=False)
     groups, meta = bundle.train(frame, spec, build(FitOptions, options),
