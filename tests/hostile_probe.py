@@ -477,6 +477,13 @@ def cases() -> list[Case]:
         "cutadapt json negative count": write("r.txt", '{"tag": "Cutadapt report", '
                                               '"read_counts": {"input": -5}, '
                                               '"basepair_counts": {"input": 10}}'),
+        "cutadapt minimal two rows": write("r.txt", "status\tin_reads\tin_bp\tout_reads\t"
+                                           "w/adapters\tqualtrim_bp\tout_bp\n"
+                                           "OK\t4\t400\t4\t1\t0\t390\n"
+                                           "OK\t5\t500\t5\t1\t0\t490\n"),
+        "cutadapt minimal text count": write("r.txt", "status\tin_reads\tin_bp\tout_reads\t"
+                                             "w/adapters\tqualtrim_bp\tout_bp\n"
+                                             "OK\tfour\t400\t4\t1\t0\t390\n"),
         "cutadapt json counts a list": write("r.txt", '{"tag": "Cutadapt report", '
                                              '"read_counts": [1], "basepair_counts": {}}'),
         "fastqc total bases not a size": write("r.txt", FASTQC.format(total="10").replace(

@@ -844,6 +844,16 @@ def test_cutadapt_text_and_json_reports_agree(tmp_path: Path) -> None:
         from_text = report(text)
         assert from_text["format"] == "cutadapt"
         assert from_text["metrics"] == report(tmp_path / f"{name}.json")["metrics"], name
+        minimal = write(tmp_path / f"{name}.minimal", subprocess.run(
+            ["cutadapt", "--report=minimal", *args, *extra, "-o", str(tmp_path / "o1.fq"),
+             *map(str, inputs)], check=True, capture_output=True, text=True).stdout)
+        terse = report(minimal)["metrics"]
+        # the same numbers; it also writes 0 for filters that were off, and has no
+        # per-read count of the bases processed
+        shared = set(terse) & set(from_text["metrics"])
+        assert {k: terse[k] for k in shared} == {k: from_text["metrics"][k] for k in shared}
+        assert len(shared) >= 12 and all(terse[k] == 0 for k in set(terse) - shared
+                                         if k != "cutadapt_status")
     pe = report(tmp_path / "pe.log")["metrics"]
     # 4,000 pairs, not 4.0: cutadapt's comma is a thousands separator in every locale
     assert pe["Total read pairs processed"] == 4000

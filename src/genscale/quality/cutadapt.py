@@ -1,7 +1,8 @@
 """cutadapt's reports: the text report it prints (1.x to 4.x, alone, in a log, or in a Trim
-Galore `_trimming_report.txt`), and its JSON report (`--json`, 3.5 on).
+Galore `_trimming_report.txt`), its JSON report (`--json`, 3.5 on) and its minimal one
+(`--report=minimal`, a header and a row of counts).
 
-Both give one set of names, the text report's own (`Total read pairs processed`, `Read 1
+All give one set of names, the text report's own (`Total read pairs processed`, `Read 1
 with adapter`, `Pairs written (passing filters)`, `Total basepairs processed`,
 `Quality-trimmed`, `Total written (filtered)`, ...), each percentage beside its count as
 `<name> %`, and a paired run's per-read lines as `<name> (Read 1)`. Counts of bases are
@@ -64,6 +65,64 @@ def parse_text(path: Path, text: str) -> dict[str, Any]:
             metrics[f"{name} %"] = float(percent)
     if len(metrics) == 1:
         raise ReportError(path, "truncated: a cutadapt report without its summary")
+    return {"format": "cutadapt", "metrics": metrics}
+
+
+MINIMAL_HEADER = "status\tin_reads\tin_bp\t"
+
+
+def parse_minimal(path: Path, text: str) -> dict[str, Any]:
+    """`--report=minimal`: its counts under the text report's names. It writes 0 for a
+    filter that was off and for adapters it did not count, where the text report leaves
+    the line out."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0].split("\t")
+    if len(lines) != 2:
+        raise ReportError(path, f"{len(lines) - 1} rows under the minimal report's header: "
+                                "one run a file" if len(lines) > 2 else
+                                "truncated: a minimal cutadapt report without its row")
+    values = lines[1].split("\t")
+    if len(values) != len(header):
+        raise ReportError(path, f"line 2: {len(values)} fields where the header has "
+                                f"{len(header)}")
+    row: dict[str, int] = {}
+    for name, value in zip(header[1:], values[1:], strict=True):
+        if not value.isdigit():
+            raise ReportError(path, f"line 2: {name}: expected a count, got {value!r}")
+        row[name] = int(value)
+    missing = {"in_reads", "in_bp", "out_reads", "w/adapters", "qualtrim_bp",
+               "out_bp"} - set(row)
+    if missing:
+        raise ReportError(path, f"line 1: no column {', '.join(sorted(missing))}")
+    paired = "w/adapters2" in row
+    unit = "Pairs" if paired else "Reads"
+    total, bases = row["in_reads"], row["in_bp"]
+    metrics: dict[str, Any] = {"cutadapt_status": values[0],
+                               "Total read pairs processed" if paired
+                               else "Total reads processed": total}
+
+    def with_percent(name: str, value: int, whole: int) -> None:
+        metrics[name] = value
+        metrics[f"{name} %"] = _percent(value, whole)
+
+    if paired:
+        with_percent("Read 1 with adapter", row["w/adapters"], total)
+        with_percent("Read 2 with adapter", row["w/adapters2"], total)
+    else:
+        with_percent("Reads with adapters", row["w/adapters"], total)
+    for column, words in (("too_short", "that were too short"),
+                          ("too_long", "that were too long"),
+                          ("too_many_n", "with too many N")):
+        if column in row:
+            with_percent(f"{unit} {words}", row[column], total)
+    with_percent(f"{unit} written (passing filters)", row["out_reads"], total)
+    metrics["Total basepairs processed"] = bases
+    for name, first, second in (("Quality-trimmed", "qualtrim_bp", "qualtrim2_bp"),
+                                ("Total written (filtered)", "out_bp", "out2_bp")):
+        parts = [row[first]] + ([row.get(second, 0)] if paired else [])
+        with_percent(name, sum(parts), bases)
+        if paired:
+            metrics[f"{name} (Read 1)"], metrics[f"{name} (Read 2)"] = parts
     return {"format": "cutadapt", "metrics": metrics}
 
 

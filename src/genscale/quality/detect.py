@@ -52,6 +52,8 @@ def detect(path: Path, text: str) -> Parser | None:
         return cutadapt.parse_text
     if head.lstrip().startswith("{") and cutadapt.JSON_TAG in text[:1000]:
         return cutadapt.parse_json
+    if head.startswith(cutadapt.MINIMAL_HEADER):
+        return cutadapt.parse_minimal
     if "Input Read Pairs:" in text or "Input Reads:" in text:
         return aligners.parse_trimmomatic
     if _FASTP_START.match(text):
