@@ -864,8 +864,8 @@ def test_cutadapt_text_and_json_reports_agree(tmp_path: Path) -> None:
     written = sum(len(line) for line in lines[1::4])
     assert report(tmp_path / "se.log")["metrics"]["Total written (filtered)"] == written
 
-    subprocess.run(["trim_galore", "--paired", str(r1), str(r2), "-o", str(tmp_path / "tg")],
-                   check=True, capture_output=True)
+    subprocess.run(["trim_galore", "--paired", "--length", "80", str(r1), str(r2), "-o",
+                    str(tmp_path / "tg")], check=True, capture_output=True)
     galore = report(tmp_path / "tg" / "r1.fq_trimming_report.txt")["metrics"]
     command = next(line for line in (tmp_path / "tg" / "r1.fq_trimming_report.txt")
                    .read_text().splitlines() if line.startswith("Command line parameters"))
@@ -873,6 +873,10 @@ def test_cutadapt_text_and_json_reports_agree(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True, cwd=tmp_path)
     assert galore == report(write(tmp_path / "same.log", same.stderr + same.stdout))["metrics"]
     assert galore["Reads with adapters"] > 0
+    # the second read's report ends with Trim Galore's validation of the pairs
+    second = report(tmp_path / "tg" / "r2.fq_trimming_report.txt")["metrics"]
+    kept = len((tmp_path / "tg" / "r1_val_1.fq").read_text().splitlines()) // 4
+    assert second["Pairs removed (length cutoff)"] == 4000 - kept > 100
 
 
 def test_cutadapt_1x_reports_and_bad_ones(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ Galore `_trimming_report.txt`), its JSON report (`--json`, 3.5 on) and its minim
 All give one set of names, the text report's own (`Total read pairs processed`, `Read 1
 with adapter`, `Pairs written (passing filters)`, `Total basepairs processed`,
 `Quality-trimmed`, `Total written (filtered)`, ...), each percentage beside its count as
-`<name> %`, and a paired run's per-read lines as `<name> (Read 1)`. Counts of bases are
-numbers of bases (the text's `bp` dropped); thousands separators are always commas here
-(cutadapt writes them so in every locale).
+`<name> %`, and a paired run's per-read lines as `<name> (Read 1)`; Trim Galore's pairs
+removed for a read under its length cutoff as `Pairs removed (length cutoff)`. Counts of
+bases are numbers of bases (the text's `bp` dropped); thousands separators are always
+commas here (cutadapt writes them so in every locale).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ _LINE = re.compile(r"^(\s*)([A-Za-z][^:]*?):\s+([\d,]+(?:\.\d+)?)(?: bp)?"
 # where the summary ends: the first adapter's section (4.x `=== Adapter 1 ===`,
 # `=== First read: Adapter 1 ===`; 1.x `=== Adapter 'NAME' ===` or `Adapter 'X', ...`)
 _SECTION_END = re.compile(r"^(?:=== (?!Summary)|Adapter ')")
+
+
+_GALORE_PAIRS = re.compile(r"^Number of sequence pairs removed because at least one read was "
+                           r"shorter than the length cutoff \(\d+ bp\): ([\d,]+) "
+                           r"\(([\d.]+)%\)", re.MULTILINE)
 
 
 def _number(text: str) -> int | float:
@@ -65,6 +71,9 @@ def parse_text(path: Path, text: str) -> dict[str, Any]:
             metrics[f"{name} %"] = float(percent)
     if len(metrics) == 1:
         raise ReportError(path, "truncated: a cutadapt report without its summary")
+    if m := _GALORE_PAIRS.search(text):  # Trim Galore's own count, in the second read's report
+        metrics["Pairs removed (length cutoff)"] = _number(m[1])
+        metrics["Pairs removed (length cutoff) %"] = float(m[2])
     return {"format": "cutadapt", "metrics": metrics}
 
 
