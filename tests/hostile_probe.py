@@ -771,6 +771,14 @@ def cases() -> list[Case]:
                             "execution": {"tasks": []}}})}.items():
         add("import wfformat", label, ["import", "wfformat", "{d}/i.json", "--out", "{d}/imp"],
             write("i.json", text), leaves=["imp"])
+    add("import wfformat", "parents not a list", ["import", "wfformat", "{d}/i.json", "--out",
+                                                  "{d}/imp"],
+        write("i.json", json.dumps({"schemaVersion": "1.4", "workflow": {"tasks": [
+            {"name": "a", "runtimeInSeconds": 1, "parents": "b"}]}})), leaves=["imp"])
+    for kind in ("nextflow-trace", "pidstat", "wfformat"):
+        add(f"import {kind}", "gzip cut short", ["import", kind, "{d}/t.gz", "--out",
+                                                 "{d}/imp"],
+            write("t.gz", gzip.compress(b"task_id\tname\n" * 50)[:-12]), leaves=["imp"])
     return out
 
 

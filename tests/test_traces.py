@@ -297,3 +297,29 @@ def test_a_trace_saved_by_a_spreadsheet_in_a_decimal_comma_locale(tmp_path: Path
     copy.write_text("\n".join(european) + "\n")
     pd.testing.assert_frame_equal(imported(tmp_path / "saved", "nextflow-trace", copy),
                                   imported(tmp_path / "original", "nextflow-trace", original))
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("nextflow-trace", "nextflow_trace_raw.txt"),
+    ("snakemake-benchmark", "snakemake/v5.10/sort_numbers/a.tsv"),
+    ("pidstat", "pidstat_two_processes.txt"),
+    ("wfformat", "wfformat/nextflow-bacass-1.6.json"),
+])
+def test_gzipped_files_import_the_same(tmp_path: Path, kind: str, name: str) -> None:
+    """A trace or log kept gzipped (`trace.txt.gz`, as archives keep them) imports as the
+    file itself, its ids without the `.gz` (0.10.x: "not a text file")."""
+    import gzip
+
+    original = DATA / name
+    copy = tmp_path / "packed" / (name + ".gz")
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(gzip.compress(original.read_bytes()))
+    pd.testing.assert_frame_equal(imported(tmp_path / "packed", kind, copy),
+                                  imported(tmp_path / "original", kind, original))
+    cut = tmp_path / "cut" / (name + ".gz")
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(copy.read_bytes()[:-12])  # the gzip trailer lost
+    proc = subprocess.run([GENSCALE, "import", kind, str(cut), "--out", str(tmp_path / "no")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "a corrupt or truncated gzip file" in proc.stderr
+    assert not (tmp_path / "no").exists()

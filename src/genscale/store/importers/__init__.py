@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,44 @@ from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory, require_new_or_empty
 
 Rows = tuple[dict[str, object], list[dict[str, object]]]
+# what one trace or log may hold once decompressed: a gzip bomb stops here, not in memory
+MAX_TEXT_BYTES = 2 * 2**30
+
+
+def source_stem(path: Path) -> str:
+    """A source file's name for the ids it gives: without its suffix, nor `.gz` before it
+    (`trace.txt.gz` -> `trace`)."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+
+
+def read_text(path: Path, errors: str = "strict") -> str:
+    """A trace's or log's text: UTF-8 (a byte-order mark dropped; `errors` as `open`'s),
+    CRLF read as LF, gzipped or not (told by its first bytes). UserError naming the file
+    when it cannot be read, is not text, or inflates past MAX_TEXT_BYTES."""
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+        if gzipped:
+            with gzip.open(path, "rt", encoding="utf-8-sig", errors=errors) as f:
+                text = f.read(MAX_TEXT_BYTES + 1)
+        else:
+            with open(path, encoding="utf-8-sig", errors=errors) as f:
+                text = f.read(MAX_TEXT_BYTES + 1)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: a directory; give the files in it") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: a corrupt or truncated gzip file ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file") from None
+    if len(text) > MAX_TEXT_BYTES:
+        raise UserError(f"{path}: more than {MAX_TEXT_BYTES // 2**30} GiB of text: not a "
+                        "trace this reads")
+    return text.replace("\r\n", "\n")
 
 
 def import_run(files: list[Path], out: Path, source: str,

@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from genscale.errors import UserError
+from genscale.store.importers import read_text, source_stem
 from genscale.store.importers.numbers import measure
 
 KIB = 1024
@@ -77,10 +78,7 @@ def _base_date(header: str) -> datetime:
 def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Report]:
     """Reports in time order; raises UserError naming the file and line of a problem.
     Processes whose command is in `exclude` (pidstat itself, in a sidecar) are left out."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+    lines = read_text(path, errors="replace").splitlines()
     if not lines:
         raise UserError(f"{path}: empty file")
     day = _base_date(lines[0])
@@ -225,7 +223,7 @@ def to_rows(path: Path, run_id: str, exclude: frozenset[str] = frozenset()
     gaps = [b.time - a.time for a, b in itertools.pairwise(reports) if b.time > a.time]
     interval = min(gaps) if gaps else 1.0
     start = reports[0].time - interval
-    task_id = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
+    task_id = source_stem(path)
     samples = []
     read = write = 0.0
     # a log without -d holds no I/O: its byte counts are unknown, not 0

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
-from genscale.store.importers import Rows
+from genscale.store.importers import Rows, read_text, source_stem
 from genscale.store.importers.numbers import check_measure
 
 MIB = 2**20
@@ -112,17 +112,9 @@ Records = list[tuple[int, dict[str, str]]]
 
 
 def _read_text(path: Path) -> str:
-    """The file's text; one line naming it when it cannot be read as text or is empty."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: a directory; give the files in it") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file") from None
+    """The file's text (gzipped or not); one line naming it when it cannot be read as text
+    or is empty."""
+    text = read_text(path)
     if "\x00" in text:
         raise UserError(f"{path}: not a text file (holds NUL bytes)")
     if not text.strip():
@@ -229,7 +221,7 @@ def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
     if "realtime" not in header or not ({"name", "process"} & set(header)):
         raise UserError(f"{path}: not a Nextflow trace: expected the columns realtime and "
                         f"name or process, found {', '.join(header) or 'none'}")
-    workflow_id = path.stem
+    workflow_id = source_stem(path)
     out: list[Rows] = []
     for n, (line, values) in enumerate(rows, start=1):
         row = _Row(path, line, values)
@@ -370,7 +362,7 @@ def snakemake_rows(path: Path, run_id: str, rule_pattern: str | None = None) -> 
 
         task = {
             "run_id": run_id, "workflow_id": run_id, "workflow": "snakemake-import",
-            "task_id": f"{rule}.{path.stem}" + (f".r{n}" if len(rows) > 1 else ""),
+            "task_id": f"{rule}.{source_stem(path)}" + (f".r{n}" if len(rows) > 1 else ""),
             "step": rule, "app": rule.split("_", 1)[0].lower(), "host": "",
             "executor": "snakemake-import", "status": "succeeded", "wall_s": wall,
             "cpu_time_s": cpu,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.errors import UserError
-from genscale.store.importers import Rows
+from genscale.store.importers import Rows, read_text, source_stem
 from genscale.store.importers.numbers import check_measure
 from genscale.store.importers.traces import app_of
 
@@ -159,15 +159,13 @@ def _tasks(path: Path, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]
 
 def wfformat_rows(path: Path, run_id: str) -> list[Rows]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: not a WfFormat instance (not a JSON object)")
     version, records = _tasks(path, data)
-    workflow_id = path.stem
+    workflow_id = source_stem(path)
     # parents are named by id (1.5 on) or by name (before): either gives our task id
     task_id_of: dict[str, str] = {}
     for n, task in enumerate(records, start=1):
