@@ -1003,3 +1003,33 @@ def test_quality_cli_says_when_no_row_is_the_samples(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "(picard ErrorSummaryMetrics)" in proc.stdout
     assert "2 rows (bins, cycles or substitutions), none of them the sample's" in proc.stdout
+
+
+def test_gzipped_reports_and_files_that_are_no_report(tmp_path: Path) -> None:
+    """A report kept gzipped reads as itself and is found in a folder; a BAM (gzip too) or
+    anything over 256 MiB given by mistake is one line, not read whole into memory."""
+    import gzip
+
+    original = Path(__file__).parent / "data" / "flagstat" / "default.txt"
+    packed = tmp_path / "flagstat.txt.gz"
+    packed.write_bytes(gzip.compress(original.read_bytes()))
+    assert report(packed)["metrics"] == report(original)["metrics"]
+    bam = tmp_path / "reads.bam"
+    sam = write(tmp_path / "reads.sam", "@HD\tVN:1.6\n@SQ\tSN:c\tLN:100\n"
+                "r\t0\tc\t1\t60\t4M\t*\t0\t0\tACGT\tIIII\n")
+    subprocess.run(["samtools", "view", "-b", "-o", str(bam), str(sam)], check=True)
+    with pytest.raises(ReportError, match="binary content"):
+        report(bam)
+    assert find_reports(tmp_path) == [packed]
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as f:
+        f.truncate(257 * 2**20)  # sparse: no disk used
+    with pytest.raises(ReportError, match="more than 256 MiB"):
+        report(huge)
+    with pytest.raises(ReportError, match="a corrupt or truncated gzip file"):
+        report(write_bytes(tmp_path / "cut.txt.gz", packed.read_bytes()[:-12]))
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

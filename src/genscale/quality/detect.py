@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,24 @@ def detect(path: Path, text: str) -> Parser | None:
     return None
 
 
+def _read_capped(path: Path, gzipped: bool) -> bytes:
+    """The file's bytes (gzipped: what it inflates to), refusing more than a report holds
+    (a BAM given by mistake is not read whole into memory)."""
+    try:
+        if gzipped:
+            with gzip.open(path, "rb") as f:
+                data = f.read(fastqc.MAX_REPORT_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(fastqc.MAX_REPORT_BYTES + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise ReportError(path, f"a corrupt or truncated gzip file ({exc})") from None
+    if len(data) > fastqc.MAX_REPORT_BYTES:
+        raise ReportError(path, f"more than {fastqc.MAX_REPORT_BYTES // 2**20} MiB: not a QC "
+                                "report this tool reads")
+    return data
+
+
 def parse_report(path: Path) -> dict[str, Any]:
     """Detect and parse one report (FastQC, Picard, GATK, samtools, aligners' logs), by its
     content; its metrics as a flat dict. ReportError (a UserError) names the file and
@@ -81,12 +101,16 @@ def parse_report(path: Path) -> dict[str, Any]:
     elif magic == b"PK\x03\x04":
         raise ReportError(path, "corrupt zip (no central directory: truncated?)")
     else:
+        data = _read_capped(path, gzipped=magic[:2] == b"\x1f\x8b")
+        binary = ReportError(path, "binary content: not a QC report this tool reads (FastQC, "
+                                   "Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt, "
+                                   "fastp, GATK)")
+        if b"\x00" in data[:8192]:
+            raise binary
         try:
-            text = path.read_bytes().decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ReportError(path, "binary content: not a QC report this tool reads "
-                                    "(FastQC, Picard, samtools, bcftools, STAR, "
-                                    "Trimmomatic, cutadapt, fastp, GATK)") from None
+            raise binary from None
     text = _as_text(text)
     parser = detect(path, text)
     if parser is None:
@@ -113,8 +137,12 @@ def find_reports(folder: Path) -> list[Path]:
                         found.append(path)
                 continue
             with open(path, "rb") as f:
-                head = _as_text(f.read(20000).decode("utf-8-sig", "ignore"))
-        except (OSError, zipfile.BadZipFile):
+                head_bytes = f.read(20000)
+            if head_bytes[:2] == b"\x1f\x8b":  # a gzipped report (BAMs are gzip too)
+                with gzip.open(path, "rb") as packed:
+                    head_bytes = packed.read(20000)
+            head = _as_text(head_bytes.decode("utf-8-sig", "ignore"))
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
             continue
         if head and detect(path, head) is not None:
             found.append(path)
