@@ -28,18 +28,18 @@ def source_stem(path: Path) -> str:
 
 
 def read_text(path: Path, errors: str = "strict") -> str:
-    """A trace's or log's text: UTF-8 (a byte-order mark dropped; `errors` as `open`'s),
+    """A trace's or log's text: UTF-8 (a byte-order mark dropped; `errors` as `bytes.decode`'s),
     CRLF read as LF, gzipped or not (told by its first bytes). UserError naming the file
-    when it cannot be read, is not text, or inflates past MAX_TEXT_BYTES."""
+    when it cannot be read, is not text (NUL bytes in its start: a BAM given by mistake is
+    not read on), or inflates past MAX_TEXT_BYTES."""
     try:
         with open(path, "rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
-        if gzipped:
-            with gzip.open(path, "rt", encoding="utf-8-sig", errors=errors) as f:
-                text = f.read(MAX_TEXT_BYTES + 1)
-        else:
-            with open(path, encoding="utf-8-sig", errors=errors) as f:
-                text = f.read(MAX_TEXT_BYTES + 1)
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+            data = f.read(8192)
+            if b"\x00" in data:
+                raise UserError(f"{path}: not a text file (holds NUL bytes)")
+            data += f.read(MAX_TEXT_BYTES + 1 - len(data))
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -48,12 +48,14 @@ def read_text(path: Path, errors: str = "strict") -> str:
         raise UserError(f"{path}: a corrupt or truncated gzip file ({exc})") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file") from None
-    if len(text) > MAX_TEXT_BYTES:
+    if len(data) > MAX_TEXT_BYTES:
         raise UserError(f"{path}: more than {MAX_TEXT_BYTES // 2**30} GiB of text: not a "
                         "trace this reads")
-    return text.replace("\r\n", "\n")
+    try:
+        text = data.decode("utf-8-sig", errors=errors)
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a text file") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def import_run(files: list[Path], out: Path, source: str,
