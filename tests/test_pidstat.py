@@ -85,6 +85,18 @@ def test_bad_logs_are_one_line(tmp_path: Path) -> None:
     broken = (DATA / "pidstat_one_process.txt").read_text().replace("98.04", "n/a")
     with pytest.raises(UserError, match=r"broken\.txt:4: %CPU: expected a number, got 'n/a'"):
         parse_pidstat(write(tmp_path / "broken.txt", broken))
+    # found by the fuzz test: a first report stamped `0` among clock times made the run
+    # start a second before 1970 (start_time -1.0)
+    lines = (DATA / "pidstat_two_processes.txt").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line[:1].isdigit())
+    mixed = lines[:first] + ["1795248041" + lines[first][8:]] + lines[first + 1:]
+    with pytest.raises(UserError, match=r"mixed\.txt:\d+: Time: '08:00:\d\d', where the lines "
+                                        r"before give seconds since the epoch"):
+        parse_pidstat(write(tmp_path / "mixed.txt", "\n".join(mixed) + "\n"))
+    zero = lines[:first] + ["0" + lines[first][8:]] + lines[first + 1:]
+    with pytest.raises(UserError, match=r"zero\.txt:\d+: Time: expected seconds since the "
+                                       r"epoch, got '0'"):
+        parse_pidstat(write(tmp_path / "zero.txt", "\n".join(zero) + "\n"))
 
 
 def test_cli_import_writes_a_run(tmp_path: Path) -> None:

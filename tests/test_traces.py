@@ -94,6 +94,8 @@ def test_two_traces_in_one_run(tmp_path: Path) -> None:
     ("name\trealtime\tpeak_rss\nX\t100\t12 furlongs\n", "peak_rss: expected bytes"),
     ("wall\tcpu\n1\t2\n", "not a Nextflow trace"),
     ("name\trealtime\tstatus\nX\t100\tWHATEVER\n", "status: expected one of"),
+    # found by the fuzz test: the header ran on to the end of the file, newlines and all
+    ('"\ntask_id,name,realtime\n1,a,5\n', "trace.txt:1: a quote in the header is never"),
 ])
 def test_bad_trace_is_one_line(tmp_path: Path, text: str, message: str) -> None:
     bad = write(tmp_path / "trace.txt", text)
@@ -229,6 +231,8 @@ def test_snakemake_extended_fields() -> None:
     ("x.jsonl", "[1, 2]\n", "not a Snakemake benchmark file"),
     ("x.jsonl", '{"s": 1.0, "h:m:s": "0:00:01"}\n[1]\n', "x.jsonl:2: expected a JSON object"),
     ("x.jsonl", '{"s": NaN, "h:m:s": "0:00:01"}\n', "s: expected a finite number"),
+    # a key holding a line break, quoted back: shown, not obeyed (any UserError)
+    ("x.jsonl", '{"x": 1.0, "a\\nb": 3}\n', "found x, a\\nb"),
 ])
 def test_bad_benchmark_file_is_one_line(tmp_path: Path, name: str, text: str,
                                         message: str) -> None:

@@ -85,6 +85,7 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
     columns: list[str] | None = None
     reports: dict[float, Report] = {}
     last_clock = -1.0
+    first_epoch: bool | None = None
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith(("Linux", "Average")):
@@ -111,6 +112,12 @@ def parse_pidstat(path: Path, exclude: frozenset[str] = frozenset()) -> list[Rep
         # -l prints the whole command line: the Command field is the rest of the line
         row["Command"] = " ".join(tokens[len(columns) - 1:]) if "Command" in columns else ""
         try:
+            epoch = row["Time"].isdigit()  # -H: seconds since the epoch; else a clock time
+            if first_epoch is None:
+                first_epoch = epoch
+            elif epoch != first_epoch:
+                raise ValueError(f"Time: {row['Time']!r}, where the lines before give "
+                                 f"{'seconds since the epoch' if first_epoch else 'a clock time'}")
             when, last_clock, day = _timestamp(row["Time"], day, last_clock)
             report = reports.setdefault(when, Report(when))
             report.io_measured = "kB_rd/s" in columns and "kB_wr/s" in columns
@@ -197,7 +204,8 @@ def _timestamp(value: str, day: datetime, last_clock: float) -> tuple[float, flo
     """(epoch seconds, clock seconds of the day, the day) of a Time field; a clock that goes
     backwards means the log crossed midnight."""
     if value.isdigit():
-        if len(value) > 12:
+        # pidstat -H prints the clock's seconds since 1970: a real log's are billions
+        if len(value) > 12 or int(value) < 10**8:
             raise ValueError(f"Time: expected seconds since the epoch, got {value!r}")
         return float(value), last_clock, day
     match = _CLOCK.fullmatch(value)

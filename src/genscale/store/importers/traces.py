@@ -130,6 +130,9 @@ def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
         ";" if ";" in lines[0] and "," not in lines[0] else ",")
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
+    if any("\n" in h for h in header):
+        raise UserError(f"{path}:1: a quote in the header is never closed (the header runs "
+                        "on over the lines after it)")
     rows = []
     for row in reader:
         # DictReader marks a ragged row: extra fields under the key None, missing ones as
