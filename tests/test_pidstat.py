@@ -89,11 +89,11 @@ def test_bad_logs_are_one_line(tmp_path: Path) -> None:
     # start a second before 1970 (start_time -1.0)
     lines = (DATA / "pidstat_two_processes.txt").read_text().splitlines()
     first = next(i for i, line in enumerate(lines) if line[:1].isdigit())
-    mixed = lines[:first] + ["1795248041" + lines[first][8:]] + lines[first + 1:]
+    mixed = [*lines[:first], "1795248041" + lines[first][8:], *lines[first + 1:]]
     with pytest.raises(UserError, match=r"mixed\.txt:\d+: Time: '08:00:\d\d', where the lines "
                                         r"before give seconds since the epoch"):
         parse_pidstat(write(tmp_path / "mixed.txt", "\n".join(mixed) + "\n"))
-    zero = lines[:first] + ["0" + lines[first][8:]] + lines[first + 1:]
+    zero = [*lines[:first], "0" + lines[first][8:], *lines[first + 1:]]
     with pytest.raises(UserError, match=r"zero\.txt:\d+: Time: expected seconds since the "
                                        r"epoch, got '0'"):
         parse_pidstat(write(tmp_path / "zero.txt", "\n".join(zero) + "\n"))
