@@ -1033,3 +1033,20 @@ def test_gzipped_reports_and_files_that_are_no_report(tmp_path: Path) -> None:
 def write_bytes(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_two_reports_of_one_kind_in_a_run_keep_both(tmp_path: Path) -> None:
+    """A spec that writes two reports of one kind (both reads' trimming reports, two
+    flagstats) into `work/metrics/`: the second gets `<source>_2.*` features (0.10.x: its
+    numbers overwrote the first's under the same names)."""
+    from genscale.quality.table import run_features
+
+    run = tmp_path / "run"
+    write(run / "run.json", json.dumps({"run_id": "run"}))
+    first = (Path(__file__).parent / "data" / "flagstat" / "default.txt").read_text()
+    total = int(first.split(" ", 1)[0])
+    write(run / "work" / "metrics" / "a_flagstat.txt", first)
+    write(run / "work" / "metrics" / "b_flagstat.txt",
+          first.replace(f"{total} + ", f"{total + 7} + ", 1))
+    row = run_features(run)
+    assert row["flagstat.in total"] == total and row["flagstat_2.in total"] == total + 7

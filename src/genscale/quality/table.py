@@ -82,6 +82,7 @@ def run_features(run_dir: Path) -> dict[str, Any]:
     work = run_dir / "work"
     candidates = sorted([*work.glob("qc/*/*_fastqc.zip"), *work.glob("metrics/*.txt"),
                          *work.glob("star/Log.final.out"), run_dir / "logs" / "trim.err"])
+    seen: dict[str, int] = {}
     for path in candidates:
         if not path.is_file():
             continue
@@ -89,7 +90,13 @@ def run_features(run_dir: Path) -> dict[str, Any]:
             report = parse_report(path)
         except ReportError:
             continue  # a file that is not a report (a step's plain output)
-        row.update(_numeric(_source(report, path), report.get("metrics", {})))
+        source = _source(report, path)
+        # a second report of one kind (both reads' trimming reports, two MarkDuplicates
+        # files) gets its own columns, `source_2`, in the files' name order
+        seen[source] = seen.get(source, 0) + 1
+        if seen[source] > 1:
+            source = f"{source}_{seen[source]}"
+        row.update(_numeric(source, report.get("metrics", {})))
     return row
 
 
