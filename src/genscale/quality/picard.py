@@ -3,7 +3,8 @@
 one or many rows and an optional histogram; GATK4's own classes (MarkDuplicatesSpark's
 `GATKDuplicationMetrics`); and Sentieon's Picard-compatible metrics (`--algo Dedup`,
 `AlignmentStat`, `InsertSizeMetricAlgo`, `WgsMetricsAlgo`, ...), whose class is told by
-their header, as they name none."""
+their header, as they name none; and the files that hold a histogram alone
+(MeanQualityByCycle, QualityScoreDistribution), told by its columns."""
 
 from __future__ import annotations
 
@@ -129,8 +130,10 @@ def _parse_sentieon(path: Path, lines: list[str]) -> dict[str, Any]:
 
 # files of a histogram and no metrics class, told by the histogram's columns: what each
 # program is, and the sample's numbers drawn from its histogram
-HISTOGRAM_ONLY: dict[tuple[str, ...], str] = {("CYCLE", "MEAN_QUALITY"): "MeanQualityByCycle",
-                  ("QUALITY", "COUNT_OF_Q"): "QualityScoreDistribution"}
+HISTOGRAM_ONLY: dict[tuple[str, ...], str] = {
+    ("CYCLE", "MEAN_QUALITY"): "MeanQualityByCycle",
+    ("QUALITY", "COUNT_OF_Q"): "QualityScoreDistribution",
+}
 
 
 def _parse_histogram_only(path: Path, lines: list[str]) -> dict[str, Any]:
