@@ -133,8 +133,9 @@ def parse_idxstats(path: Path, text: str) -> dict[str, Any]:
     """Each sequence's length, mapped and unmapped reads, and their sums; the last line is
     samtools' `*` (reads placed on no sequence), else the file was cut short."""
     rows: list[dict[str, Any]] = []
-    lines = [line for line in text.splitlines() if line.strip()]
-    for number_, line in enumerate(lines, 1):
+    for number_, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
         parts = line.split("\t")
         if len(parts) != 4:
             raise ReportError(path, f"line {number_}: expected 4 tab-separated fields")
