@@ -500,6 +500,11 @@ def cases() -> list[Case]:
                                            "stats (1.16)\nID\t0\ta.vcf\n"),
         "gzip cut short": write("r.txt", gzip.compress(b"7 + 0 in total (QC-passed reads + "
                                                        b"QC-failed reads)\n" * 20)[:-12]),
+        "samtools markdup text count": write("r.txt", "COMMAND: samtools markdup -s a b\n"
+                                             "READ: 10\nEXAMINED: many\n"
+                                             "DUPLICATE PRIMARY TOTAL: 2\n"),
+        "samtools markdup cut short": write("r.txt", "COMMAND: samtools markdup -s a b\n"
+                                            "READ: 10\n"),
         "bed file": write("r.txt", "chr1\t100\t200\tgeneA\nchr1\t300\t400\tgeneB\n"),
         "idxstats cut short": write("r.txt", "chr1\t1000\t50\t2\nchr2\t800\t40\t1\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),

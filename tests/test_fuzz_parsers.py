@@ -102,6 +102,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     out["quality_distribution.txt"] = (DATA / "picard" / "quality_distribution.txt").read_text()
     out["fastqc_0.12.txt"] = (DATA / "fastqc" / "v0.12.1_variable_length.txt").read_text()
     out["bcftools.stats"] = (DATA / "bcftools" / "five_records.stats").read_text()
+    out["markdup.stats"] = (DATA / "samtools" / "markdup_stats.txt").read_text()
     for name in ("pe.log", "pe.json", "trim_galore_r1.txt"):
         out[f"cutadapt_{name}"] = (DATA / "cutadapt" / name).read_text()
     markdup = out["markdup.txt"].splitlines()  # Sentieon's layout of the same table
@@ -118,7 +119,8 @@ REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdu
                 "fastqc_data.txt", "trimmomatic.log", "trimmomatic_summary.txt",
                 "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp",
                 "quality_distribution.txt", "fastqc_0.12.txt", "cutadapt_pe.log",
-                "cutadapt_pe.json", "cutadapt_trim_galore_r1.txt", "bcftools.stats"]
+                "cutadapt_pe.json", "cutadapt_trim_galore_r1.txt", "bcftools.stats",
+                "markdup.stats"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

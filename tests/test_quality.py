@@ -1050,3 +1050,34 @@ def test_two_reports_of_one_kind_in_a_run_keep_both(tmp_path: Path) -> None:
           first.replace(f"{total} + ", f"{total + 7} + ", 1))
     row = run_features(run)
     assert row["flagstat.in total"] == total and row["flagstat_2.in total"] == total + 7
+
+
+def test_samtools_markdup_statistics_agree_with_picard(dnaseq_run: RunDirectory,
+                                                       tmp_path: Path) -> None:
+    """`samtools markdup -s` (the real samtools 1.16) on the BAM Picard's MarkDuplicates
+    marked in the dnaseq run: its duplicate fraction is Picard's PERCENT_DUPLICATION (both a
+    fraction of the reads examined); 0.10.x: "unknown format". Its JSON layout (samtools
+    1.17 on, same keys) reads the same."""
+    work = dnaseq_run.path / "work"
+    steps = [["samtools", "collate", "-o", "col.bam", str(work / "align" / "markdup.bam")],
+             ["samtools", "fixmate", "-m", "col.bam", "fix.bam"],
+             ["samtools", "sort", "-o", "sorted.bam", "fix.bam"]]
+    for step in steps:
+        subprocess.run(step, check=True, capture_output=True, cwd=tmp_path)
+    stats = subprocess.run(["samtools", "markdup", "-s", "sorted.bam", "md.bam"], check=True,
+                           capture_output=True, text=True, cwd=tmp_path).stderr
+    parsed = report(write(tmp_path / "markdup.stats", stats))
+    assert parsed["format"] == "samtools-markdup"
+    m = parsed["metrics"]
+    assert m["EXAMINED"] == m["PAIRED"] + m["SINGLE"] > 0
+    picard_dup = report(work / "metrics" / "markdup.txt")["metrics"]["PERCENT_DUPLICATION"]
+    assert m["DUPLICATE FRACTION"] == pytest.approx(picard_dup, abs=2e-6)
+    counts = {k: v for k, v in m.items() if k != "DUPLICATE FRACTION"}
+    as_json = write(tmp_path / "markdup.json", json.dumps(
+        {"COMMAND": "samtools markdup --json -s sorted.bam md.bam", **counts}, indent=4))
+    assert report(as_json)["metrics"] == m
+    with pytest.raises(ReportError, match="2 samtools markdup outputs in one file"):
+        report(write(tmp_path / "two.stats", stats + stats))
+    with pytest.raises(ReportError, match=r"line \d+: EXAMINED: expected a count"):
+        report(write(tmp_path / "bad.stats", re.sub(r"EXAMINED: \d+", "EXAMINED: many",
+                                                    stats)))

@@ -48,6 +48,8 @@ def detect(path: Path, text: str) -> Parser | None:
             "\ttotal (QC-passed reads + QC-failed reads)" in head) or (
             head.lstrip().startswith("{") and '"QC-passed reads"' in text[:1000]):
         return samtools.parse_flagstat  # -O default, tsv or json
+    if samtools.is_markdup(head):
+        return samtools.parse_markdup
     if "Uniquely mapped reads number" in text or "Started job on |" in head:
         return aligners.parse_star
     if cutadapt.BANNER.search(text[:20000]):  # alone, in a log, or in Trim Galore's report

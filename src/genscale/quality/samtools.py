@@ -153,3 +153,57 @@ def parse_idxstats(path: Path, text: str) -> dict[str, Any]:
     unmapped = sum(r["unmapped"] for r in rows)
     return {"format": "samtools-idxstats", "rows": rows,
             "metrics": {"mapped": mapped, "unmapped": unmapped, "sequences": len(rows)}}
+
+
+MARKDUP_COUNTS = ("READ", "WRITTEN", "EXCLUDED", "EXAMINED", "PAIRED", "SINGLE",
+                  "DUPLICATE PAIR", "DUPLICATE SINGLE", "DUPLICATE PAIR OPTICAL",
+                  "DUPLICATE SINGLE OPTICAL", "DUPLICATE NON PRIMARY",
+                  "DUPLICATE NON PRIMARY OPTICAL", "DUPLICATE PRIMARY TOTAL", "DUPLICATE TOTAL",
+                  "ESTIMATED_LIBRARY_SIZE")
+
+
+def is_markdup(head: str) -> bool:
+    """`samtools markdup -s` statistics (text, or `--json` from samtools 1.17)."""
+    return "\nCOMMAND: samtools markdup" in "\n" + head or (
+        head.lstrip().startswith("{") and '"COMMAND": "samtools markdup' in head)
+
+
+def parse_markdup(path: Path, text: str) -> dict[str, Any]:
+    """Its counts (of reads: a duplicate pair is two) under samtools' names, and DUPLICATE
+    FRACTION, the primary duplicates over the reads examined (Picard's PERCENT_DUPLICATION,
+    also a fraction of reads: equal on one BAM in the tests)."""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReportError(path, f"corrupt samtools markdup JSON at line {exc.lineno}: "
+                                    f"{exc.msg}") from None
+        if not isinstance(data, dict):
+            raise ReportError(path, "samtools markdup JSON: expected an object")
+        given: dict[str, object] = {k: v for k, v in data.items() if k in MARKDUP_COUNTS}
+        where = {k: "" for k in given}
+    else:
+        if text.count("COMMAND: samtools markdup") > 1:
+            raise ReportError(path, f"{text.count('COMMAND: samtools markdup')} samtools "
+                                    "markdup outputs in one file: one report a file")
+        given, where = {}, {}
+        for number_, line in enumerate(text.splitlines(), 1):
+            key, sep, value = line.partition(": ")
+            if sep and key in MARKDUP_COUNTS:
+                given[key] = int(value) if value.strip().isdigit() else value.strip()
+                where[key] = f"line {number_}: "
+    found: dict[str, int] = {}
+    for key, count in given.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ReportError(path, f"{where[key]}{key}: expected a count, got {count!r}")
+        found[key] = count
+    missing = [k for k in ("EXAMINED", "DUPLICATE PRIMARY TOTAL") if k not in found]
+    if missing:
+        raise ReportError(path, f"truncated: samtools markdup statistics without "
+                                f"{' and '.join(missing)}")
+    metrics: dict[str, Any] = dict(found)
+    examined = found["EXAMINED"]
+    metrics["DUPLICATE FRACTION"] = (round(found["DUPLICATE PRIMARY TOTAL"] / examined, 6)
+                                     if examined else 0.0)
+    return {"format": "samtools-markdup", "metrics": metrics}
+

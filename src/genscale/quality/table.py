@@ -24,7 +24,7 @@ from genscale.quality.errors import ReportError
 from genscale.quality.fastq import fastq_features
 
 SOURCE_OF = {"samtools-stats": "samtools_stats", "samtools-flagstat": "flagstat",
-             "bcftools-stats": "bcftools_stats",
+             "bcftools-stats": "bcftools_stats", "samtools-markdup": "samtools_markdup",
              "samtools-idxstats": "idxstats", "star": "star", "trimmomatic": "trimmomatic",
              "cutadapt": "cutadapt", "fastp": "fastp", "gatk-report": "gatk"}
 
