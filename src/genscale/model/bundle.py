@@ -78,6 +78,7 @@ from genscale.model.evaluate import (
 from genscale.model.size import choose_size
 from genscale.model.trees import is_trees, with_arrays
 from genscale.store.rundir import atomic_write_bytes, atomic_write_json
+from genscale.textfiles import separator
 
 GROUPS_FILE = "model.groups.json.gz"
 GROUPS_FORMAT = "genscale-groups/1"
@@ -104,17 +105,12 @@ COMPOSABLE = ("wall_s",)  # targets whose whole-workflow value the steps' replay
 
 
 def _csv_dialect(path: Path, suffix: str) -> tuple[str, str]:
-    """The separator and decimal mark of a text table: a tab for .tsv and .txt, else a
-    comma; but a header with none of those and semicolons is a spreadsheet's export under
-    a decimal-comma locale (`a;b`, `1,5;2`)."""
-    sep = "\t" if suffix in (".tsv", ".txt") else ","
+    """The separator and decimal mark of a text table: by its header (`textfiles.separator`;
+    a tab for .tsv and .txt, else a comma, first), and a `;`-separated one, a spreadsheet's
+    export under a decimal-comma locale, writes `1,5`."""
     with open(path, encoding="utf-8-sig", errors="replace") as f:
-        header = f.readline()
-    if sep not in header and ";" in header:
-        return ";", ","
-    if sep == "," and "," not in header and "\t" in header:
-        return "\t", "."
-    return sep, "."
+        sep = separator(f.readline(), "\t" if suffix in (".tsv", ".txt") else ",")
+    return sep, "," if sep == ";" else "."
 
 
 def read_table(path: Path) -> pd.DataFrame:

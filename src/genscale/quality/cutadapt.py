@@ -78,6 +78,28 @@ def parse_text(path: Path, text: str) -> dict[str, Any]:
 
 
 MINIMAL_HEADER = "status\tin_reads\tin_bp\t"
+# cutadapt's filters: its JSON's (and --report=minimal's) key, and the text's words for it
+FILTERS = (("too_short", "that were too short"), ("too_long", "that were too long"),
+           ("too_many_n", "with too many N"),
+           ("too_many_expected_errors", "with too many exp. errors"),
+           ("casava_filtered", "failed CASAVA filter"),
+           ("discard_trimmed", "discarded as trimmed"),
+           ("discard_untrimmed", "discarded as untrimmed"))
+
+
+def _put(metrics: dict[str, Any], name: str, value: int | None, whole: int | None) -> None:
+    """`name`, and `name %` of `whole` as cutadapt prints it, where both are known."""
+    if value is not None and whole is not None:
+        metrics[name] = value
+        metrics[f"{name} %"] = _percent(value, whole)
+
+
+def _totals(paired: bool) -> tuple[str, str, tuple[str, ...]]:
+    """(the unit of a run, its total's name, its names of reads with adapters)."""
+    if paired:
+        return "Pairs", "Total read pairs processed", ("Read 1 with adapter",
+                                                       "Read 2 with adapter")
+    return "Reads", "Total reads processed", ("Reads with adapters",)
 
 
 def parse_minimal(path: Path, text: str) -> dict[str, Any]:
@@ -104,32 +126,19 @@ def parse_minimal(path: Path, text: str) -> dict[str, Any]:
     if missing:
         raise ReportError(path, f"line 1: no column {', '.join(sorted(missing))}")
     paired = "w/adapters2" in row
-    unit = "Pairs" if paired else "Reads"
+    unit, total_name, adapters = _totals(paired)
     total, bases = row["in_reads"], row["in_bp"]
-    metrics: dict[str, Any] = {"cutadapt_status": values[0],
-                               "Total read pairs processed" if paired
-                               else "Total reads processed": total}
-
-    def with_percent(name: str, value: int, whole: int) -> None:
-        metrics[name] = value
-        metrics[f"{name} %"] = _percent(value, whole)
-
-    if paired:
-        with_percent("Read 1 with adapter", row["w/adapters"], total)
-        with_percent("Read 2 with adapter", row["w/adapters2"], total)
-    else:
-        with_percent("Reads with adapters", row["w/adapters"], total)
-    for column, words in (("too_short", "that were too short"),
-                          ("too_long", "that were too long"),
-                          ("too_many_n", "with too many N")):
-        if column in row:
-            with_percent(f"{unit} {words}", row[column], total)
-    with_percent(f"{unit} written (passing filters)", row["out_reads"], total)
+    metrics: dict[str, Any] = {"cutadapt_status": values[0], total_name: total}
+    for name, column in zip(adapters, ("w/adapters", "w/adapters2"), strict=False):
+        _put(metrics, name, row[column], total)
+    for column, words in FILTERS:
+        _put(metrics, f"{unit} {words}", row.get(column), total)
+    _put(metrics, f"{unit} written (passing filters)", row["out_reads"], total)
     metrics["Total basepairs processed"] = bases
     for name, first, second in (("Quality-trimmed", "qualtrim_bp", "qualtrim2_bp"),
                                 ("Total written (filtered)", "out_bp", "out2_bp")):
         parts = [row[first]] + ([row.get(second, 0)] if paired else [])
-        with_percent(name, sum(parts), bases)
+        _put(metrics, name, sum(parts), bases)
         if paired:
             metrics[f"{name} (Read 1)"], metrics[f"{name} (Read 2)"] = parts
     return {"format": "cutadapt", "metrics": metrics}
@@ -166,37 +175,24 @@ def parse_json(path: Path, text: str) -> dict[str, Any]:
     given = data.get("input")
     paired = (given["paired"] is True if isinstance(given, dict) and "paired" in given
               else bases.get("input_read2") is not None)
-    unit = "Pairs" if paired else "Reads"
+    unit, total_name, adapters = _totals(paired)
     total = count(reads, "input", "read_counts")
     if total is None:
         raise ReportError(path, "cutadapt JSON: read_counts.input: missing")
-    metrics: dict[str, Any] = {"cutadapt_version": data.get("cutadapt_version")}
-    metrics["Total read pairs processed" if paired else "Total reads processed"] = total
-
-    def with_percent(name: str, value: int | None, whole: int | None) -> None:
-        if value is not None and whole is not None:
-            metrics[name] = value
-            metrics[f"{name} %"] = _percent(value, whole)
-
-    names = (("read1_with_adapter", "Read 1 with adapter"),
-             ("read2_with_adapter", "Read 2 with adapter")) if paired else (
-        ("read1_with_adapter", "Reads with adapters"),)
-    for key, name in names:
-        with_percent(name, count(reads, key, "read_counts"), total)
-    with_percent("Reverse-complemented",
-                 count(reads, "reverse_complemented", "read_counts"), total)
+    metrics: dict[str, Any] = {"cutadapt_version": data.get("cutadapt_version"),
+                               total_name: total}
+    for name, key in zip(adapters, ("read1_with_adapter", "read2_with_adapter"),
+                         strict=False):
+        _put(metrics, name, count(reads, key, "read_counts"), total)
+    _put(metrics, "Reverse-complemented", count(reads, "reverse_complemented", "read_counts"),
+         total)
     filtered = reads.get("filtered") or {}
     if not isinstance(filtered, dict):
         raise ReportError(path, "cutadapt JSON: read_counts.filtered: expected an object")
-    for key, words in (("too_short", "that were too short"), ("too_long", "that were too long"),
-                       ("too_many_n", "with too many N"),
-                       ("too_many_expected_errors", "with too many exp. errors"),
-                       ("casava_filtered", "failed CASAVA filter"),
-                       ("discard_trimmed", "discarded as trimmed"),
-                       ("discard_untrimmed", "discarded as untrimmed")):
-        with_percent(f"{unit} {words}", count(filtered, key, "read_counts.filtered"), total)
-    with_percent(f"{unit} written (passing filters)", count(reads, "output", "read_counts"),
-                 total)
+    for key, words in FILTERS:
+        _put(metrics, f"{unit} {words}", count(filtered, key, "read_counts.filtered"), total)
+    _put(metrics, f"{unit} written (passing filters)", count(reads, "output", "read_counts"),
+         total)
     bases_in = count(bases, "input", "basepair_counts")
     for key, name in (("input", "Total basepairs processed"),
                       ("quality_trimmed", "Quality-trimmed"),
@@ -207,7 +203,7 @@ def parse_json(path: Path, text: str) -> dict[str, Any]:
         if key == "input":
             metrics[name] = value
         else:
-            with_percent(name, value, bases_in)
+            _put(metrics, name, value, bases_in)
         if paired:
             for read in (1, 2):
                 part = count(bases, f"{key}_read{read}", "basepair_counts")

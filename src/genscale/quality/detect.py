@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from genscale.quality import aligners, bcftools, cutadapt, fastqc, gatk, picard, samtools
 from genscale.quality.errors import ReportError
+from genscale.textfiles import INFLATE_ERRORS, open_inflated, unix_newlines
 
 Parser = Callable[[Path, str], dict[str, Any]]
 
@@ -23,11 +22,6 @@ def _head(text: str, lines: int = 5) -> str:
 # fastp writes its summary first; other JSON that holds fastp's sections further in (such
 # as MultiQC's multiqc_data.json) is not a fastp report
 _FASTP_START = re.compile(r'\s*\{\s*"summary"\s*:')
-
-
-def _as_text(text: str) -> str:
-    # a report saved on Windows (CRLF) reads as the tool wrote it
-    return text.replace("\r\n", "\n")
 
 
 def detect(path: Path, text: str) -> Parser | None:
@@ -67,17 +61,17 @@ def detect(path: Path, text: str) -> Parser | None:
     return None
 
 
-def _read_capped(path: Path, gzipped: bool) -> bytes:
+# the tools whose reports are read, as the errors name them
+READ_FORMATS = "FastQC, Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt, fastp, GATK"
+
+
+def _read_capped(path: Path) -> bytes:
     """The file's bytes (gzipped: what it inflates to), refusing more than a report holds
     (a BAM given by mistake is not read whole into memory)."""
     try:
-        if gzipped:
-            with gzip.open(path, "rb") as f:
-                data = f.read(fastqc.MAX_REPORT_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(fastqc.MAX_REPORT_BYTES + 1)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        with open_inflated(path) as f:
+            data = f.read(fastqc.MAX_REPORT_BYTES + 1)
+    except INFLATE_ERRORS as exc:
         raise ReportError(path, f"a corrupt or truncated gzip file ({exc})") from None
     if len(data) > fastqc.MAX_REPORT_BYTES:
         raise ReportError(path, f"more than {fastqc.MAX_REPORT_BYTES // 2**20} MiB: not a QC "
@@ -103,21 +97,19 @@ def parse_report(path: Path) -> dict[str, Any]:
     elif magic == b"PK\x03\x04":
         raise ReportError(path, "corrupt zip (no central directory: truncated?)")
     else:
-        data = _read_capped(path, gzipped=magic[:2] == b"\x1f\x8b")
-        binary = ReportError(path, "binary content: not a QC report this tool reads (FastQC, "
-                                   "Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt, "
-                                   "fastp, GATK)")
+        data = _read_capped(path)
+        binary = ReportError(path, f"binary content: not a QC report this tool reads "
+                                   f"({READ_FORMATS})")
         if b"\x00" in data[:8192]:
             raise binary
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise binary from None
-    text = _as_text(text)
+    text = unix_newlines(text)  # a report saved on Windows reads as the tool wrote it
     parser = detect(path, text)
     if parser is None:
-        raise ReportError(path, "unknown format: not a FastQC, Picard, samtools, bcftools, "
-                                "STAR, Trimmomatic, cutadapt, fastp or GATK report")
+        raise ReportError(path, f"unknown format: not a report of {READ_FORMATS}")
     return {"file": str(path), **parser(path, text)}
 
 
@@ -138,13 +130,9 @@ def find_reports(folder: Path) -> list[Path]:
                             and not path.with_suffix("").is_dir()):
                         found.append(path)
                 continue
-            with open(path, "rb") as f:
-                head_bytes = f.read(20000)
-            if head_bytes[:2] == b"\x1f\x8b":  # a gzipped report (BAMs are gzip too)
-                with gzip.open(path, "rb") as packed:
-                    head_bytes = packed.read(20000)
-            head = _as_text(head_bytes.decode("utf-8-sig", "ignore"))
-        except (OSError, zipfile.BadZipFile, EOFError, zlib.error):
+            with open_inflated(path) as f:  # a gzipped report is one (BAMs are gzip too)
+                head = unix_newlines(f.read(20000).decode("utf-8-sig", "ignore"))
+        except (OSError, zipfile.BadZipFile, *INFLATE_ERRORS):
             continue
         if head and detect(path, head) is not None:
             found.append(path)

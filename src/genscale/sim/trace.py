@@ -204,13 +204,11 @@ def from_instances(paths: list[Path], source: str) -> Trace:
     """WfCommons instances (WfFormat JSON, any schema version), each one workflow, read as
     `genscale import wfformat` reads them, as a trace the way `from_run` makes one of
     their import."""
+    from genscale.store.importers import pop_parents
     from genscale.store.importers.wfformat import wfformat_rows
 
     rows = [task for path in paths for task, _ in wfformat_rows(path, "sim")]
-    parents = []
-    for row in rows:
-        given = row.pop("parents", None)
-        parents.append([str(p) for p in given] if isinstance(given, list) else [])
+    parents = [given or [] for given in pop_parents(rows)]
     return _measured(pd.DataFrame(rows), parents, {}, source)
 
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from genscale import __version__
 from genscale.errors import UserError
 from genscale.store.rundir import RunDirectory, require_new_or_empty
+from genscale.textfiles import INFLATE_ERRORS, open_inflated, unix_newlines
 
 Rows = tuple[dict[str, object], list[dict[str, object]]]
 # what one trace or log may hold once decompressed: a gzip bomb stops here, not in memory
 MAX_TEXT_BYTES = 2 * 2**30
+
+
+def pop_parents(tasks: list[dict[str, object]]) -> list[list[str] | None]:
+    """Each task row's `parents` (task ids; None where its source records none), taken out
+    of the row: tasks.csv has no such column, run.json's `task_parents` keeps them."""
+    out: list[list[str] | None] = []
+    for task in tasks:
+        given = task.pop("parents", None)
+        out.append([str(p) for p in given] if isinstance(given, list) else None)
+    return out
 
 
 def source_stem(path: Path) -> str:
@@ -33,9 +42,7 @@ def read_text(path: Path, errors: str = "strict") -> str:
     when it cannot be read, is not text (NUL bytes in its start: a BAM given by mistake is
     not read on), or inflates past MAX_TEXT_BYTES."""
     try:
-        with open(path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+        with open_inflated(path) as f:
             data = f.read(8192)
             if b"\x00" in data:
                 raise UserError(f"{path}: not a text file (holds NUL bytes)")
@@ -44,7 +51,7 @@ def read_text(path: Path, errors: str = "strict") -> str:
         raise UserError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UserError(f"{path}: a directory; give the files in it") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+    except INFLATE_ERRORS as exc:
         raise UserError(f"{path}: a corrupt or truncated gzip file ({exc})") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror}") from None
@@ -55,7 +62,7 @@ def read_text(path: Path, errors: str = "strict") -> str:
         text = data.decode("utf-8-sig", errors=errors)
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a text file") from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return unix_newlines(text)
 
 
 def import_run(files: list[Path], out: Path, source: str,
@@ -73,11 +80,9 @@ def import_run(files: list[Path], out: Path, source: str,
         raise UserError(f"two files give the same task id ({', '.join(map(str, ids))}); "
                         "rename one")
     # a task's `parents` (task ids), where its source records them, go to run.json
-    parents: dict[str, list[str]] = {}
-    for task, _ in converted:
-        given = task.pop("parents", None)
-        if isinstance(given, list):
-            parents[str(task["task_id"])] = [str(p) for p in given]
+    recorded = pop_parents([task for task, _ in converted])
+    parents = {str(task["task_id"]): given for (task, _), given
+               in zip(converted, recorded, strict=True) if given is not None}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     try:

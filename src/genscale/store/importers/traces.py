@@ -42,6 +42,7 @@ from typing import Any
 from genscale.errors import UserError
 from genscale.store.importers import Rows, read_text, source_stem
 from genscale.store.importers.numbers import check_measure
+from genscale.textfiles import separator
 
 MIB = 2**20
 MISSING = {"", "-", "NA", "na", "N/A", "null"}
@@ -124,10 +125,7 @@ def _read_text(path: Path) -> str:
 
 def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
     """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
-    lines = text.splitlines()
-    # a spreadsheet saving under a decimal-comma locale separates fields with `;`
-    delimiter = "\t" if "\t" in lines[0] else (
-        ";" if ";" in lines[0] and "," not in lines[0] else ",")
+    delimiter = separator(text.split("\n", 1)[0], "\t")
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if any("\n" in h for h in header):
