@@ -25,6 +25,9 @@ if ! "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-v
 # on first use (src/genscale/monitor/launch.c; without one, tasks start through /bin/sh and
 # GNU time, one exec more each)
 if ! printf '#include <stdio.h>\n' | cc -E - >/dev/null 2>&1; then missing+=(gcc libc6-dev); fi
+# mosdepth (its summaries are read in tests/test_quality.py): Debian's 0.3.3 opens libhts.so
+# when it runs, a name only libhts-dev provides, so it is checked by running it
+if ! mosdepth --version >/dev/null 2>&1; then missing+=(mosdepth libhts-dev); fi
 # SimGrid, the independent engine tests/simgrid_fifo.py checks `genscale sim` against
 if ! /usr/bin/python3 -c 'import simgrid' >/dev/null 2>&1; then missing+=(python3-simgrid); fi
 

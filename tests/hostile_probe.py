@@ -508,6 +508,28 @@ def cases() -> list[Case]:
         "bed file": write("r.txt", "chr1\t100\t200\tgeneA\nchr1\t300\t400\tgeneB\n"),
         "idxstats cut short": write("r.txt", "chr1\t1000\t50\t2\nchr2\t800\t40\t1\n"),
         "a folder with no reports": write("folder/notes.txt", "hello\n"),
+        "sentieon recal table cut short": write("r.txt", "#:SENTIEON_QCAL_TABLE.V1:1\n"
+                                                "#:SENTIEON_QCAL_TABLE:6:3\n"
+                                                "#:SENTIEON_QCAL_TABLE:RecalTable0:\n"
+                                                "ReadGroup\tEventType\tEmpiricalQuality\t"
+                                                "EstimatedQReported\tObservations\tErrors\n"
+                                                "a\tM\t30\t30\t10\t1\n"),
+        "depth of coverage without Total": write("r.txt", "sample_id,total,mean,granular_"
+                                                 "third_quartile,granular_median,granular_"
+                                                 "first_quartile\ns,10,0.5,1,1,1\n"),
+        "depth of coverage decimal comma csv": write("r.txt", "sample_id,total,mean,granular"
+                                                     "_third_quartile,granular_median,"
+                                                     "granular_first_quartile\ns,10,0,5,1,1,"
+                                                     "1\nTotal,10,0,5,N/A,N/A,N/A\n"),
+        "samtools coverage text depth": write("r.txt", "#rname\tstartpos\tendpos\tnumreads\t"
+                                              "covbases\tcoverage\tmeandepth\tmeanbaseq\t"
+                                              "meanmapq\nchr1\t1\t100\t5\t90\t90\tdeep\t30\t"
+                                              "60\n"),
+        "samtools coverage header only": write("r.txt", "#rname\tstartpos\tendpos\tnumreads"
+                                               "\tcovbases\tcoverage\tmeandepth\tmeanbaseq\t"
+                                               "meanmapq\n"),
+        "mosdepth summary without total": write("r.txt", "chrom\tlength\tbases\tmean\tmin\t"
+                                                "max\nchr1\t100\t2000\t20.00\t0\t38\n"),
     }.items():
         target = "{d}/bomb_fastqc.zip" if label == "zip bomb" else (
             "{d}/folder" if "folder" in label else "{d}/r.txt")

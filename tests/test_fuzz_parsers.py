@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,17 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     out["markdup.stats"] = (DATA / "samtools" / "markdup_stats.txt").read_text()
     for name in ("pe.log", "pe.json", "trim_galore_r1.txt"):
         out[f"cutadapt_{name}"] = (DATA / "cutadapt" / name).read_text()
+    out["sentieon_qualcal.table"] = (DATA / "gatk" / "sentieon_qualcal_layout.table").read_text()
+    out["depth.sample_summary"] = (
+        DATA / "gatk" / "depth_of_coverage_gatk3.sample_summary").read_text()
+    scratch = tmp_path_factory.mktemp("coverage")  # samtools' and mosdepth's own outputs
+    bam = scratch / "in.bam"
+    bam.symlink_to(work / "align" / "markdup.bam")
+    subprocess.run(["samtools", "index", str(bam)], check=True)
+    out["coverage.txt"] = subprocess.run(["samtools", "coverage", str(bam)], check=True,
+                                         capture_output=True, text=True).stdout
+    subprocess.run(["mosdepth", "-n", "m", str(bam)], check=True, cwd=scratch)
+    out["mosdepth.summary.txt"] = (scratch / "m.mosdepth.summary.txt").read_text()
     markdup = out["markdup.txt"].splitlines()  # Sentieon's layout of the same table
     at = next(i for i, line in enumerate(markdup) if line.startswith("## METRICS CLASS"))
     out["sentieon_dedup.txt"] = "\n".join(
@@ -120,7 +132,8 @@ REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdu
                 "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp",
                 "quality_distribution.txt", "fastqc_0.12.txt", "cutadapt_pe.log",
                 "cutadapt_pe.json", "cutadapt_trim_galore_r1.txt", "bcftools.stats",
-                "markdup.stats"]
+                "markdup.stats", "sentieon_qualcal.table", "depth.sample_summary",
+                "coverage.txt", "mosdepth.summary.txt"]
 
 
 @pytest.mark.parametrize("name", REPORT_NAMES)

@@ -165,6 +165,148 @@ def test_gatk2_recalibration_table_of_several_read_groups(tmp_path: Path) -> Non
         report(write(tmp_path / "bad.grp", bad))
 
 
+def test_sentieon_qualcal_table_reads_as_the_gatk_report_it_copies(tmp_path: Path) -> None:
+    """Sentieon's QualCal writes BaseRecalibrator's tables under its own marks, tab-separated,
+    its format lines ending with `;` or not (the layout of the public Sentieon file in
+    MultiQC's test data; tests/data/gatk/README). 0.10.x: unknown format. The same tables in
+    GATK 4's layout (aligned with spaces, `#:GATKTable:` format lines) give the same report;
+    a table cut short is one line, as in GATK's."""
+    path = Path(__file__).parent / "data" / "gatk" / "sentieon_qualcal_layout.table"
+    parsed = report(path)
+    assert parsed["format"] == "gatk-report"
+    assert list(parsed["tables"]) == ["Arguments", "Quantized", "RecalTable0"]
+    assert len(parsed["tables"]["Quantized"]["rows"]) == 94
+    m = parsed["metrics"]
+    assert (m["Observations"], m["Errors"], m["ReadGroups"]) == (3211000, 31561.75, 2)
+    assert m["EmpiricalQuality"] == round(-10 * math.log10(31561.75 / 3211000), 4)
+    text = path.read_text()
+    widths: dict[int, int] = {}
+    for line in text.splitlines():
+        for i, field in enumerate(line.split("\t") if "\t" in line else []):
+            widths[i] = max(widths.get(i, 0), len(field))
+
+    def gatk_line(line: str) -> str:
+        if line.startswith("#:SENTIEON_QCAL_TABLE.V1:"):
+            return line.replace("#:SENTIEON_QCAL_TABLE.V1:", "#:GATKReport.v1.1:")
+        if line.startswith("#:SENTIEON_QCAL_TABLE:"):
+            line = line.replace("#:SENTIEON_QCAL_TABLE:", "#:GATKTable:").rstrip(";")
+            parts = line.split(":")
+            if parts[2].isdigit():  # a format line: GATK names each column's format
+                return line + ":" + "%s:" * int(parts[2]) + ";"
+            return line
+        return "  ".join(f.ljust(widths[i]) for i, f in enumerate(line.split("\t")))
+
+    as_gatk = "\n".join(gatk_line(line) if line else "" for line in text.splitlines()) + "\n"
+    assert "\t" not in as_gatk
+    parsed_gatk = report(write(tmp_path / "recal.table", as_gatk))
+    assert parsed_gatk["tables"] == parsed["tables"]
+    assert parsed_gatk["metrics"] == m
+    cut = text.replace("lib1-flowcell_A-lane2\tD", "#lib1-flowcell_A-lane2\tD")
+    with pytest.raises(ReportError, match="truncated: table RecalTable0 has 5 of 6 rows"):
+        report(write(tmp_path / "cut.table", cut.split("#lib1")[0]))
+
+
+def test_samtools_coverage_gives_the_depth_samtools_depth_counts(dnaseq_run: RunDirectory,
+                                                                tmp_path: Path) -> None:
+    """`samtools coverage` (the real samtools 1.16) on the dnaseq run's BAM: its rows summed
+    over the sequences give the mean depth and the bases covered that `samtools depth -a`
+    counts base by base (0.10.x: "unknown format"); two outputs in one file, a row cut
+    short and text in a number's place are one line each."""
+    bam = str(dnaseq_run.path / "work" / "align" / "markdup.bam")
+    text = subprocess.run(["samtools", "coverage", bam], check=True, capture_output=True,
+                          text=True).stdout
+    parsed = report(write(tmp_path / "coverage.txt", text))
+    assert parsed["format"] == "samtools-coverage"
+    m = parsed["metrics"]
+    depth = subprocess.run(["samtools", "depth", "-a", bam], check=True, capture_output=True,
+                           text=True).stdout.splitlines()
+    depths = [int(line.split("\t")[2]) for line in depth]
+    assert m["length"] == len(depths) and m["sequences"] == len(parsed["rows"])
+    assert m["covbases"] == sum(1 for d in depths if d > 0)
+    # samtools prints each row's mean depth to 6 significant digits
+    assert m["meandepth"] == pytest.approx(sum(depths) / len(depths), rel=1e-5)
+    assert m["coverage"] == pytest.approx(100 * m["covbases"] / m["length"], abs=1e-4)
+    assert 0 < m["meanbaseq"] <= 41 and 0 < m["meanmapq"] <= 60
+    with pytest.raises(ReportError, match="line 4: a second header"):
+        report(write(tmp_path / "two.txt", text + text))
+    lines = text.splitlines()
+    with pytest.raises(ReportError, match="line 2: 5 fields where the header has 9"):
+        report(write(tmp_path / "cut.txt", "\n".join(
+            [lines[0], "\t".join(lines[1].split("\t")[:5])]) + "\n"))
+    bad = lines[1].split("\t")
+    bad[6] = "deep"
+    with pytest.raises(ReportError, match="line 2: meandepth: expected a number"):
+        report(write(tmp_path / "bad.txt", "\n".join([lines[0], "\t".join(bad)]) + "\n"))
+
+
+def test_mosdepth_summary_of_the_genome_and_of_regions(dnaseq_run: RunDirectory,
+                                                       tmp_path: Path) -> None:
+    """mosdepth's summary (the real mosdepth 0.3.3, nf-core/sarek's coverage step) of the
+    dnaseq run's BAM: the genome's length is samtools coverage's, its mean depth
+    samtools depth's within the pairs' overlaps (mosdepth counts an overlap once), and
+    with `--by` the regions' own row (0.10.x: "unknown format"); a file cut before its
+    `total` row is one line."""
+    bam = tmp_path / "in.bam"
+    bam.symlink_to(dnaseq_run.path / "work" / "align" / "markdup.bam")
+    subprocess.run(["samtools", "index", str(bam)], check=True)
+    subprocess.run(["mosdepth", "-n", "genome", str(bam)], check=True, cwd=tmp_path)
+    parsed = report(tmp_path / "genome.mosdepth.summary.txt")
+    assert parsed["format"] == "mosdepth"
+    m = parsed["metrics"]
+    coverage = report(write(tmp_path / "coverage.txt", subprocess.run(
+        ["samtools", "coverage", str(bam)], check=True, capture_output=True,
+        text=True).stdout))["metrics"]
+    assert m["length"] == coverage["length"]
+    assert m["mean"] == pytest.approx(m["bases"] / m["length"], abs=0.005)
+    assert 0.9 * coverage["meandepth"] <= m["mean"] <= coverage["meandepth"]
+    first = parsed["rows"][0]
+    write(tmp_path / "half.bed", f"{first['chrom']}\t0\t{first['length'] // 2}\n")
+    subprocess.run(["mosdepth", "-n", "--by", "half.bed", "regions", str(bam)], check=True,
+                   cwd=tmp_path)
+    regions = report(tmp_path / "regions.mosdepth.summary.txt")["metrics"]
+    # with --by, mosdepth's rows and total are of the sequences that hold regions
+    assert regions["length"] == first["length"]
+    assert regions["region length"] == first["length"] // 2
+    assert 0 < regions["region mean"] <= regions["region max"]
+    text = (tmp_path / "genome.mosdepth.summary.txt").read_text()
+    with pytest.raises(ReportError, match="truncated: no 'total' row"):
+        report(write(tmp_path / "cut.txt", text.split("\ntotal")[0] + "\n"))
+
+
+# GATK DepthOfCoverage's sample summary as GATK 3 writes it (tests/data/gatk/README)
+DOC_GATK3 = (Path(__file__).parent / "data" / "gatk" /
+             "depth_of_coverage_gatk3.sample_summary").read_text()
+
+
+def test_gatk_depth_of_coverage_summary_in_both_layouts(tmp_path: Path) -> None:
+    """One sample's DepthOfCoverage summary reads the same from GATK 3's tab-separated
+    layout and GATK 4's CSV (0.10.x: "unknown format"); a file of several samples has no
+    one sample's numbers; a file without the Total row is cut short; a CSV written under
+    a decimal-comma locale (GATK formats with the locale's mark) is one line."""
+    gatk3 = report(write(tmp_path / "s.sample_summary", DOC_GATK3))
+    assert gatk3["format"] == "gatk-depthofcoverage" and gatk3["samples"] == ["NA12878"]
+    assert gatk3["metrics"] == {"total": 5995840, "mean": 39.97,
+                                "granular_third_quartile": 46, "granular_median": 40,
+                                "granular_first_quartile": 34, "%_bases_above_15": 93.6,
+                                "%_bases_above_30": 80.2}
+    lines = DOC_GATK3.splitlines()
+    gatk4 = "\n".join([lines[0].replace("\t", ","), lines[1].replace("\t", ","),
+                       "Total,5995840,39.97,N/A,N/A,N/A,N/A,N/A"]) + "\n"
+    assert report(write(tmp_path / "s4.sample_summary", gatk4))["metrics"] == gatk3["metrics"]
+    comma_tabs = DOC_GATK3.replace("39.97", "39,97").replace("93.6", "93,6")
+    assert report(write(tmp_path / "c.tsv", comma_tabs))["metrics"] == gatk3["metrics"]
+    two = report(write(tmp_path / "two.sample_summary", "\n".join(
+        [lines[0], lines[1], lines[1].replace("NA12878", "NA12891"), lines[2]]) + "\n"))
+    assert two["samples"] == ["NA12878", "NA12891"] and two["metrics"] == {}
+    with pytest.raises(ReportError, match="truncated: no 'Total' row"):
+        report(write(tmp_path / "cut.sample_summary", "\n".join(lines[:2]) + "\n"))
+    with pytest.raises(ReportError, match=r"line 2: 9 fields where the header has 8 \(a "
+                                          r"decimal comma in a CSV\?\)"):
+        report(write(tmp_path / "de.csv", gatk4.replace("39.97", "39,97", 1)))
+    with pytest.raises(ReportError, match="line 2: mean: expected a number"):
+        report(write(tmp_path / "bad.tsv", DOC_GATK3.replace("\t39.97\t46", "\thigh\t46", 1)))
+
+
 def test_versions_and_locales_read_the_same(dnaseq_run: RunDirectory, tmp_path: Path) -> None:
     original = (dnaseq_run.path / "work" / "metrics" / "insert_size.txt").read_text()
     expected = report(dnaseq_run.path / "work" / "metrics" / "insert_size.txt")

@@ -23,9 +23,9 @@ from genscale.quality.errors import ReportError
               help="with 'table': the features table to write (.csv or .parquet)")
 def quality(files: tuple[str, ...], as_json: bool, out: Path | None) -> None:
     """Parse QC reports (FastQC, Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt,
-    fastp, GATK); with `genscale quality fastq FILE...`, compute features of FASTQ files; with
-    `genscale quality table DIR... --out FILE`, write one row of features per run or
-    dataset directory.
+    fastp, GATK, mosdepth); with `genscale quality fastq FILE...`, compute features of FASTQ
+    files; with `genscale quality table DIR... --out FILE`, write one row of features per
+    run or dataset directory.
 
     A bad file gets one line on stderr; the others are still read, and the exit status is 1
     at the end.

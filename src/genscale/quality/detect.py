@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from genscale.quality import aligners, bcftools, cutadapt, fastqc, gatk, picard, samtools
+from genscale.quality import aligners, bcftools, cutadapt, fastqc, gatk, mosdepth, picard, samtools
 from genscale.quality.errors import ReportError
 from genscale.textfiles import INFLATE_ERRORS, open_inflated, unix_newlines
 
@@ -32,8 +32,10 @@ def detect(path: Path, text: str) -> Parser | None:
     if "## METRICS CLASS" in text or head.startswith((
             "## htsjdk.samtools.metrics", "## net.sf.picard.metrics", picard.SENTIEON_MARK)):
         return picard.parse
-    if head.startswith("#:GATKReport"):
+    if gatk.is_report(head):
         return gatk.parse
+    if gatk.is_depth_summary(head):
+        return gatk.parse_depth_summary
     if bcftools.MARK in head:  # its SN lines look like samtools stats' own
         return bcftools.parse_stats
     if "This file was produced by samtools stats" in head or "\nSN\t" in text[:20000]:
@@ -44,6 +46,10 @@ def detect(path: Path, text: str) -> Parser | None:
         return samtools.parse_flagstat  # -O default, tsv or json
     if samtools.is_markdup(head):
         return samtools.parse_markdup
+    if samtools.is_coverage(head):
+        return samtools.parse_coverage
+    if mosdepth.is_summary(head):
+        return mosdepth.parse_summary
     if "Uniquely mapped reads number" in text or "Started job on |" in head:
         return aligners.parse_star
     if cutadapt.BANNER.search(text[:20000]):  # alone, in a log, or in Trim Galore's report
@@ -62,7 +68,8 @@ def detect(path: Path, text: str) -> Parser | None:
 
 
 # the tools whose reports are read, as the errors name them
-READ_FORMATS = "FastQC, Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt, fastp, GATK"
+READ_FORMATS = ("FastQC, Picard, samtools, bcftools, STAR, Trimmomatic, cutadapt, fastp, GATK, "
+                "mosdepth")
 
 
 def _read_capped(path: Path) -> bytes:

@@ -1,6 +1,10 @@
 """GATK reports (`#:GATKReport.v1.0` and `v1.1`), such as BaseRecalibrator's recalibration
 tables, GATK 2.x to 4.x: a table's format line is `#:GATKTable:COLUMNS:ROWS:FORMATS:;`,
-or in GATK 2.x `#:GATKTable:true|false:COLUMNS:ROWS:...` (as its documentation shows)."""
+or in GATK 2.x `#:GATKTable:true|false:COLUMNS:ROWS:...` (as its documentation shows),
+then its name line, header and rows, columns aligned with spaces. Sentieon's QualCal
+writes BaseRecalibrator's tables under its own marks (`#:SENTIEON_QCAL_TABLE.V1:N`, format
+lines `#:SENTIEON_QCAL_TABLE:COLUMNS:ROWS` with or without a closing `;`), tab-separated:
+read as the same report."""
 
 from __future__ import annotations
 
@@ -11,28 +15,42 @@ from typing import Any
 from genscale.quality.errors import ReportError
 from genscale.quality.numbers import number
 
+# the first line of a report, and the start of its tables' format and name lines
+MARKS = {"#:GATKReport.": "#:GATKTable:", "#:SENTIEON_QCAL_TABLE.": "#:SENTIEON_QCAL_TABLE:"}
+
+
+def is_report(head: str) -> bool:
+    return head.startswith(tuple(MARKS))
+
+
+def _fields(line: str) -> list[str]:
+    """A row's fields: tab-separated (Sentieon) or aligned with spaces (GATK)."""
+    return line.rstrip("\t").split("\t") if "\t" in line else line.split()
+
 
 def parse(path: Path, text: str) -> dict[str, Any]:
     lines = text.splitlines()
-    if not lines or not lines[0].startswith("#:GATKReport."):
+    table_mark = next((t for r, t in MARKS.items() if lines and lines[0].startswith(r)), None)
+    if table_mark is None:
         raise ReportError(path, "not a GATK report (no #:GATKReport line)")
     tables: dict[str, Any] = {}
     i = 1
     while i < len(lines):
         line = lines[i]
-        if line.startswith("#:GATKTable:") and i + 1 < len(lines) \
-                and lines[i + 1].startswith("#:GATKTable:"):
+        if line.startswith(table_mark) and i + 1 < len(lines) \
+                and lines[i + 1].startswith(table_mark):
             # a format line (columns, rows, formats) then a name line
             fmt = line.split(":")[2:]
             if fmt and fmt[0] in ("true", "false"):  # GATK 2.x's leading flag
                 fmt = fmt[1:]
-            expected_rows = int(fmt[1]) if len(fmt) > 1 and fmt[1].isdigit() else None
+            rows_field = fmt[1].rstrip(";") if len(fmt) > 1 else ""
+            expected_rows = int(rows_field) if rows_field.isdigit() else None
             name = lines[i + 1].split(":")[2]
-            header = lines[i + 2].split() if i + 2 < len(lines) else []
+            header = _fields(lines[i + 2]) if i + 2 < len(lines) else []
             rows = []
             j = i + 3
             while j < len(lines) and lines[j].strip():
-                rows.append([number(v) for v in lines[j].split()])
+                rows.append([number(v) for v in _fields(lines[j])])
                 j += 1
             if expected_rows is not None and len(rows) != expected_rows:
                 raise ReportError(path, f"truncated: table {name} has {len(rows)} of "
@@ -74,3 +92,58 @@ def _read_group_summary(path: Path, table: dict[str, Any] | None) -> dict[str, A
             if errors > 0 else None,
             "EstimatedQReported": round(-10 * math.log10(expected / observations), 4),
             "Observations": observations, "Errors": errors, "ReadGroups": len(counted)}
+
+
+# DepthOfCoverage's `.sample_summary` (and `.read_group_summary`, `.library_summary`): GATK 3
+# writes it tab-separated (CSV with `-outputFormat csv`), GATK 4 as CSV (tab-separated with
+# `--output-format TABLE`); a `%_bases_above_N` column follows for each threshold
+DEPTH_SUMMARY_HEADER = ("sample_id", "total", "mean", "granular_third_quartile",
+                        "granular_median", "granular_first_quartile")
+
+
+def _depth_separator(first_line: str) -> str:
+    return "\t" if "\t" in first_line else ","
+
+
+def is_depth_summary(head: str) -> bool:
+    first = head.split("\n", 1)[0].rstrip()
+    return tuple(first.split(_depth_separator(first))[:6]) == DEPTH_SUMMARY_HEADER
+
+
+def parse_depth_summary(path: Path, text: str) -> dict[str, Any]:
+    """A DepthOfCoverage summary: a row per sample (or read group, or library), then GATK's
+    `Total` row (its quartiles `N/A`; without it the file was cut short). `metrics`: the
+    one sample's row (`total` bases, `mean` depth over the loci covered by the run's
+    intervals, the quartiles, each `%_bases_above_N`); a file of several samples has no
+    one sample's numbers (`metrics` empty, `rows` holds them)."""
+    lines = [line.rstrip("\r") for line in text.splitlines() if line.strip()]
+    sep = _depth_separator(lines[0])
+    header = lines[0].rstrip(sep).split(sep)
+    rows: list[dict[str, Any]] = []
+    for number_, line in enumerate(lines[1:], start=2):
+        fields = line.rstrip(sep).split(sep)
+        total_row = fields[0] == "Total"
+        # GATK 3 writes the Total row without the threshold columns
+        if len(fields) != len(header) and not (total_row and len(fields) == 6):
+            hint = " (a decimal comma in a CSV?)" if sep == "," else ""
+            raise ReportError(path, f"line {number_}: {len(fields)} fields where the header "
+                                    f"has {len(header)}{hint}")
+        row: dict[str, Any] = {"sample_id": fields[0]}
+        for column, text_value in zip(header[1:], fields[1:], strict=False):
+            value = number(text_value)
+            if value is None and total_row:
+                row[column] = None
+                continue
+            if not isinstance(value, int | float) or value < 0:
+                raise ReportError(path, f"line {number_}: {column}: expected a number of 0 "
+                                        f"or more, got {text_value!r}")
+            row[column] = value
+        rows.append(row)
+    if not rows or rows[-1]["sample_id"] != "Total":
+        raise ReportError(path, "truncated: no 'Total' row at the end (GATK DepthOfCoverage "
+                                "writes it last)")
+    samples = [r for r in rows if r["sample_id"] != "Total"]
+    metrics = ({k: v for k, v in samples[0].items() if k != "sample_id"}
+               if len(samples) == 1 else {})
+    return {"format": "gatk-depthofcoverage", "samples": [r["sample_id"] for r in samples],
+            "rows": rows, "metrics": metrics}

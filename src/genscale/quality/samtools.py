@@ -207,3 +207,62 @@ def parse_markdup(path: Path, text: str) -> dict[str, Any]:
                                      if examined else 0.0)
     return {"format": "samtools-markdup", "metrics": metrics}
 
+
+
+COVERAGE_HEADER = ("#rname", "startpos", "endpos", "numreads", "covbases", "coverage",
+                   "meandepth", "meanbaseq", "meanmapq")
+
+
+def is_coverage(head: str) -> bool:
+    """`samtools coverage`'s table (samtools 1.10 on), with its header."""
+    return tuple(head.split("\n", 1)[0].rstrip().split("\t")) == COVERAGE_HEADER
+
+
+def parse_coverage(path: Path, text: str) -> dict[str, Any]:
+    """`samtools coverage`: a row per sequence (or region), and the sample's numbers over
+    all of them: `length` (bases), `numreads` and `covbases` summed, `coverage` (percent of
+    the bases covered, from the sums: samtools 1.10 to 1.12 documented the column as a
+    proportion while writing a percent), `meandepth` weighted by each row's length (on one
+    BAM in the tests, `samtools depth -a`'s mean), `meanbaseq` weighted by the bases each
+    row holds (length x depth), `meanmapq` by its reads."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0].split("\t")
+    rows: list[dict[str, Any]] = []
+    for number_, line in enumerate(lines[1:], start=2):
+        if line.startswith("#rname"):
+            raise ReportError(path, f"line {number_}: a second header: samtools coverage "
+                                    "outputs put together? one report a file")
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise ReportError(path, f"line {number_}: {len(fields)} fields where the header "
+                                    f"has {len(header)}")
+        row: dict[str, Any] = {"rname": fields[0]}
+        for column, text_value in zip(header[1:], fields[1:], strict=True):
+            value = number(text_value)
+            if not isinstance(value, int | float) or value < 0:
+                raise ReportError(path, f"line {number_}: {column}: expected a number of 0 "
+                                        f"or more, got {text_value!r}")
+            row[column] = value
+        if row["endpos"] < row["startpos"]:
+            raise ReportError(path, f"line {number_}: endpos {row['endpos']} before startpos "
+                                    f"{row['startpos']}")
+        rows.append(row)
+    if not rows:
+        raise ReportError(path, "truncated: samtools coverage's header and no rows")
+    lengths = [r["endpos"] - r["startpos"] + 1 for r in rows]
+    length = sum(lengths)
+    bases = [r["meandepth"] * n for r, n in zip(rows, lengths, strict=True)]
+    reads = sum(r["numreads"] for r in rows)
+    covered = sum(r["covbases"] for r in rows)
+
+    def weighted(column: str, weights: list[float]) -> float | None:
+        total = sum(weights)
+        return (round(sum(r[column] * w for r, w in zip(rows, weights, strict=True)) / total, 4)
+                if total else None)
+
+    metrics = {"sequences": len(rows), "length": length, "numreads": reads,
+               "covbases": covered, "coverage": round(100 * covered / length, 4),
+               "meandepth": round(sum(bases) / length, 4),
+               "meanbaseq": weighted("meanbaseq", bases),
+               "meanmapq": weighted("meanmapq", [r["numreads"] for r in rows])}
+    return {"format": "samtools-coverage", "rows": rows, "metrics": metrics}

@@ -5,8 +5,9 @@ report its steps wrote) or from a dataset directory alone (the pre-run features 
 keys `run_id`, `workflow_id` and `sample` join it to tasks.csv.
 
 Sources: `fastq_1`, `fastq_2` (reads, before anything runs), `fastqc_1`, `fastqc_2`,
-`trimmomatic`, `cutadapt`, `picard.<MetricsClass>`, `samtools_stats`, `bcftools_stats`,
-`flagstat`, `star`.
+`trimmomatic`, `cutadapt`, `fastp`, `picard.<MetricsClass>`, `samtools_stats`,
+`samtools_markdup`, `samtools_coverage`, `idxstats`, `bcftools_stats`, `flagstat`, `star`,
+`gatk` (BaseRecalibrator), `gatk_depth` (DepthOfCoverage), `mosdepth`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from genscale.quality.fastq import fastq_features
 SOURCE_OF = {"samtools-stats": "samtools_stats", "samtools-flagstat": "flagstat",
              "bcftools-stats": "bcftools_stats", "samtools-markdup": "samtools_markdup",
              "samtools-idxstats": "idxstats", "star": "star", "trimmomatic": "trimmomatic",
-             "cutadapt": "cutadapt", "fastp": "fastp", "gatk-report": "gatk"}
+             "cutadapt": "cutadapt", "fastp": "fastp", "gatk-report": "gatk",
+             "gatk-depthofcoverage": "gatk_depth", "samtools-coverage": "samtools_coverage",
+             "mosdepth": "mosdepth"}
 
 
 def _numeric(source: str, metrics: dict[str, Any]) -> dict[str, float | int]:
