@@ -82,6 +82,22 @@ def test_trace_with_decimal_commas(tmp_path: Path) -> None:
     assert tasks["peak_rss_bytes"].isna().all()
 
 
+def test_trace_of_a_run_that_stopped_with_tasks_pending(tmp_path: Path) -> None:
+    """When a run stops (a task failed, or the user interrupted it), Nextflow writes the
+    tasks still pending as they stand (TraceFileObserver.onFlowComplete): status `RUNNING`
+    or `SUBMITTED` (the task's state), `-` for what was never measured. 0.10.x refused the
+    whole trace (`status: expected one of COMPLETED, ...`); they are tasks that did not
+    finish, `cancelled`, with nothing measured, beside the finished ones."""
+    tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_interrupted.txt")
+    stem = "nextflow_trace_interrupted"
+    assert tasks["status"].tolist() == ["succeeded", "failed", "cancelled", "cancelled"]
+    pending = tasks.loc[[f"{stem}.3", f"{stem}.4"]]
+    assert pending[["wall_s", "cpu_time_s", "peak_rss_bytes", "exit_code"]].isna().all().all()
+    assert pending["submit_time"].notna().all()
+    assert tasks.loc[f"{stem}.2", "wall_s"] == 2 * 3600 + 2 * 60 + 58
+    assert tasks.loc[f"{stem}.3", "step"] == "bwamem1_mem"
+
+
 def test_two_traces_in_one_run(tmp_path: Path) -> None:
     tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_raw.txt",
                      DATA / "nextflow_trace_human.csv")

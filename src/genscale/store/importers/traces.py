@@ -8,9 +8,11 @@ otherwise; memory is bytes, or such as `1.2 GB` (Nextflow's units are powers of 
 `%cpu` is percent of one core, with or without the `%` sign; `-` is missing. Before 19.02
 Nextflow wrote the decimals of `%cpu` and of memory in the machine's locale (`99,3%`,
 `1,5 GB` under a French one): a comma there is the decimal mark (Nextflow never groups
-thousands). `cpu_time_s = %cpu / 100 * realtime`. `app` is the tool of the process's last
-name part, `NFCORE_RNASEQ:RNASEQ:FASTQC (s1)` gives app `fastqc`,
-`...:PICARD_MARKDUPLICATES` gives app `picard` and step `picard_markduplicates`.
+thousands). `cpu_time_s = %cpu / 100 * realtime`. Tasks a run left pending when it
+stopped (status `SUBMITTED` or `RUNNING`, written when the run ends) are `cancelled`.
+`app` is the tool of the process's last name part, `NFCORE_RNASEQ:RNASEQ:FASTQC (s1)`
+gives app `fastqc`, `...:PICARD_MARKDUPLICATES` gives app `picard` and step
+`picard_markduplicates`.
 
 Snakemake (`benchmark:` files), one line per repeat, in every layout it has written:
 before 3.13 only `s` and `h:m:s`; 3.13 to 5.x add `max_rss`, `max_vms`, `max_uss`,
@@ -213,8 +215,12 @@ class _Row:
         return value
 
 
+# a task's status when it ended, or (`NEW`, `SUBMITTED`, `RUNNING`: the task's state) when the
+# run ended first: Nextflow writes the tasks still pending as they stand when it stops, as
+# an interrupted or failed run leaves them; they did not finish, so they are cancelled
 NEXTFLOW_STATUS = {"COMPLETED": "succeeded", "FAILED": "failed", "ABORTED": "cancelled",
-                   "CACHED": "skipped"}
+                   "CACHED": "skipped", "NEW": "cancelled", "SUBMITTED": "cancelled",
+                   "RUNNING": "cancelled"}
 
 
 def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
