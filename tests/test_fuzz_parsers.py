@@ -182,6 +182,8 @@ IMPORTERS: dict[str, tuple[Path, Callable[[Path, str], Any]]] = {
     "snakemake jsonl": (DATA / "snakemake" / "v9-extended" / "sort_numbers" / "a.jsonl",
                         snakemake_rows),
     "nextflow locale": (DATA / "nextflow_trace_locale.tsv", nextflow_rows),
+    "nextflow script and env": (DATA / "nextflow_trace_script.txt", nextflow_rows),
+    "nextflow tasks pending": (DATA / "nextflow_trace_interrupted.txt", nextflow_rows),
 }
 
 

@@ -7,6 +7,7 @@ format (no Nextflow here); the Snakemake benchmark files were written by real Sn
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,36 @@ def test_trace_of_a_run_that_stopped_with_tasks_pending(tmp_path: Path) -> None:
     assert pending["submit_time"].notna().all()
     assert tasks.loc[f"{stem}.2", "wall_s"] == 2 * 3600 + 2 * 60 + 58
     assert tasks.loc[f"{stem}.3", "step"] == "bwamem1_mem"
+
+
+def test_trace_with_the_script_and_env_of_each_task(tmp_path: Path) -> None:
+    """`trace.fields` may add `script` and `env`, which Nextflow writes as they are, line
+    breaks and blank lines included (nextflow-io/nextflow#1765, closed without escaping):
+    0.10.x stopped at the first one (`fewer fields than the header's`). A row is the lines
+    that hold the header's fields; the same tasks with the script last read the same. A
+    tab inside a script leaves the rows ambiguous: one line naming the row and the way
+    out."""
+    tasks = imported(tmp_path, "nextflow-trace", DATA / "nextflow_trace_script.txt")
+    stem = "nextflow_trace_script"
+    assert tasks["step"].tolist() == ["fastqc", "star_align", "samtools_sort"]
+    assert tasks["status"].tolist() == ["succeeded", "succeeded", "failed"]
+    assert tasks["wall_s"].tolist() == [41.2, 723.0, 1.2]
+    assert tasks.loc[f"{stem}.2", "peak_rss_bytes"] == round(31.4 * 2**30)
+    text = (DATA / "nextflow_trace_script.txt").read_text()
+    no_env = re.sub(r"\t(PATH=[^\t]*?\n\n|-\n$)(?=\d|$)", "\n", text).replace("\tenv\n", "\n")
+    assert no_env.count("\tPATH=") == 0 and "\tscript\n" in no_env
+    last = imported(tmp_path / "last", "nextflow-trace",
+                    write(tmp_path / "script_last.txt", no_env))
+    assert last["wall_s"].tolist() == tasks["wall_s"].tolist()
+    assert last["status"].tolist() == tasks["status"].tolist()
+    tabbed = text.replace("fastqc --quiet", "fastqc\t--quiet")
+    bad = write(tmp_path / "tab.txt", tabbed)
+    proc = subprocess.run([GENSCALE, "import", "nextflow-trace", str(bad), "--out",
+                           str(tmp_path / "tab_run")], capture_output=True, text=True)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    # the row after the tab is where the count goes wrong: the env's line starts a row
+    assert f"{bad}:8: more fields than the header's 10, or a row's script or env text" \
+        in proc.stderr and "leave script and env out of trace.fields" in proc.stderr
 
 
 def test_two_traces_in_one_run(tmp_path: Path) -> None:

@@ -125,6 +125,11 @@ def _read_text(path: Path) -> str:
     return text
 
 
+# Nextflow writes a task's `script` and `env` as they are, line breaks included
+# (nextflow-io/nextflow#1765, kept so): a trace with either column is no table any more
+_FREE_TEXT = ("script", "env")
+
+
 def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
     """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
     delimiter = separator(text.split("\n", 1)[0], "\t")
@@ -223,8 +228,49 @@ NEXTFLOW_STATUS = {"COMPLETED": "succeeded", "FAILED": "failed", "ABORTED": "can
                    "RUNNING": "cancelled"}
 
 
+def _nextflow_records(path: Path, text: str) -> tuple[list[str], Records]:
+    """A trace's header and rows. With a `script` or `env` column, whose text runs over
+    several lines, a row is the lines that together hold the header's number of fields
+    (with the free text last, the lines after it that hold no separator too); the free
+    text must hold no separator itself (a tab in a script makes the rows ambiguous: one
+    line saying so)."""
+    lines = text.split("\n")
+    sep = separator(lines[0], "\t")
+    header = [h.strip() for h in lines[0].split(sep)]
+    free = [c for c in _FREE_TEXT if c in header]
+    if not free:
+        return _read_table(path, text)
+    wanted = len(header) - 1
+    free_last = header[-1] in free
+    rows: Records = []
+    i = 1
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        start, record = i, lines[i]
+        i += 1
+        while record.count(sep) < wanted and i < len(lines):
+            record, i = record + "\n" + lines[i], i + 1
+        while free_last and i < len(lines) and sep not in lines[i] and (
+                i + 1 < len(lines) or lines[i].strip()):
+            record, i = record + "\n" + lines[i], i + 1
+        # a row never starts with an empty field (Nextflow writes `-`): one that does is
+        # the rest of a row whose free text held a separator
+        if record.count(sep) != wanted or (not record.split(sep, 1)[0].strip()
+                                           and header[0] not in free):
+            how = "fewer" if record.count(sep) < wanted else "more"
+            raise UserError(f"{path}:{start + 1}: {how} fields than the header's "
+                            f"{len(header)}, or a row's {' or '.join(free)} text, which "
+                            "Nextflow writes as it is, holds a separator: leave "
+                            f"{' and '.join(free)} out of trace.fields")
+        values = dict(zip(header, (v.strip() for v in record.split(sep)), strict=True))
+        rows.append((start + 1, values))
+    return header, rows
+
+
 def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
-    header, rows = _read_table(path, _read_text(path))
+    header, rows = _nextflow_records(path, _read_text(path))
     if "realtime" not in header or not ({"name", "process"} & set(header)):
         raise UserError(f"{path}: not a Nextflow trace: expected the columns realtime and "
                         f"name or process, found {', '.join(header) or 'none'}")
