@@ -386,6 +386,12 @@ def cases() -> list[Case]:
             }.items():
                 bad_rows[label] = head + row
             bad_rows["no realtime column"] = "task_id\tname\n1\tBWA\n"
+            bad_rows["a tab in a script"] = ("task_id\tname\trealtime\tscript\tenv\n"
+                                             "1\tBWA (s1)\t1000\t\n  bwa\tmem a.fa\n\t"
+                                             "PATH=/bin\n2\tBWA (s2)\t1000\t\n  bwa\n\t"
+                                             "PATH=/bin\n")
+            bad_rows["a script cut short"] = ("task_id\tname\trealtime\tscript\n1\tBWA"
+                                              " (s1)\n  bwa mem\n")
         else:
             for label, row in {
                 "negative s": "-2.16\t0:00:01\t10\t20\t5\t6\t1\t2\t90\t1.3\n",

@@ -259,6 +259,9 @@ def _nextflow_records(path: Path, text: str) -> tuple[list[str], Records]:
         # the rest of a row whose free text held a separator
         if record.count(sep) != wanted or (not record.split(sep, 1)[0].strip()
                                            and header[0] not in free):
+            if record.count(sep) < wanted and i >= len(lines):
+                raise UserError(f"{path}:{start + 1}: fewer fields than the header's "
+                                f"{len(header)} before the end of the file (cut short?)")
             how = "fewer" if record.count(sep) < wanted else "more"
             raise UserError(f"{path}:{start + 1}: {how} fields than the header's "
                             f"{len(header)}, or a row's {' or '.join(free)} text, which "
