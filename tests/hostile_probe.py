@@ -88,6 +88,7 @@ def pidstat_line(time: str = "08:00:44", cpu: str = "56.19", rss: str = "14076",
 
 
 NEXTFLOW_HEAD = "task_id\thash\tname\tstatus\texit\trealtime\t%cpu\tpeak_rss\trchar\n"
+SACCT_HEAD = "JobID|JobName|State|ExitCode|ElapsedRaw|TotalCPU|ReqCPUS|ReqMem|MaxRSS\n"
 SNAKEMAKE_HEAD = ("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load"
                   "\tcpu_time\n")
 PICARD_DUP = """\
@@ -350,7 +351,10 @@ def cases() -> list[Case]:
                              ("nextflow-trace", NEXTFLOW_HEAD,
                               "1\tab/12\tBWA (s1)\tCOMPLETED\t0\t1000\t100%\t1 GB\t2 GB\n"),
                              ("snakemake-benchmark", SNAKEMAKE_HEAD,
-                              "1.5\t0:00:01\t10\t20\t5\t6\t1\t2\t90\t1.3\n")]:
+                              "1.5\t0:00:01\t10\t20\t5\t6\t1\t2\t90\t1.3\n"),
+                             ("sacct", SACCT_HEAD,
+                              "7|bwa|COMPLETED|0:0|60|00:59.1|1|4G|\n7.batch|batch|COMPLETED|"
+                              "0:0|60|00:59.1|1||1.2G\n")]:
         bad_rows: dict[str, str] = {
             "empty": "", "header only": head, "binary": "\x00\x01\x02",
             "not this format": "hello,world\n1,2\n",
@@ -392,6 +396,25 @@ def cases() -> list[Case]:
                                              "PATH=/bin\n")
             bad_rows["a script cut short"] = ("task_id\tname\trealtime\tscript\n1\tBWA"
                                               " (s1)\n  bwa mem\n")
+        elif kind == "sacct":
+            for label, row in {
+                "negative ElapsedRaw": "7|bwa|COMPLETED|0:0|-5|00:59.1|1|4G|\n",
+                "NaN ElapsedRaw": "7|bwa|COMPLETED|0:0|nan|00:59.1|1|4G|\n",
+                "text TotalCPU": "7|bwa|COMPLETED|0:0|60|a minute|1|4G|\n",
+                "40-digit ReqMem": "7|bwa|COMPLETED|0:0|60|00:59.1|1|" + "9" * 40 + "M|\n",
+                "bad ReqMem unit": "7|bwa|COMPLETED|0:0|60|00:59.1|1|4Q|\n",
+                "unknown state": "7|bwa|FINISHED|0:0|60|00:59.1|1|4G|\n",
+                "bad exit code": "7|bwa|COMPLETED|zero|60|00:59.1|1|4G|\n",
+                "a step before its job": "7.batch|batch|COMPLETED|0:0|60|00:59.1|1||1G\n",
+                "text MaxRSS": "7|bwa|COMPLETED|0:0|60|00:59.1|1|4G|\n7.batch|batch|"
+                               "COMPLETED|0:0|60|00:59.1|1||much\n",
+                "empty JobID": "|bwa|COMPLETED|0:0|60|00:59.1|1|4G|\n",
+            }.items():
+                bad_rows[label] = head + row
+            bad_rows["fixed-width table"] = ("JobID           JobName      State\n"
+                                             "------------ ---------- ----------\n"
+                                             "7                  bwa  COMPLETED\n")
+            bad_rows["no Elapsed field"] = "JobID|State\n7|COMPLETED\n"
         else:
             for label, row in {
                 "negative s": "-2.16\t0:00:01\t10\t20\t5\t6\t1\t2\t90\t1.3\n",

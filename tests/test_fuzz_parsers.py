@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from genscale.errors import UserError
 from genscale.quality.detect import parse_report
 from genscale.store.importers.pidstat import to_rows as pidstat_rows
+from genscale.store.importers.sacct import sacct_rows
 from genscale.store.importers.traces import nextflow_rows, snakemake_rows
 from genscale.store.importers.wfformat import wfformat_rows
 from genscale.store.rundir import RunDirectory
@@ -184,6 +185,7 @@ IMPORTERS: dict[str, tuple[Path, Callable[[Path, str], Any]]] = {
     "nextflow locale": (DATA / "nextflow_trace_locale.tsv", nextflow_rows),
     "nextflow script and env": (DATA / "nextflow_trace_script.txt", nextflow_rows),
     "nextflow tasks pending": (DATA / "nextflow_trace_interrupted.txt", nextflow_rows),
+    "sacct": (DATA / "sacct" / "slurm-22.05.txt", sacct_rows),
 }
 
 

@@ -23,7 +23,7 @@ from genscale.executors.slurm import (
 )
 from genscale.store.rundir import RunDirectory
 
-from .conftest import ROOT, check_run_contract, write
+from .conftest import GENSCALE, ROOT, check_run_contract, write
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +154,58 @@ def test_workload_through_slurm(slurm: None, tmp_path: Path) -> None:
     tasks = RunDirectory(result.run_dir).tasks()
     assert sorted(tasks["workflow_id"]) == ["w-0001", "w-0002", "w-0003"]
     assert set(tasks["executor"]) == {"slurm"} and (tasks["status"] == "succeeded").all()
+
+
+def test_import_sacct_of_jobs_run_now(slurm: None, tmp_path: Path) -> None:
+    """`genscale import sacct` on what this SLURM's sacct says of jobs submitted here: a
+    job that writes 24 MiB with O_DIRECT and reads them back, one that fails with exit 3,
+    one cancelled while it waits behind a job holding every CPU. Each job's steps fold into
+    its task (sacct keeps MaxRSS and disk bytes on steps only). SLURM samples a step each
+    second (JobAcctGatherFrequency=1): a job over within the second has none of them, so
+    the copy sleeps after its I/O."""
+    cpus = int(subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True,
+                              check=True).stdout.split()[0].rstrip("+"))
+
+    def sbatch(*argv: str) -> str:
+        return subprocess.run(["sbatch", "--parsable", *argv], capture_output=True,
+                              text=True, check=True, cwd=tmp_path).stdout.strip()
+
+    out = tmp_path / "d"
+    dd = sbatch("-c", "1", "-J", "dd_copy", "--wrap",
+                f"dd if=/dev/zero of={out} bs=1M count=24 oflag=direct 2>/dev/null && "
+                f"dd if={out} of=/dev/null bs=1M 2>/dev/null && sleep 2")
+    failing = sbatch("-c", "1", "-J", "fails", "--wrap", "exit 3")
+    holder = sbatch("-c", str(cpus), "-J", "holder", "--wrap", "sleep 5")
+    waiting = sbatch("-c", str(cpus), "-J", "waits", "--wrap", "sleep 60")
+    subprocess.run(["scancel", waiting], check=True)
+    ids = [dd, failing, holder, waiting]
+    fields = "JobID,JobName,State,ExitCode,Submit,Start,End,ElapsedRaw,TotalCPU,ReqCPUS,ReqMem," \
+             "MaxRSS,MaxDiskRead,MaxDiskWrite,NodeList"
+    deadline = time.monotonic() + 120
+    while True:
+        text = subprocess.run(["sacct", "-P", "-j", ",".join(ids), "-o", fields],
+                              capture_output=True, text=True, check=True).stdout
+        jobs = [line.split("|") for line in text.splitlines()[1:] if "." not in line.split("|")[0]]
+        steps = {line.split("|")[0] for line in text.splitlines()[1:]}
+        if len(jobs) == 4 and all(j[2].split()[0] in ("COMPLETED", "FAILED", "CANCELLED")
+                                  for j in jobs) and f"{dd}.batch" in steps:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(1)
+    path = write(tmp_path / "jobs.txt", text)
+    proc = subprocess.run([GENSCALE, "import", "sacct", str(path), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tasks = pd.read_csv(tmp_path / "run" / "tasks.csv").set_index("task_id")
+    copy = tasks.loc[f"jobs.{dd}"]
+    assert (copy["step"], copy["status"], copy["host"]) == ("dd_copy", "succeeded", "vm")
+    # SLURM counts read() and write() bytes: /dev/zero's 24 MiB in, the file's 24 MiB out
+    # then back in
+    assert copy["write_chars"] >= 24 * 2**20 and copy["read_chars"] >= 48 * 2**20
+    assert copy["peak_rss_bytes"] > 0 and copy["wall_s"] >= 0
+    assert copy["end_time"] - copy["start_time"] == copy["wall_s"]
+    fail = tasks.loc[f"jobs.{failing}"]
+    assert (fail["status"], fail["exit_code"]) == ("failed", 3)
+    assert tasks.loc[f"jobs.{holder}", "wall_s"] >= 4
+    cancelled = tasks.loc[f"jobs.{waiting}"]
+    assert cancelled["status"] == "cancelled" and pd.isna(cancelled["wall_s"])

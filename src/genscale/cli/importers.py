@@ -12,6 +12,7 @@ import click
 from genscale.cli.display import print_summary
 from genscale.store.importers import Rows, import_run
 from genscale.store.importers.pidstat import to_rows as pidstat_rows
+from genscale.store.importers.sacct import sacct_rows
 from genscale.store.importers.traces import nextflow_rows, snakemake_rows
 from genscale.store.importers.wfformat import wfformat_rows
 
@@ -61,3 +62,10 @@ _importer("wfformat", "wfformat-import", wfformat_rows,
           "WfCommons instances (WfFormat JSON, schema 1.0 to 1.6): each file one workflow, "
           "each task one row.",
           "genscale import wfformat montage-instance.json --out runs/wfcommons-montage")
+_importer("sacct", "sacct-import", sacct_rows,
+          "SLURM accounting as `sacct -P` prints it (any fields; JobID and Elapsed or "
+          "ElapsedRaw needed): each ended job one task, its steps' MaxRSS, MaxDiskRead and "
+          "MaxDiskWrite folded into it.",
+          "sacct -a -P -S 2024-05-01 -o JobID,JobName,State,ExitCode,Submit,Start,End,"
+          "ElapsedRaw,TotalCPU,ReqCPUS,ReqMem,MaxRSS,MaxDiskRead,MaxDiskWrite,NodeList "
+          "> jobs.txt; genscale import sacct jobs.txt --out runs/cluster-may")

@@ -16,7 +16,6 @@ directory, behind the engine's back.
 from __future__ import annotations
 
 import math
-import re
 import shlex
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from genscale.executors.base import ExecutorContext, Job, JobResult, Resources, 
 from genscale.executors.pods import monitor_argv
 from genscale.executors.remote import RemoteExecutor, Submitted
 from genscale.monitor.process import TaskTotals
+from genscale.store.importers.sacct import parse_duration_s, parse_size_bytes
 from genscale.store.rundir import CsvAppender, RunDirectory
 
 MIB = 2**20
@@ -63,30 +63,7 @@ class SlurmSettings:
         "flag": "--slurm-accounting-wait"})
 
 
-# -- what sacct prints ---------------------------------------------------------------------
-_DURATION = re.compile(r"^(?:(?:(\d+)-)?(\d+):)?(\d+):(\d+(?:\.\d+)?)$")
-_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
-
-
-def parse_duration_s(text: str) -> float:
-    """sacct's [DD-[HH:]]MM:SS[.mmm] (TotalCPU, Elapsed) in seconds."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise ValueError(f"not a SLURM duration: {text!r}")
-    days, hours, minutes, seconds = match.groups()
-    return (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60
-            + float(seconds))
-
-
-def parse_size_bytes(text: str) -> int | None:
-    """sacct's MaxRSS such as 1234K or 1.5G; None when empty (never sampled)."""
-    text = text.strip()
-    if not text:
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGTP]?)", text)
-    if match is None:
-        raise ValueError(f"not a SLURM size: {text!r}")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+# -- what sacct prints (its durations and sizes: genscale.store.importers.sacct) -------
 
 
 @dataclass

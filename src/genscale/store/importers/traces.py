@@ -43,7 +43,7 @@ from typing import Any
 
 from genscale.errors import UserError
 from genscale.store.importers import Rows, read_text, source_stem
-from genscale.store.importers.numbers import check_measure
+from genscale.store.importers.numbers import FieldReader
 from genscale.textfiles import separator
 
 MIB = 2**20
@@ -188,38 +188,6 @@ def _read_records(path: Path) -> tuple[list[str], Records]:
     return _read_table(path, text)
 
 
-_BUILTIN_EXPECTED: dict[Callable[[str], Any], str] = {
-    float: "a number", int: "a whole number"}
-
-
-class _Row:
-    """Typed access to one row, every bad value one error naming file, line and column."""
-
-    def __init__(self, path: Path, line: int, values: dict[str, str]) -> None:
-        self.path, self.line, self.values = path, line, values
-
-    def get(self, column: str, convert: Callable[[str], Any], measured: bool = True) -> Any:
-        """The column's value, None where missing; `measured` values must be finite and
-        not negative (an exit status may be anything)."""
-        text = self.values.get(column, "")
-        if text in MISSING:
-            return None
-        try:
-            value = convert(text)
-        except (ValueError, OverflowError) as exc:
-            # the builtins' own messages ("could not convert string to float: ...") repeat
-            # the value; ours say what was expected
-            expected = _BUILTIN_EXPECTED.get(convert) or str(exc)
-            raise UserError(f"{self.path}:{self.line}: {column}: expected {expected}, "
-                            f"got {text!r}") from None
-        if measured and value is not None:
-            try:
-                check_measure(value, text)
-            except ValueError as exc:
-                raise UserError(f"{self.path}:{self.line}: {column}: {exc}") from None
-        return value
-
-
 # a task's status when it ended, or (`NEW`, `SUBMITTED`, `RUNNING`: the task's state) when the
 # run ended first: Nextflow writes the tasks still pending as they stand when it stops, as
 # an interrupted or failed run leaves them; they did not finish, so they are cancelled
@@ -280,7 +248,7 @@ def nextflow_rows(path: Path, run_id: str) -> list[Rows]:
     workflow_id = source_stem(path)
     out: list[Rows] = []
     for n, (line, values) in enumerate(rows, start=1):
-        row = _Row(path, line, values)
+        row = FieldReader(path, line, values, MISSING)
         process = values.get("process") or values.get("name", "")
         app, step = app_of(process)
         wall = row.get("realtime", duration_s)
@@ -406,12 +374,12 @@ def snakemake_rows(path: Path, run_id: str, rule_pattern: str | None = None) -> 
         default_rule = path.name.split(".", 1)[0]
     out: list[Rows] = []
     for n, (line, values) in enumerate(rows, start=1):
-        row = _Row(path, line, values)
+        row = FieldReader(path, line, values, MISSING)
         rule = values.get("rule_name") or default_rule
         wall = row.get("s", float)
         cpu = row.get("cpu_time", float)
 
-        def mib(column: str, row: _Row = row, convert: Callable[[str], float] = float
+        def mib(column: str, row: FieldReader = row, convert: Callable[[str], float] = float
                 ) -> int | None:
             value = row.get(column, convert)
             return round(value * MIB) if value is not None else None
