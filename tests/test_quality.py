@@ -165,6 +165,30 @@ def test_gatk2_recalibration_table_of_several_read_groups(tmp_path: Path) -> Non
         report(write(tmp_path / "bad.grp", bad))
 
 
+def test_sentieon_histogram_and_a_report_of_no_reads(tmp_path: Path) -> None:
+    """Sentieon writes a file's histogram after a blank line with no `## HISTOGRAM` line,
+    and for an input without pairs the table's header with no row, then the histogram's
+    header alone (the layouts of public Sentieon InsertSizeMetricAlgo files in MultiQC's
+    test data). 0.10.x dropped the histogram, and called the second file truncated; a
+    header with nothing after it still is."""
+    text = (Path(__file__).parent / "data" / "picard" /
+            "insert_size_two_orientations.txt").read_text()
+    picard_report = report(write(tmp_path / "picard.txt", text))
+    as_sentieon = _as_sentieon(text, "InsertSizeMetricAlgo").replace("## HISTOGRAM\t"
+                                                                    "java.lang.Integer\n", "")
+    assert "## HISTOGRAM" not in as_sentieon
+    parsed = report(write(tmp_path / "is.txt", as_sentieon))
+    assert parsed["metrics"] == picard_report["metrics"]
+    assert parsed["histogram"] == picard_report["histogram"]
+    lines = as_sentieon.splitlines()
+    empty = "\n".join([lines[0], lines[1], "", "insert_size"]) + "\n"
+    nothing = report(write(tmp_path / "zero_reads.txt", empty))
+    assert (nothing["type"], nothing["rows"], nothing["metrics"]) == (
+        "InsertSizeMetrics", [], {})
+    with pytest.raises(ReportError, match="has a header but no rows"):
+        report(write(tmp_path / "cut.txt", "\n".join(lines[:2]) + "\n"))
+
+
 def test_sentieon_qualcal_table_reads_as_the_gatk_report_it_copies(tmp_path: Path) -> None:
     """Sentieon's QualCal writes BaseRecalibrator's tables under its own marks, tab-separated,
     its format lines ending with `;` or not (the layout of the public Sentieon file in

@@ -63,9 +63,10 @@ _importer("wfformat", "wfformat-import", wfformat_rows,
           "each task one row.",
           "genscale import wfformat montage-instance.json --out runs/wfcommons-montage")
 _importer("sacct", "sacct-import", sacct_rows,
-          "SLURM accounting as `sacct -P` prints it (any fields; JobID and Elapsed or "
-          "ElapsedRaw needed): each ended job one task, its steps' MaxRSS, MaxDiskRead and "
-          "MaxDiskWrite folded into it.",
-          "sacct -a -P -S 2024-05-01 -o JobID,JobName,State,ExitCode,Submit,Start,End,"
-          "ElapsedRaw,TotalCPU,ReqCPUS,ReqMem,MaxRSS,MaxDiskRead,MaxDiskWrite,NodeList "
-          "> jobs.txt; genscale import sacct jobs.txt --out runs/cluster-may")
+          "SLURM accounting as `sacct -P` prints it, with its header (any fields; JobID and "
+          "Elapsed or ElapsedRaw needed): each ended job one task, its steps' MaxRSS, "
+          "MaxDiskRead and MaxDiskWrite folded into it. For example, from\n\n\b\n"
+          "  sacct -a -P -S 2024-05-01 -o JobID,JobName,State,ExitCode,Submit,"
+          "Start,End,ElapsedRaw,TotalCPU,ReqCPUS,ReqMem,MaxRSS,MaxDiskRead,"
+          "MaxDiskWrite,NodeList > jobs.txt",
+          "genscale import sacct jobs.txt --out runs/cluster-may")

@@ -125,7 +125,7 @@ def _parse_sentieon(path: Path, lines: list[str]) -> dict[str, Any]:
     algo = re.search(r"--algo (\S+)", lines[0])
     if short is None:  # not one of the known classes: named by its algorithm
         short = algo[1] if algo else "SentieonMetrics"
-    return _report(path, lines, start, f"sentieon.{short}", short, command)
+    return _report(path, lines, start, f"sentieon.{short}", short, command, sentieon=True)
 
 
 # files of a histogram and no metrics class, told by the histogram's columns: what each
@@ -177,21 +177,30 @@ def _histogram_report(path: Path, lines: list[str], header_at: int,
 
 
 def _report(path: Path, lines: list[str], header_at: int, klass: str, short: str,
-            command: str | None) -> dict[str, Any]:
+            command: str | None, sentieon: bool = False) -> dict[str, Any]:
     """The report of the table whose header is line `header_at`, of class `klass`
-    (`short`, its `class_name`), with the histogram after it if any."""
-    header, rows, _ = _table(path, lines, header_at, numeric=short in KNOWN_CLASSES)
-    if not rows:
+    (`short`, its `class_name`), with the histogram after it if any: under a `## HISTOGRAM`
+    line, or in Sentieon's files the next table after a blank line. A table without rows
+    followed by its histogram's header is a report of no reads (`metrics` empty: Sentieon
+    writes one for an input without pairs); without anything after it, one cut short."""
+    header, rows, end = _table(path, lines, header_at, numeric=short in KNOWN_CLASSES)
+    if sentieon:
+        hist_header = next((i for i in range(end, len(lines))
+                            if lines[i].strip() and not lines[i].startswith("#")), None)
+    else:
+        marker = next((i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM")),
+                      None)
+        hist_header = marker + 1 if marker is not None and marker + 1 < len(lines) else None
+    if not rows and hist_header is None:
         raise ReportError(path, f"truncated: {klass} has a header but no rows")
     records = [dict(zip(header, r, strict=False)) for r in rows]
     out: dict[str, Any] = {"format": "picard", "class": klass, "type": short,
                            "command": command, "rows": records,
                            # the summary row: the first (or only) row, the one of all reads,
                            # or the libraries of a DuplicationMetrics merged
-                           "metrics": _summary(records, short)}
-    hist = next((i for i, line in enumerate(lines) if line.startswith("## HISTOGRAM")), None)
-    if hist is not None and hist + 1 < len(lines):
-        h_header, h_rows, _ = _table(path, lines, hist + 1, numeric=True)
+                           "metrics": _summary(records, short) if records else {}}
+    if hist_header is not None and lines[hist_header].strip():
+        h_header, h_rows, _ = _table(path, lines, hist_header, numeric=True)
         out["histogram"] = {"columns": h_header, "rows": h_rows}
     return out
 
