@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.quality.errors import ReportError
-from genscale.quality.numbers import number
+from genscale.quality.numbers import measured_row, number
 
 # the first line of a report, and the start of its tables' format and name lines
 MARKS = {"#:GATKReport.": "#:GATKTable:", "#:SENTIEON_QCAL_TABLE.": "#:SENTIEON_QCAL_TABLE:"}
@@ -124,21 +124,9 @@ def parse_depth_summary(path: Path, text: str) -> dict[str, Any]:
         fields = line.rstrip(sep).split(sep)
         total_row = fields[0] == "Total"
         # GATK 3 writes the Total row without the threshold columns
-        if len(fields) != len(header) and not (total_row and len(fields) == 6):
-            hint = " (a decimal comma in a CSV?)" if sep == "," else ""
-            raise ReportError(path, f"line {number_}: {len(fields)} fields where the header "
-                                    f"has {len(header)}{hint}")
-        row: dict[str, Any] = {"sample_id": fields[0]}
-        for column, text_value in zip(header[1:], fields[1:], strict=False):
-            value = number(text_value)
-            if value is None and total_row:
-                row[column] = None
-                continue
-            if not isinstance(value, int | float) or value < 0:
-                raise ReportError(path, f"line {number_}: {column}: expected a number of 0 "
-                                        f"or more, got {text_value!r}")
-            row[column] = value
-        rows.append(row)
+        columns = header[:6] if total_row and len(fields) == 6 else header
+        rows.append(measured_row(path, number_, columns, fields, missing_ok=total_row,
+                                 hint=" (a decimal comma in a CSV?)" if sep == "," else ""))
     if not rows or rows[-1]["sample_id"] != "Total":
         raise ReportError(path, "truncated: no 'Total' row at the end (GATK DepthOfCoverage "
                                 "writes it last)")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.quality.errors import ReportError
-from genscale.quality.numbers import number
+from genscale.quality.numbers import measured_row
 
 HEADER = ("chrom", "length", "bases", "mean", "min", "max")
 
@@ -26,20 +26,10 @@ def parse_summary(path: Path, text: str) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for number_, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
-        if len(fields) != len(HEADER):
-            raise ReportError(path, f"line {number_}: {len(fields)} fields where the header "
-                                    f"has {len(HEADER)}")
         if fields[0] == HEADER[0]:
             raise ReportError(path, f"line {number_}: a second header: mosdepth summaries "
                                     "put together? one report a file")
-        row: dict[str, Any] = {"chrom": fields[0]}
-        for column, text_value in zip(HEADER[1:], fields[1:], strict=True):
-            value = number(text_value)
-            if not isinstance(value, int | float) or value < 0:
-                raise ReportError(path, f"line {number_}: {column}: expected a number of 0 "
-                                        f"or more, got {text_value!r}")
-            row[column] = value
-        rows.append(row)
+        rows.append(measured_row(path, number_, list(HEADER), fields))
     by_name = {r["chrom"]: r for r in rows}
     if "total" not in by_name:
         raise ReportError(path, "truncated: no 'total' row (mosdepth writes it after the "

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
+
+from genscale.quality.errors import ReportError
 
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+(?:[eE][-+]?\d+)?$")
 _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
@@ -29,3 +33,25 @@ def number(text: str) -> Value:
         return float(t)
     except ValueError:
         return text.strip()
+
+
+def measured_row(path: Path, line_number: int, header: list[str], fields: list[str],
+                 hint: str = "", missing_ok: bool = False) -> dict[str, Any]:
+    """A table row of a name, then numbers of 0 or more (coverage and depth tables), as
+    {column: value}; ReportError naming the line (and column) when it has another number of
+    fields than `header` (`hint` said after it), or text or a negative in a number's place.
+    `missing_ok`: a missing marker (`N/A`) is None."""
+    if len(fields) != len(header):
+        raise ReportError(path, f"line {line_number}: {len(fields)} fields where the header "
+                                f"has {len(header)}{hint}")
+    row: dict[str, Any] = {header[0]: fields[0]}
+    for column, text in zip(header[1:], fields[1:], strict=True):
+        value = number(text)
+        if value is None and missing_ok:
+            row[column] = None
+        elif not isinstance(value, int | float) or value < 0:
+            raise ReportError(path, f"line {line_number}: {column}: expected a number of 0 "
+                                    f"or more, got {text!r}")
+        else:
+            row[column] = value
+    return row

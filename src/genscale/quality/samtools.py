@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genscale.quality.errors import ReportError
-from genscale.quality.numbers import number
+from genscale.quality.numbers import measured_row, number
 
 # `N + M name`, then a parenthesis of percentages (`(66.67% : N/A)`, `(100.00%:-nan%)`
 # before 1.10) or `(QC-passed reads + QC-failed reads)`, dropped from the name; another
@@ -232,17 +232,8 @@ def parse_coverage(path: Path, text: str) -> dict[str, Any]:
         if line.startswith("#rname"):
             raise ReportError(path, f"line {number_}: a second header: samtools coverage "
                                     "outputs put together? one report a file")
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise ReportError(path, f"line {number_}: {len(fields)} fields where the header "
-                                    f"has {len(header)}")
-        row: dict[str, Any] = {"rname": fields[0]}
-        for column, text_value in zip(header[1:], fields[1:], strict=True):
-            value = number(text_value)
-            if not isinstance(value, int | float) or value < 0:
-                raise ReportError(path, f"line {number_}: {column}: expected a number of 0 "
-                                        f"or more, got {text_value!r}")
-            row[column] = value
+        measured = measured_row(path, number_, header, line.split("\t"))
+        row = {"rname": measured.pop("#rname"), **measured}
         if row["endpos"] < row["startpos"]:
             raise ReportError(path, f"line {number_}: endpos {row['endpos']} before startpos "
                                     f"{row['startpos']}")
