@@ -99,6 +99,8 @@ def test_layouts_of_other_versions_and_flags(tmp_path: Path) -> None:
     ((DATA / "slurm-22.05-fixed-width.txt").read_text(),
      "sacct's fixed-width table: run sacct with -P"),
     ("JobName|State\nx|COMPLETED\n", "expected the fields JobID and Elapsed or ElapsedRaw"),
+    ('{\n  "meta": {"plugin": {"type": "openapi/dbv0.0.38"}},\n  "jobs": []\n}\n',
+     "sacct's JSON (--json) is not read: export with sacct -P"),
     ("JobID|ElapsedRaw\n1|5|7\n", ":2: 3 fields where the header has 2"),
     ("JobID|ElapsedRaw\n1.batch|5\n", ":2: JobID: step '1.batch' of no job listed before"),
     ("JobID|ElapsedRaw|State\n1|5|DONE\n", ":2: State: expected a SLURM job state"),

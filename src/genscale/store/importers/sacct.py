@@ -30,7 +30,8 @@ give what sacct records on steps only:
 
 A job listed twice (`sacct -D` shows a requeued job's earlier runs) is one task per run,
 `attempt` counting them. The fixed-width table sacct prints without `-P` is refused with a
-line saying to add it.
+line saying to add it, and so is `sacct --json` (its layout changes with SLURM's
+version).
 """
 
 from __future__ import annotations
@@ -133,9 +134,12 @@ def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     head_at, head = numbered[0]
     if "|" not in head:
         fixed = len(numbered) > 1 and set(numbered[1][1].replace(" ", "")) == {"-"}
+        # sacct --json's layout changes with SLURM's data parser version; -P's does not
         raise UserError(f"{path}:{head_at}: " + (
             "sacct's fixed-width table: run sacct with -P (--parsable2) so that its fields "
             "are separated by '|'" if fixed else
+            "sacct's JSON (--json) is not read: export with sacct -P -o ... instead"
+            if head.lstrip().startswith("{") else
             "not sacct output: expected a '|'-separated header such as "
             "JobID|JobName|State|Elapsed (sacct -P -o ...)"))
     trailing = head.endswith("|")  # sacct -p ends every line with the separator
