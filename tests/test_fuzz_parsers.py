@@ -103,6 +103,7 @@ def reports(dnaseq_run: RunDirectory, tmp_path_factory: pytest.TempPathFactory
     out["gatk2.grp"] = (DATA / "gatk" / "bqsr_gatk2_documentation.grp").read_text()
     out["quality_distribution.txt"] = (DATA / "picard" / "quality_distribution.txt").read_text()
     out["fastqc_0.12.txt"] = (DATA / "fastqc" / "v0.12.1_variable_length.txt").read_text()
+    out["falco.txt"] = out["fastqc_0.12.txt"].replace("##FastQC\t0.12.1", "##Falco\t1.2.1", 1)
     out["bcftools.stats"] = (DATA / "bcftools" / "five_records.stats").read_text()
     out["markdup.stats"] = (DATA / "samtools" / "markdup_stats.txt").read_text()
     for name in ("pe.log", "pe.json", "trim_galore_r1.txt"):
@@ -133,7 +134,7 @@ REPORT_NAMES = ["flagstat.txt", "flagstat_tsv.txt", "flagstat_json.txt", "markdu
                 "wgs_nonzero.txt", "sentieon_dedup.txt", "gatk2.grp",
                 "quality_distribution.txt", "fastqc_0.12.txt", "cutadapt_pe.log",
                 "cutadapt_pe.json", "cutadapt_trim_galore_r1.txt", "bcftools.stats",
-                "markdup.stats", "sentieon_qualcal.table", "depth.sample_summary",
+                "markdup.stats", "falco.txt", "sentieon_qualcal.table", "depth.sample_summary",
                 "coverage.txt", "mosdepth.summary.txt"]
 
 

@@ -905,6 +905,27 @@ def test_fastqc_read_lengths_agree_with_the_reads(tmp_path: Path) -> None:
     assert abs(metrics["Sequence length mean"] - sum(lengths) / len(lengths)) < 0.5
 
 
+def test_falco_report_reads_as_fastqc(tmp_path: Path) -> None:
+    """Falco (a FastQC in C++, an nf-core module) writes FastQC's fastqc_data.txt under its
+    own first line, `##Falco`, and for an input of one read C's `-nan` where a ratio is
+    undefined (the layouts of the public Falco 1.0.0 file in MultiQC's test data). 0.10.x:
+    "unknown format" for any of it; `-nan` is missing, not a number."""
+    fastqc = Path(__file__).parent / "data" / "fastqc" / "v0.12.1_variable_length.txt"
+    text = fastqc.read_text()
+    expected = report(fastqc)
+    falco = report(write(tmp_path / "fastqc_data.txt",
+                         text.replace("##FastQC\t0.12.1", "##Falco\t1.2.1", 1)))
+    assert (falco["program"], falco["version"]) == ("Falco", "1.2.1")
+    assert expected["program"] == "FastQC"
+    assert falco["metrics"] == expected["metrics"]
+    assert falco["status"] == expected["status"]
+    undefined = text.replace("##FastQC\t0.12.1", "##Falco\t1.0.0", 1).replace(
+        "#Total Deduplicated Percentage\t100.0", "#Total Deduplicated Percentage\t-nan")
+    metrics = report(write(tmp_path / "one_read.txt", undefined))["metrics"]
+    assert metrics["Total Deduplicated Percentage"] is None
+    assert number("-nan") is None and number("nan") is None and number("NaN%") is None
+
+
 def test_collect_multiple_metrics_every_file(dnaseq_run: RunDirectory, tmp_path: Path) -> None:
     """Every file of Picard's CollectMultipleMetrics (the real Picard): MeanQualityByCycle's
     and QualityScoreDistribution's (a histogram alone) were "not a Picard metrics file";

@@ -27,7 +27,7 @@ _FASTP_START = re.compile(r'\s*\{\s*"summary"\s*:')
 def detect(path: Path, text: str) -> Parser | None:
     """The parser for this content, or None."""
     head = _head(text)
-    if head.startswith("##FastQC"):
+    if head.startswith(fastqc.MARKS):
         return fastqc.parse
     if "## METRICS CLASS" in text or head.startswith((
             "## htsjdk.samtools.metrics", "## net.sf.picard.metrics", picard.SENTIEON_MARK)):

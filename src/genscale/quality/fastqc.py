@@ -1,4 +1,5 @@
-"""FastQC reports: `fastqc_data.txt`, alone or inside the `_fastqc.zip` (0.10 to 0.12).
+"""FastQC reports: `fastqc_data.txt`, alone or inside the `_fastqc.zip` (0.10 to 0.12), and
+Falco's (`##Falco`), which writes FastQC's report (`program` says which wrote it).
 
 Every module is kept with its pass/warn/fail flag and its table; Basic Statistics are also
 flattened into `metrics` under their own names (`Total Sequences`, `%GC`, ...).
@@ -15,6 +16,8 @@ from typing import Any
 from genscale.quality.errors import ReportError
 from genscale.quality.numbers import number
 
+# FastQC's first line, or Falco's (a FastQC written in C++ that writes FastQC's report)
+MARKS = ("##FastQC", "##Falco")
 NUMERIC_STATISTICS = ("Total Sequences", "Sequences flagged as poor quality", "%GC")
 # fastqc_data.txt of a whole lane is a few MB; anything near this is not a FastQC report,
 # and is not decompressed to find out (a zip bomb would take the machine's memory)
@@ -104,8 +107,9 @@ def _derived(path: Path, metrics: dict[str, Any],
 def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     text = read_text(path) if text is None else text
     lines = text.splitlines()
-    if not lines or not lines[0].startswith("##FastQC"):
+    if not lines or not lines[0].startswith(MARKS):
         raise ReportError(path, "not a FastQC report (no ##FastQC line)")
+    program = lines[0][2:].split("\t", 1)[0].strip()
     version = lines[0].split("\t")[1].strip() if "\t" in lines[0] else None
     modules: dict[str, Any] = {}
     current: dict[str, Any] | None = None
@@ -121,8 +125,9 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
         elif line.startswith("#"):
             # 0.10 ends its lines with a tab: no column of its own
             header = line[1:].rstrip("\t").split("\t")
-            # '#Total Deduplicated Percentage\t64.2' is a value; a header names columns
-            if len(header) == 2 and isinstance(number(header[1]), int | float):
+            # '#Total Deduplicated Percentage\t64.2' is a value (`-nan` from Falco over no
+            # reads: a missing one); a header names columns
+            if len(header) == 2 and not isinstance(number(header[1]), str):
                 current.setdefault("values", {})[header[0]] = number(header[1])
             elif not current["columns"]:
                 current["columns"] = header
@@ -142,6 +147,6 @@ def parse(path: Path, text: str | None = None) -> dict[str, Any]:
     dedup = modules.get("Sequence Duplication Levels", {}).get("values", {})
     metrics.update(dedup)
     metrics.update(_derived(path, metrics, modules))
-    return {"format": "fastqc", "version": version, "metrics": metrics,
+    return {"format": "fastqc", "program": program, "version": version, "metrics": metrics,
             "status": {name: m["status"] for name, m in modules.items()},
             "modules": modules}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ Value = int | float | str | None
 
 def number(text: str) -> Value:
     """'42' -> 42, '0.5' or '0,5' (decimal comma) -> 0.5, '99.84%' -> 99.84, '1,234,567'
-    -> 1234567; missing markers -> None; anything else stays text."""
+    -> 1234567; missing markers and NaN however written (`-nan`) -> None; anything else
+    stays text."""
     t = text.strip().rstrip("%").strip()
     if t in MISSING:
         return None
@@ -30,9 +32,11 @@ def number(text: str) -> Value:
     except ValueError:
         pass
     try:
-        return float(t)
+        value = float(t)
     except ValueError:
         return text.strip()
+    # C and C++ tools print an undefined ratio as `-nan` (Falco, over no reads): missing
+    return None if math.isnan(value) else value
 
 
 def measured_row(path: Path, line_number: int, header: list[str], fields: list[str],
