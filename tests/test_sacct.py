@@ -117,3 +117,25 @@ def test_bad_sacct_output_is_one_line(tmp_path: Path, text: str, message: str) -
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")) as exc:
         sacct_rows(path, "r")
     assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_sim_replays_the_jobs_as_they_were_submitted(tmp_path: Path) -> None:
+    """Each job is its own workflow with no parents, so `genscale sim` replays the cluster's
+    jobs (the three that succeeded), each arriving when it was submitted and asking what it
+    requested: the three, submitted together, take 2 + 1 + 1 s on one core, 2 s on two."""
+    import json
+
+    run = tmp_path / "run"
+    subprocess.run([GENSCALE, "import", "sacct", str(REAL), "--out", str(run)], check=True,
+                   capture_output=True)
+    tasks = pd.read_csv(run / "tasks.csv")
+    assert (tasks["workflow_id"] == tasks["task_id"]).all()
+    assert json.loads((run / "run.json").read_text())["task_parents"] == {
+        t: [] for t in tasks["task_id"]}
+    for cores, makespan, waited in ((1, 4.0, 3.0), (2, 2.0, 1.0)):
+        out = subprocess.run([GENSCALE, "sim", str(run), "--nodes", "1", "--cores-per-node",
+                              str(cores), "--memory-per-node", "24G"], check=True,
+                             capture_output=True, text=True).stdout
+        summary = json.loads(out)
+        assert (summary["workflows"], summary["tasks_simulated"]) == (3, 3)
+        assert summary["makespan_s"] == makespan and summary["queue_wait_s"]["max"] == waited

@@ -28,10 +28,12 @@ give what sacct records on steps only:
 - `host`: `NodeList`; `step`: `JobName`, Snakemake's `snakejob.RULE.N.sh` as RULE and
   Nextflow's `nf-NAME_(TAG)` as NAME; `app` the step's first word, lower case.
 
-A job listed twice (`sacct -D` shows a requeued job's earlier runs) is one task per run,
-`attempt` counting them. The fixed-width table sacct prints without `-P` is refused with a
-line saying to add it, and so is `sacct --json` (its layout changes with SLURM's
-version).
+Each job is its own workflow (`workflow_id` FILE.JOBID), waiting for no other task (run.json
+records no parents for it), so `genscale sim` replays the jobs as they were submitted: each
+arrives at its `Submit` time and asks what it requested. A job listed twice (`sacct -D`
+shows a requeued job's earlier runs) is one task per run, `attempt` counting them. The
+fixed-width table sacct prints without `-P` is refused with a line saying to add it, and so
+is `sacct --json` (its layout changes with SLURM's version).
 """
 
 from __future__ import annotations
@@ -235,10 +237,12 @@ def _task(row: FieldReader, job: dict[str, Any], run_id: str, workflow_id: str,
     nodes = row.get("NNodes", int) or row.get("AllocNodes", int)
     memory = row.get("ReqMem", lambda t: _requested_memory(t, cpus, nodes))
     step = _step_name(row.values.get("JobName", "")) or job["id"]
-    task_id = f"{workflow_id}.{job['id']}" + (f".a{job['attempt']}" if repeated else "")
+    job_name = f"{workflow_id}.{job['id']}"
+    task_id = job_name + (f".a{job['attempt']}" if repeated else "")
     state = (row.values.get("State", "COMPLETED") or "COMPLETED").split()[0].rstrip("+")
     task: dict[str, object | None] = {
-        "run_id": run_id, "workflow_id": workflow_id, "workflow": "sacct-import",
+        # each job is submitted on its own: its own workflow, waiting for no other task
+        "run_id": run_id, "workflow_id": job_name, "workflow": "sacct-import",
         "task_id": task_id, "step": step,
         "app": re.split(r"[^A-Za-z0-9]+", step.lower())[0] or step.lower(),
         "host": row.values.get("NodeList", "") if row.values.get("NodeList", "")
@@ -254,4 +258,4 @@ def _task(row: FieldReader, job: dict[str, Any], run_id: str, workflow_id: str,
         "threads_requested": cpus, "memory_requested_bytes": memory,
         "attempt": job["attempt"],
     }
-    return {k: ("" if v is None else v) for k, v in task.items()}
+    return {**{k: ("" if v is None else v) for k, v in task.items()}, "parents": []}
