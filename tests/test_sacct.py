@@ -92,6 +92,11 @@ def test_layouts_of_other_versions_and_flags(tmp_path: Path) -> None:
     assert tasks.loc["old.14.a2", "attempt"] == 2
     assert tasks.loc["old.14.a2", "peak_rss_bytes"] == 3 * 2**20
     assert "old.14.a1" not in tasks.index and "old.12" not in tasks.index
+    # SLURM_TIME_FORMAT=%s: sacct 22.05.8 here prints its times as epoch seconds
+    stamped = imported(tmp_path / "epoch", write(tmp_path / "epoch.txt", (
+        "JobID|ElapsedRaw|Submit|Start|End\n9|60|1714644843|1714644900|1714644960\n")))
+    assert stamped.loc["epoch.9", ["submit_time", "start_time", "end_time"]].tolist() == [
+        1714644843, 1714644900, 1714644960]
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -20,7 +20,8 @@ give what sacct records on steps only:
 - `threads_requested`: `ReqCPUS`, else `AllocCPUS`; `memory_requested_bytes`: `ReqMem`
   (`200M`; before SLURM 21.08 `4000Mc` per CPU and `4Gn` per node, multiplied out);
 - `submit_time`, `start_time`, `end_time`: `Submit`, `Start`, `End` (`YYYY-MM-DDTHH:MM:SS`,
-  read as UTC: sacct prints the cluster's local time without its zone);
+  read as UTC: sacct prints the cluster's local time without its zone; or epoch seconds,
+  with `SLURM_TIME_FORMAT=%s`);
 - `status`: COMPLETED succeeded; FAILED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, BOOT_FAIL,
   DEADLINE failed; CANCELLED (`CANCELLED by 1000`), PREEMPTED, REVOKED cancelled; jobs not
   ended (PENDING, RUNNING, REQUEUED, SUSPENDED, ...) are left out, their number on stderr;
@@ -99,6 +100,9 @@ def _size(text: str) -> int | None:
 
 
 def _time(text: str) -> float:
+    """sacct's `YYYY-MM-DDTHH:MM:SS`, or epoch seconds (`SLURM_TIME_FORMAT=%s`)."""
+    if text.strip().isdigit():
+        return float(text)
     for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
         try:
             return datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC).timestamp()
