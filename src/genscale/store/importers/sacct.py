@@ -199,15 +199,16 @@ def sacct_rows(path: Path, run_id: str) -> list[Rows]:
         if state not in STATUS:
             raise UserError(f"{row.path}:{row.line}: State: expected a SLURM job state such "
                             f"as COMPLETED, FAILED or CANCELLED, got {state_text!r}")
-        out.append((_task(row, job, run_id, workflow_id, runs[job["id"]] > 1), []))
+        out.append((_task(row, job, STATUS[state], run_id, workflow_id,
+                          runs[job["id"]] > 1), []))
     if pending:
         print(f"{path}: {pending} job(s) not ended yet (pending, running, requeued) left out",
               file=sys.stderr)
     return out
 
 
-def _task(row: FieldReader, job: dict[str, Any], run_id: str, workflow_id: str,
-          repeated: bool) -> dict[str, object]:
+def _task(row: FieldReader, job: dict[str, Any], status: str, run_id: str,
+          workflow_id: str, repeated: bool) -> dict[str, object]:
     steps: list[FieldReader] = job["steps"]
     # a job cancelled while it waited has Start = End and no node: it never ran
     started = row.get("Start", _time)
@@ -243,7 +244,6 @@ def _task(row: FieldReader, job: dict[str, Any], run_id: str, workflow_id: str,
     step = _step_name(row.values.get("JobName", "")) or job["id"]
     job_name = f"{workflow_id}.{job['id']}"
     task_id = job_name + (f".a{job['attempt']}" if repeated else "")
-    state = (row.values.get("State", "COMPLETED") or "COMPLETED").split()[0].rstrip("+")
     task: dict[str, object | None] = {
         # each job is submitted on its own: its own workflow, waiting for no other task
         "run_id": run_id, "workflow_id": job_name, "workflow": "sacct-import",
@@ -251,7 +251,7 @@ def _task(row: FieldReader, job: dict[str, Any], run_id: str, workflow_id: str,
         "app": re.split(r"[^A-Za-z0-9]+", step.lower())[0] or step.lower(),
         "host": row.values.get("NodeList", "") if row.values.get("NodeList", "")
         not in MISSING else "",
-        "executor": "sacct-import", "status": STATUS[state], "exit_code": exit_code,
+        "executor": "sacct-import", "status": status, "exit_code": exit_code,
         "submit_time": row.get("Submit", _time), "start_time": started,
         "end_time": row.get("End", _time) if ran else None,
         "wall_s": wall, "cpu_time_s": round(cpu, 3) if cpu is not None else None,
