@@ -131,8 +131,8 @@ def _step_name(job_name: str) -> str:
     return job_name
 
 
-def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """The header and (line number, fields) of `sacct -P` or `-p` output."""
+def _read(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, fields by the header's names) of `sacct -P` or `-p` output."""
     lines = read_text(path).split("\n")
     numbered = [(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
     if not numbered:
@@ -162,12 +162,12 @@ def _read(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
             raise UserError(f"{path}:{number}: {len(fields)} fields where the header has "
                             f"{len(header)}")
         rows.append((number, dict(zip(header, (f.strip() for f in fields), strict=True))))
-    return header, rows
+    return rows
 
 
 def sacct_rows(path: Path, run_id: str) -> list[Rows]:
     """Each ended job of `sacct -P` output as a task (the module's docstring)."""
-    _, rows = _read(path)
+    rows = _read(path)
     workflow_id = source_stem(path)
     jobs: list[tuple[FieldReader, dict[str, Any]]] = []
     latest: dict[str, int] = {}  # a job id -> its last job row, which its steps follow
@@ -249,8 +249,7 @@ def _task(row: FieldReader, job: dict[str, Any], status: str, run_id: str,
         "run_id": run_id, "workflow_id": job_name, "workflow": "sacct-import",
         "task_id": task_id, "step": step,
         "app": re.split(r"[^A-Za-z0-9]+", step.lower())[0] or step.lower(),
-        "host": row.values.get("NodeList", "") if row.values.get("NodeList", "")
-        not in MISSING else "",
+        "host": row.get("NodeList", str, measured=False),
         "executor": "sacct-import", "status": status, "exit_code": exit_code,
         "submit_time": row.get("Submit", _time), "start_time": started,
         "end_time": row.get("End", _time) if ran else None,

@@ -125,11 +125,6 @@ def _read_text(path: Path) -> str:
     return text
 
 
-# Nextflow writes a task's `script` and `env` as they are, line breaks included
-# (nextflow-io/nextflow#1765, kept so): a trace with either column is no table any more
-_FREE_TEXT = ("script", "env")
-
-
 def _read_table(path: Path, text: str) -> tuple[list[str], Records]:
     """Header and (line number, row) of a CSV or TSV, the delimiter told by the header."""
     delimiter = separator(text.split("\n", 1)[0], "\t")
@@ -194,6 +189,11 @@ def _read_records(path: Path) -> tuple[list[str], Records]:
 NEXTFLOW_STATUS = {"COMPLETED": "succeeded", "FAILED": "failed", "ABORTED": "cancelled",
                    "CACHED": "skipped", "NEW": "cancelled", "SUBMITTED": "cancelled",
                    "RUNNING": "cancelled"}
+
+
+# Nextflow writes a task's `script` and `env` as they are, line breaks included
+# (nextflow-io/nextflow#1765, kept so): a trace with either column is no table any more
+_FREE_TEXT = ("script", "env")
 
 
 def _nextflow_records(path: Path, text: str) -> tuple[list[str], Records]:
